@@ -1,0 +1,3 @@
+from robyn_server.cli import main
+
+main()

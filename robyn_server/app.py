@@ -1,0 +1,112 @@
+"""The Robyn application: routes, CORS, startup and shutdown.
+
+Import this module only after `cli` has cleaned `sys.argv`: Robyn parses the command
+line when it is imported and would otherwise take our flags for its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from robyn import Request, Response, Robyn
+
+from robyn_server.context import AppContext
+from robyn_server.http import CorsPolicy, error_response, wrap
+from robyn_server.routes import ROUTE_TABLES
+
+logger = logging.getLogger("robyn_server")
+
+EXPOSED_HEADERS = "content-location, location, x-pagination-total, x-pagination-next"
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+def _configure_cors(app: Robyn, origins: list[str]) -> CorsPolicy | None:
+    """Global headers reach every response, streams included (after-middleware would
+    not), so a wildcard policy costs nothing per request."""
+    app.set_response_header("access-control-expose-headers", EXPOSED_HEADERS)
+    if "*" in origins:
+        app.set_response_header("access-control-allow-origin", "*")
+        return None
+    return CorsPolicy(origins)
+
+
+def create_app(ctx: AppContext) -> Robyn:
+    app = Robyn(__file__)
+    app.config.disable_openapi = True  # we serve our own /openapi.json and /docs
+    app.config.workers = ctx.settings.workers
+    app.config.processes = 1
+    cors = _configure_cors(app, ctx.settings.cors_allow_origins)
+    max_body = ctx.settings.max_request_body_bytes
+
+    for table in ROUTE_TABLES:
+        for info in table.routes:
+            handler = info.handler if info.raw else wrap(info.handler, max_body, cors)
+            app.add_route(info.method, info.path, handler)
+
+    async def preflight(request: Request) -> Response:
+        headers = {
+            "access-control-allow-methods": ALLOWED_METHODS,
+            "access-control-allow-headers": request.headers.get("access-control-request-headers")
+            or "*",
+            "access-control-max-age": "600",
+            "access-control-allow-private-network": "true",
+        }
+        response = Response(204, headers, b"")
+        if cors is not None:
+            cors.apply(request, response)
+        return response
+
+    async def unknown_route(request: Request) -> Response:
+        return error_response(404, "Not Found")
+
+    app.add_route("OPTIONS", "/*path", preflight)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        app.add_route(method, "/*path", unknown_route)
+
+    async def startup() -> None:
+        try:
+            await _start(ctx)
+        except BaseException as exc:
+            # Robyn aborts with a Rust panic if startup raises; leave with a clean message.
+            logger.error("Startup failed: %s", exc)
+            logging.shutdown()
+            sys.stderr.flush()
+            os._exit(1)
+
+    async def shutdown() -> None:
+        await _stop(ctx)
+
+    app.startup_handler(startup)
+    app.shutdown_handler(shutdown)
+    return app
+
+
+async def _start(ctx: AppContext) -> None:
+    from robyn_server.database import open_persistence
+    from robyn_server.services.assistants import ensure_system_assistants
+
+    settings = ctx.settings
+    ctx.persistence = await open_persistence(
+        settings.database_url,
+        pool_min_size=settings.database_pool_min_size,
+        pool_max_size=settings.database_pool_max_size,
+        fallback_to_memory=settings.database_fallback_to_memory,
+        store_index=ctx.registry.store_index(),
+        probe_timeout=settings.database_probe_timeout,
+    )
+    await ensure_system_assistants(ctx)
+    logger.info(
+        "Ready: persistence=%s, graphs=%s, http://%s:%s",
+        ctx.persistence.mode,
+        ", ".join(ctx.registry.ids()),
+        settings.host,
+        settings.port,
+    )
+
+
+async def _stop(ctx: AppContext) -> None:
+    if ctx.persistence is not None:
+        await ctx.persistence.close()
+        logger.info("Shut down: persistence closed")

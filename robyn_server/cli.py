@@ -1,0 +1,143 @@
+"""`robyn-server` / `python -m robyn_server`: parse arguments, load graphs, start Robyn.
+
+Order matters here:
+1. Our flags are parsed and removed from `sys.argv` *before* Robyn is imported, because
+   Robyn parses the command line at import time (`--workers`, `--log-level`, ... would
+   otherwise be taken by it).
+2. Graphs are loaded before the server starts, so a missing file or variable stops the
+   process with a message naming it instead of a half-started server.
+3. The port is checked by us: Robyn's own check prompts on stdin and busy-loops forever
+   under a supervisor.
+4. SIGTERM is turned into KeyboardInterrupt, the one path on which Robyn runs the shutdown
+   handler (pool closed) and exits; SIGINT gets Python's default handler back in case the
+   shell started us with SIGINT ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from robyn_server import __version__
+
+logger = logging.getLogger("robyn_server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robyn-server",
+        description="Serve LangGraph graphs over the LangGraph Server API.",
+    )
+    parser.add_argument("--config", help="Path to langgraph.json (default: the repo's own)")
+    parser.add_argument("--host", help="Interface to bind (env SERVER_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="Port to bind (env SERVER_PORT, default 2024)")
+    parser.add_argument(
+        "--workers", type=int, help="HTTP worker threads (env SERVER_WORKERS, default 1)"
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL)")
+    parser.add_argument("--env-file", default=".env", help="Settings file to load (default .env)")
+    parser.add_argument("--version", action="version", version=f"robyn-server {__version__}")
+    return parser
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if binding would fail. Robyn binds with SO_REUSEPORT, which would let a second
+    server share the port silently, so we test without it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def fail(message: str, code: int = 1) -> None:
+    print(f"robyn-server: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    sys.argv = sys.argv[:1]  # Robyn must not see our flags (see module docstring)
+
+    env_file = Path(args.env_file)
+    if env_file.is_file():
+        load_dotenv(env_file, override=False)
+
+    from robyn_server.config import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env().with_overrides(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            config_file=Path(args.config) if args.config else None,
+            log_level=args.log_level.upper() if args.log_level else None,
+        )
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    from robyn_server.config import DEFAULT_CONFIG_FILE
+    from robyn_server.graphs import GraphLoadError, GraphRegistry, load_registry
+
+    config_file = settings.config_file
+    if config_file is None and not os.environ.get("LANGSERVE_GRAPHS"):
+        config_file = DEFAULT_CONFIG_FILE
+    try:
+        registry: GraphRegistry = load_registry(config_file)
+    except GraphLoadError as exc:
+        fail(str(exc), 2)
+
+    port = settings.port or free_port(settings.host)
+    if port_in_use(settings.host, port):
+        fail(
+            f"port {port} on {settings.host} is already in use; stop the other server or pass "
+            "--port (env SERVER_PORT)"
+        )
+    settings = settings.with_overrides(port=port)
+    # Robyn lets these variables override start()'s arguments; make them agree with ours.
+    os.environ["ROBYN_HOST"] = settings.host
+    os.environ["ROBYN_PORT"] = str(port)
+
+    from robyn_server.app import create_app
+    from robyn_server.context import AppContext, set_context
+
+    ctx = AppContext(settings=settings, registry=registry)
+    set_context(ctx)
+    app = create_app(ctx)
+    install_signal_handlers()
+    logger.info("Starting on http://%s:%s (graphs: %s)", settings.host, port, registry.ids())
+    app.start(host=settings.host, port=port, _check_port=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Settings from the environment (and a `.env` file), with command-line overrides.
+
+Every setting is documented in `.env.example` at the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "langgraph.json"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 2024
+    workers: int = 1
+    # None: LANGSERVE_GRAPHS if set, else the repository's own langgraph.json.
+    config_file: Path | None = None
+    database_url: str | None = None
+    database_pool_min_size: int = 2
+    database_pool_max_size: int = 10
+    database_probe_timeout: float = 5.0
+    database_fallback_to_memory: bool = False
+    cors_allow_origins: list[str] = field(default_factory=lambda: ["*"])
+    max_request_body_bytes: int = 10 * 1024 * 1024
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        database_url = os.environ.get("DATABASE_URL") or os.environ.get("DATABASE_URI") or None
+        settings = cls(
+            host=os.environ.get("SERVER_HOST", cls.host),
+            port=_env_int("SERVER_PORT", cls.port, minimum=0),
+            workers=_env_int("SERVER_WORKERS", cls.workers, minimum=1),
+            config_file=(
+                Path(os.environ["LANGGRAPH_CONFIG_FILE"])
+                if os.environ.get("LANGGRAPH_CONFIG_FILE")
+                else None
+            ),
+            database_url=database_url,
+            database_pool_min_size=_env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=1),
+            database_pool_max_size=_env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+            database_probe_timeout=_env_float("DATABASE_PROBE_TIMEOUT", 5.0),
+            database_fallback_to_memory=_env_bool("DATABASE_FALLBACK_TO_MEMORY", False),
+            cors_allow_origins=_env_list("CORS_ALLOW_ORIGINS", ["*"]),
+            max_request_body_bytes=_env_int(
+                "HTTP_MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024
+            ),
+            log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes: object) -> Settings:
+        updated = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if self.database_pool_min_size > self.database_pool_max_size:
+            raise SettingsError(
+                "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE "
+                f"({self.database_pool_min_size} > {self.database_pool_max_size})"
+            )

@@ -1,0 +1,28 @@
+"""Helpers shared by route modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn import Response
+
+from robyn_server.http import json_response
+from robyn_server.serialization import project
+from robyn_server.storage.base import Page
+
+
+def page_response(page: Page, offset: int, select: list[str] | None = None) -> Response:
+    """A search answer: a bare array plus the pagination headers the SDKs read.
+
+    With another page, `X-Pagination-Next` is its offset and the total is reported as
+    one more than that (a lower bound: counting exactly would cost a second query);
+    on the last page the total is exact.
+    """
+    headers: dict[str, str] = {}
+    if page.next_offset is not None:
+        headers["x-pagination-next"] = str(page.next_offset)
+        headers["x-pagination-total"] = str(page.next_offset + 1)
+    else:
+        headers["x-pagination-total"] = str(offset + len(page.items))
+    body: list[Any] = project(page.items, select)
+    return json_response(body, headers=headers)

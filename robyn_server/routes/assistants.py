@@ -1,0 +1,171 @@
+"""/assistants"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn_server.auth import scope_for
+from robyn_server.context import get_context
+from robyn_server.errors import ValidationFailed
+from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_bool, parse_uuid
+from robyn_server.routes._common import page_response
+from robyn_server.services import assistants
+from robyn_server.wire import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    AssistantSetLatest,
+    AssistantVersionsSearch,
+)
+
+table = RouteTable()
+route = table.route
+TAGS = ["Assistants"]
+
+
+def _assistant_id(req: ApiRequest) -> str:
+    return parse_uuid(req.path_params["assistant_id"], "assistant ID")
+
+
+@route("POST", "/assistants", summary="Create an assistant", tags=TAGS, body=AssistantCreate)
+async def create_assistant(req: ApiRequest) -> Any:
+    return await assistants.create(get_context(), scope_for(req), req.model(AssistantCreate))
+
+
+@route("POST", "/assistants/search", summary="Search assistants", tags=TAGS, body=AssistantSearch)
+async def search_assistants(req: ApiRequest) -> Any:
+    body = req.model(AssistantSearch)
+    page = await assistants.search(get_context(), scope_for(req), body)
+    return page_response(page, body.offset, body.select)
+
+
+@route("POST", "/assistants/count", summary="Count assistants", tags=TAGS, body=AssistantCount)
+async def count_assistants(req: ApiRequest) -> Any:
+    return await assistants.count(get_context(), scope_for(req), req.model(AssistantCount))
+
+
+@route("GET", "/assistants/:assistant_id", summary="Get an assistant", tags=TAGS)
+async def get_assistant(req: ApiRequest) -> Any:
+    return await assistants.get(get_context(), scope_for(req), _assistant_id(req))
+
+
+@route(
+    "PATCH",
+    "/assistants/:assistant_id",
+    summary="Update an assistant (creates a new version)",
+    tags=TAGS,
+    body=AssistantPatch,
+)
+async def patch_assistant(req: ApiRequest) -> Any:
+    assistant_id = _assistant_id(req)
+    body = req.model(AssistantPatch)
+    return await assistants.update(get_context(), scope_for(req), assistant_id, body)
+
+
+@route(
+    "DELETE",
+    "/assistants/:assistant_id",
+    summary="Delete an assistant",
+    tags=TAGS,
+    query={"delete_threads": "Also delete threads whose metadata.assistant_id matches"},
+    responses={204: "Deleted"},
+)
+async def delete_assistant(req: ApiRequest) -> Any:
+    assistant_id = _assistant_id(req)
+    delete_threads = parse_bool(req.query_one("delete_threads"))
+    await assistants.delete(get_context(), scope_for(req), assistant_id, delete_threads)
+    return empty_response()
+
+
+@route(
+    "POST",
+    "/assistants/:assistant_id/versions",
+    summary="List an assistant's versions, newest first",
+    tags=TAGS,
+    body=AssistantVersionsSearch,
+)
+async def list_versions(req: ApiRequest) -> Any:
+    assistant_id = _assistant_id(req)
+    body = req.model(AssistantVersionsSearch)
+    return await assistants.versions(
+        get_context(), scope_for(req), assistant_id, body.metadata, body.limit, body.offset
+    )
+
+
+@route(
+    "POST",
+    "/assistants/:assistant_id/latest",
+    summary="Make a version the current one",
+    tags=TAGS,
+    body=AssistantSetLatest,
+)
+async def set_latest(req: ApiRequest) -> Any:
+    assistant_id = _assistant_id(req)
+    version = req.model(AssistantSetLatest).version
+    return await assistants.set_latest(get_context(), scope_for(req), assistant_id, version)
+
+
+def _xray(value: str | None) -> bool | int:
+    if value is None or value == "":
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        depth = int(value)
+    except ValueError:
+        raise ValidationFailed(
+            "Invalid xray value: expected true, false or a positive integer"
+        ) from None
+    if depth <= 0:
+        raise ValidationFailed("Invalid xray value: expected true, false or a positive integer")
+    return depth
+
+
+@route(
+    "GET",
+    "/assistants/:assistant_id/graph",
+    summary="Draw the assistant's graph",
+    tags=TAGS,
+    query={"xray": "true, false, or a depth: include subgraph nodes"},
+)
+async def get_graph(req: ApiRequest) -> Any:
+    ctx = get_context()
+    assistant_id = assistants.resolve_id(ctx, req.path_params["assistant_id"])
+    xray = _xray(req.query_one("xray"))
+    return await assistants.draw(ctx, scope_for(req), assistant_id, xray)
+
+
+@route("GET", "/assistants/:assistant_id/schemas", summary="Get the graph's schemas", tags=TAGS)
+async def get_schemas(req: ApiRequest) -> Any:
+    return await assistants.schemas(get_context(), scope_for(req), _assistant_id(req))
+
+
+async def _subgraphs(req: ApiRequest, namespace: str | None) -> Any:
+    recurse = parse_bool(req.query_one("recurse"))
+    return await assistants.subgraphs(
+        get_context(), scope_for(req), _assistant_id(req), namespace, recurse
+    )
+
+
+@route(
+    "GET",
+    "/assistants/:assistant_id/subgraphs",
+    summary="Get the schemas of the graph's subgraphs",
+    tags=TAGS,
+    query={"recurse": "Include nested subgraphs"},
+)
+async def get_subgraphs(req: ApiRequest) -> Any:
+    return await _subgraphs(req, None)
+
+
+@route(
+    "GET",
+    "/assistants/:assistant_id/subgraphs/:namespace",
+    summary="Get the schemas of one subgraph",
+    tags=TAGS,
+    query={"recurse": "Include nested subgraphs"},
+)
+async def get_subgraphs_in_namespace(req: ApiRequest) -> Any:
+    return await _subgraphs(req, req.path_params["namespace"])

@@ -1,0 +1,65 @@
+"""/store: long-term memory shared with the graphs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn_server.context import get_context
+from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_bool
+from robyn_server.services import store
+from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+
+table = RouteTable()
+route = table.route
+TAGS = ["Store"]
+
+
+@route("PUT", "/store/items", summary="Store or replace an item", tags=TAGS, body=StorePut)
+async def put_item(req: ApiRequest) -> Any:
+    await store.put(get_context().store, req.model(StorePut))
+    return empty_response()
+
+
+@route(
+    "GET",
+    "/store/items",
+    summary="Get an item (null when missing)",
+    tags=TAGS,
+    query={
+        "namespace": "Dot-joined namespace, e.g. users.u1",
+        "key": "The item's key",
+        "refresh_ttl": "Restart the item's TTL",
+    },
+)
+async def get_item(req: ApiRequest) -> Any:
+    refresh = req.query_one("refresh_ttl")
+    return await store.get(
+        get_context().store,
+        req.query_one("namespace"),
+        req.query_one("key"),
+        None if refresh is None else parse_bool(refresh),
+    )
+
+
+@route("DELETE", "/store/items", summary="Delete an item", tags=TAGS, body=StoreDelete)
+async def delete_item(req: ApiRequest) -> Any:
+    await store.delete(get_context().store, req.model(StoreDelete))
+    return empty_response()
+
+
+@route(
+    "POST",
+    "/store/items/search",
+    summary="Search items under a namespace prefix",
+    tags=TAGS,
+    body=StoreSearch,
+)
+async def search_items(req: ApiRequest) -> Any:
+    return {"items": await store.search(get_context().store, req.model(StoreSearch))}
+
+
+@route("POST", "/store/namespaces", summary="List namespaces", tags=TAGS, body=StoreNamespaces)
+async def list_namespaces(req: ApiRequest) -> Any:
+    return {
+        "namespaces": await store.list_namespaces(get_context().store, req.model(StoreNamespaces))
+    }

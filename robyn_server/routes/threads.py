@@ -1,0 +1,103 @@
+"""/threads (the thread rows; state, history and runs arrive with the run engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn_server.auth import scope_for
+from robyn_server.context import get_context
+from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_uuid
+from robyn_server.routes._common import page_response
+from robyn_server.services import threads
+from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
+
+table = RouteTable()
+route = table.route
+TAGS = ["Threads"]
+
+
+def _thread_id(req: ApiRequest) -> str:
+    return parse_uuid(req.path_params["thread_id"], "thread ID")
+
+
+@route("POST", "/threads", summary="Create a thread", tags=TAGS, body=ThreadCreate)
+async def create_thread(req: ApiRequest) -> Any:
+    return await threads.create(get_context(), scope_for(req), req.model(ThreadCreate))
+
+
+@route("POST", "/threads/search", summary="Search threads", tags=TAGS, body=ThreadSearch)
+async def search_threads(req: ApiRequest) -> Any:
+    body = req.model(ThreadSearch)
+    page = await threads.search(get_context(), scope_for(req), body)
+    select = list(body.select) if body.select else None
+    if select and body.extract:
+        select.append("extracted")
+    return page_response(page, body.offset, select)
+
+
+@route("POST", "/threads/count", summary="Count threads", tags=TAGS, body=ThreadCount)
+async def count_threads(req: ApiRequest) -> Any:
+    return await threads.count(get_context(), scope_for(req), req.model(ThreadCount))
+
+
+@route(
+    "POST",
+    "/threads/prune",
+    summary="Delete threads, or drop all but their latest checkpoints",
+    tags=TAGS,
+    body=ThreadPrune,
+)
+async def prune_threads(req: ApiRequest) -> Any:
+    pruned = await threads.prune(get_context(), scope_for(req), req.model(ThreadPrune))
+    return {"pruned_count": pruned}
+
+
+@route(
+    "GET",
+    "/threads/:thread_id",
+    summary="Get a thread",
+    tags=TAGS,
+    query={"include": "Comma-separated extra fields: ttl"},
+)
+async def get_thread(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    include = {part.strip() for v in req.query_all("include") for part in v.split(",")}
+    return await threads.get(get_context(), scope_for(req), thread_id, include_ttl="ttl" in include)
+
+
+@route(
+    "PATCH",
+    "/threads/:thread_id",
+    summary="Update a thread's metadata (merged) or TTL",
+    tags=TAGS,
+    body=ThreadPatch,
+    responses={204: "Updated (with Prefer: return=minimal)"},
+)
+async def patch_thread(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    thread = await threads.update(get_context(), scope_for(req), thread_id, req.model(ThreadPatch))
+    if "return=minimal" in (req.header("prefer") or "").replace(" ", ""):
+        return empty_response()
+    return thread
+
+
+@route(
+    "DELETE",
+    "/threads/:thread_id",
+    summary="Delete a thread with its checkpoints",
+    tags=TAGS,
+    responses={204: "Deleted"},
+)
+async def delete_thread(req: ApiRequest) -> Any:
+    await threads.delete(get_context(), scope_for(req), _thread_id(req))
+    return empty_response()
+
+
+@route(
+    "POST",
+    "/threads/:thread_id/copy",
+    summary="Copy a thread with all its checkpoints",
+    tags=TAGS,
+)
+async def copy_thread(req: ApiRequest) -> Any:
+    return await threads.copy(get_context(), scope_for(req), _thread_id(req))

@@ -1,0 +1,52 @@
+"""JSON encoding for everything the server sends.
+
+orjson writes datetimes as ISO-8601 with microseconds and `+00:00` and UUIDs as strings,
+which is what the reference server sends. `_default` covers what orjson cannot encode on
+its own: pydantic models and LangChain messages (`model_dump`), dataclass-like objects,
+sets and bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump") and callable(obj.model_dump):
+        return obj.model_dump()
+    if hasattr(obj, "_asdict"):
+        return obj._asdict()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    if isinstance(obj, bytes | bytearray):
+        return base64.b64encode(bytes(obj)).decode()
+    if isinstance(obj, Exception):
+        return {"error": type(obj).__name__, "message": str(obj)}
+    if hasattr(obj, "to_json") and callable(obj.to_json):
+        return obj.to_json()
+    return repr(obj)
+
+
+def dumps(data: Any) -> bytes:
+    return orjson.dumps(data, default=_default, option=_OPTIONS)
+
+
+def to_jsonable(data: Any) -> Any:
+    """`data` as plain JSON values (dicts, lists, str, numbers), as a client would see it."""
+    return orjson.loads(dumps(data))
+
+
+def project(rows: Iterable[Mapping[str, Any]], select: list[str] | None) -> list[Any]:
+    """Keep only the selected keys of each row (the `select` field of search bodies)."""
+    if not select:
+        return list(rows)
+    return [{k: row[k] for k in select if k in row} for row in rows]

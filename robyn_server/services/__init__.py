@@ -1,0 +1,1 @@
+"""Services: what the API does, independent of HTTP. Routes parse, call one, serialize."""

@@ -1,0 +1,212 @@
+"""Assistants: versioned configurations of a registered graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn_server.context import AppContext
+from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from robyn_server.graphs import system_assistant_id
+from robyn_server.http import parse_uuid
+from robyn_server.services.checkpoints import delete_thread_checkpoints
+from robyn_server.services.config_keys import RESERVED_CONFIGURABLE_KEYS, clean_config, strip_keys
+from robyn_server.storage.base import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
+from robyn_server.wire import AssistantCount, AssistantCreate, AssistantPatch, AssistantSearch
+
+BOTH_CONFIGURABLE_AND_CONTEXT = (
+    "Cannot specify both configurable and context. Prefer setting context alone. Context was "
+    "introduced in LangGraph 0.6.0 and is the long term planned replacement for configurable."
+)
+
+
+def _mirror(
+    config: dict[str, Any] | None, context: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep `config.configurable` and `context` mirrored, whichever the client gave."""
+    config = clean_config(config)
+    context = strip_keys(context, RESERVED_CONFIGURABLE_KEYS)
+    configurable = config.get("configurable") or {}
+    if configurable and context:
+        raise BadRequest(BOTH_CONFIGURABLE_AND_CONTEXT)
+    if configurable:
+        context = dict(configurable)
+    elif context:
+        config["configurable"] = dict(context)
+    return config, context
+
+
+def _require_graph(ctx: AppContext, graph_id: str) -> None:
+    if graph_id not in ctx.registry:
+        raise NotFound(f"Graph '{graph_id}' not found. Expected one of: {ctx.registry.ids()}")
+
+
+def not_found(assistant_id: str) -> NotFound:
+    return NotFound(f"Assistant '{assistant_id}' not found")
+
+
+def resolve_id(ctx: AppContext, value: str) -> str:
+    """A UUID, or a registered graph id standing for its system assistant."""
+    if value in ctx.registry:
+        return system_assistant_id(value)
+    return parse_uuid(value, "assistant ID")
+
+
+async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[str, Any]:
+    _require_graph(ctx, body.graph_id)
+    assistant_id = (
+        parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else new_uuid4()
+    )
+    config, context = _mirror(body.config, body.context)
+    try:
+        return await ctx.storage.assistant_create(
+            scope,
+            assistant_id=assistant_id,
+            graph_id=body.graph_id,
+            config=config,
+            context=context,
+            metadata=body.metadata or {},
+            name=body.name or "Untitled",
+            description=body.description,
+            if_exists=body.if_exists,
+        )
+    except StorageConflict:
+        raise Conflict(f"Assistant {assistant_id} already exists") from None
+
+
+async def get(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+    assistant = await ctx.storage.assistant_get(scope, assistant_id)
+    if assistant is None:
+        raise not_found(assistant_id)
+    return assistant
+
+
+async def update(
+    ctx: AppContext, scope: Scope, assistant_id: str, body: AssistantPatch
+) -> dict[str, Any]:
+    if body.graph_id is not None:
+        _require_graph(ctx, body.graph_id)
+    current = await get(ctx, scope, assistant_id)
+    # A non-empty config replaces the current one; a given context replaces too, and the
+    # two stay mirrored through config.configurable.
+    config = clean_config(body.config) if body.config else None
+    context = (
+        strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS) if body.context is not None else None
+    )
+    if config and config.get("configurable") and context:
+        raise BadRequest(BOTH_CONFIGURABLE_AND_CONTEXT)
+    if config is not None and context is None and config.get("configurable"):
+        context = dict(config["configurable"])
+    if context is not None and not (config or {}).get("configurable"):
+        base = config if config is not None else current["config"]
+        config = {**base, "configurable": dict(context)}
+    updated = await ctx.storage.assistant_update(
+        scope,
+        assistant_id,
+        graph_id=body.graph_id,
+        config=config,
+        context=context,
+        metadata=body.metadata,
+        name=body.name,
+        description=body.description,
+    )
+    if updated is None:
+        raise not_found(assistant_id)
+    return updated
+
+
+async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_threads: bool) -> None:
+    thread_ids = await ctx.storage.assistant_delete(
+        scope, assistant_id, delete_threads=delete_threads
+    )
+    if thread_ids is None:
+        raise not_found(assistant_id)
+    await delete_thread_checkpoints(ctx.checkpointer, thread_ids)
+
+
+async def search(ctx: AppContext, scope: Scope, body: AssistantSearch) -> Page:
+    if body.graph_id is not None:
+        _require_graph(ctx, body.graph_id)
+    return await ctx.storage.assistant_search(
+        scope,
+        metadata=body.metadata,
+        graph_id=body.graph_id,
+        name=body.name,
+        sort_by=body.sort_by or "created_at",
+        sort_order=body.sort_order or "desc",
+        limit=body.limit,
+        offset=body.offset,
+    )
+
+
+async def count(ctx: AppContext, scope: Scope, body: AssistantCount) -> int:
+    if body.graph_id is not None:
+        _require_graph(ctx, body.graph_id)
+    return await ctx.storage.assistant_count(
+        scope, metadata=body.metadata, graph_id=body.graph_id, name=body.name
+    )
+
+
+async def versions(
+    ctx: AppContext,
+    scope: Scope,
+    assistant_id: str,
+    metadata: dict[str, Any] | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    rows = await ctx.storage.assistant_versions(
+        scope, assistant_id, metadata=metadata, limit=limit, offset=offset
+    )
+    if not rows and offset == 0 and await ctx.storage.assistant_get(scope, assistant_id) is None:
+        raise not_found(assistant_id)
+    return rows
+
+
+async def set_latest(
+    ctx: AppContext, scope: Scope, assistant_id: str, version: int
+) -> dict[str, Any]:
+    assistant = await ctx.storage.assistant_set_latest(scope, assistant_id, version)
+    if assistant is None:
+        await get(ctx, scope, assistant_id)
+        raise NotFound(f"Version {version} not found for assistant {assistant_id}")
+    return assistant
+
+
+async def graph_of(ctx: AppContext, scope: Scope, assistant_id: str) -> str:
+    return (await get(ctx, scope, assistant_id))["graph_id"]
+
+
+async def draw(ctx: AppContext, scope: Scope, assistant_id: str, xray: bool | int) -> dict:
+    graph_id = await graph_of(ctx, scope, assistant_id)
+    try:
+        return await ctx.registry.draw(graph_id, xray)
+    except ValueError as exc:
+        raise ValidationFailed(f"Graph '{graph_id}' cannot be drawn: {exc}") from None
+
+
+async def schemas(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+    graph_id = await graph_of(ctx, scope, assistant_id)
+    return {"graph_id": graph_id, **await ctx.registry.schemas(graph_id)}
+
+
+async def subgraphs(
+    ctx: AppContext, scope: Scope, assistant_id: str, namespace: str | None, recurse: bool
+) -> dict[str, Any]:
+    graph_id = await graph_of(ctx, scope, assistant_id)
+    return await ctx.registry.subgraphs(graph_id, namespace, recurse)
+
+
+async def ensure_system_assistants(ctx: AppContext) -> None:
+    """One assistant per registered graph, with the id every LangGraph client expects."""
+    for graph_id in ctx.registry.ids():
+        await ctx.storage.assistant_create(
+            ANONYMOUS,
+            assistant_id=system_assistant_id(graph_id),
+            graph_id=graph_id,
+            config={},
+            context={},
+            metadata={"created_by": "system"},
+            name=ctx.registry.name(graph_id),
+            description=ctx.registry.description(graph_id),
+            if_exists="do_nothing",
+        )

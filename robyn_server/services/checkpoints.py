@@ -1,0 +1,84 @@
+"""Thread-level checkpoint operations over any LangGraph checkpointer.
+
+Checkpoints belong to LangGraph's saver, not to our storage: deleting, copying or
+pruning a thread must go through it. Savers that implement the optional bulk methods
+(`acopy_thread`, `aprune`) use them; others get a portable version built on the
+required API (`alist`, `aput`, `aput_writes`, `adelete_thread`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+
+async def delete_thread_checkpoints(saver: BaseCheckpointSaver, thread_ids: Iterable[str]) -> None:
+    for thread_id in thread_ids:
+        await saver.adelete_thread(thread_id)
+
+
+async def _tuples(saver: BaseCheckpointSaver, thread_id: str) -> list[CheckpointTuple]:
+    return [t async for t in saver.alist({"configurable": {"thread_id": thread_id}})]
+
+
+async def _put(
+    saver: BaseCheckpointSaver,
+    thread_id: str,
+    item: CheckpointTuple,
+    parent_id: str | None,
+) -> None:
+    configurable: dict[str, Any] = {
+        "thread_id": thread_id,
+        "checkpoint_ns": item.config["configurable"].get("checkpoint_ns", ""),
+    }
+    if parent_id:
+        configurable["checkpoint_id"] = parent_id
+    metadata = dict(item.metadata or {})
+    if "thread_id" in metadata:
+        metadata["thread_id"] = thread_id
+    saved = await saver.aput(
+        {"configurable": configurable},
+        item.checkpoint,
+        metadata,
+        dict(item.checkpoint.get("channel_versions", {})),
+    )
+    by_task: dict[tuple[str, str], list[tuple[str, Any]]] = defaultdict(list)
+    for task_id, channel, value in item.pending_writes or ():
+        by_task[(task_id, "")].append((channel, value))
+    for (task_id, task_path), writes in by_task.items():
+        await saver.aput_writes(saved, writes, task_id, task_path)
+
+
+async def copy_thread_checkpoints(saver: BaseCheckpointSaver, source: str, target: str) -> None:
+    try:
+        await saver.acopy_thread(source, target)
+        return
+    except NotImplementedError:
+        pass
+    # Oldest first, so every parent exists before the checkpoints that point to it.
+    for item in reversed(await _tuples(saver, source)):
+        parent = (
+            item.parent_config["configurable"].get("checkpoint_id") if item.parent_config else None
+        )
+        await _put(saver, target, item, parent)
+
+
+async def prune_keep_latest(saver: BaseCheckpointSaver, thread_ids: Iterable[str]) -> None:
+    """Keep only the newest checkpoint of each namespace of each thread."""
+    thread_ids = list(thread_ids)
+    try:
+        await saver.aprune(thread_ids, strategy="keep_latest")
+        return
+    except NotImplementedError:
+        pass
+    for thread_id in thread_ids:
+        latest: dict[str, CheckpointTuple] = {}
+        for item in await _tuples(saver, thread_id):
+            ns = item.config["configurable"].get("checkpoint_ns", "")
+            latest.setdefault(ns, item)  # alist yields newest first
+        await saver.adelete_thread(thread_id)
+        for item in latest.values():
+            await _put(saver, thread_id, item, None)

@@ -1,0 +1,102 @@
+"""The /store API over the same LangGraph store the graphs receive.
+
+An item an agent writes through `store.aput` is the item `/store/items` returns, and the
+other way round: there is one store per server, not a copy for the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.store.base import BaseStore, Item, SearchItem
+
+from robyn_server.errors import BadRequest, ValidationFailed
+from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+
+FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
+
+
+def validate_namespace(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    for label in namespace:
+        if not isinstance(label, str) or not label or "." in label:
+            raise ValidationFailed(
+                f"Namespace label '{label}' must be a non-empty string without periods"
+            )
+    return tuple(namespace)
+
+
+def _validate_filter(filter: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not filter:
+        return None
+    for key, condition in filter.items():
+        if isinstance(condition, dict) and any(k.startswith("$") for k in condition):
+            unknown = [op for op in condition if op not in FILTER_OPERATORS]
+            if unknown:
+                raise ValidationFailed(
+                    f"Unsupported filter operator {unknown[0]!r} on {key!r}; "
+                    f"use one of {sorted(FILTER_OPERATORS)}"
+                )
+    return filter
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    out = {
+        "namespace": list(item.namespace),
+        "key": item.key,
+        "value": item.value,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+    if isinstance(item, SearchItem):
+        out["score"] = item.score
+    return out
+
+
+async def put(store: BaseStore, body: StorePut) -> None:
+    namespace = validate_namespace(body.namespace)
+    if not namespace:
+        raise ValidationFailed("Namespace must not be empty")
+    kwargs: dict[str, Any] = {}
+    if body.ttl is not None:
+        if not store.supports_ttl:
+            raise BadRequest("This store does not support TTLs")
+        kwargs["ttl"] = body.ttl
+    await store.aput(namespace, body.key, body.value, index=body.index, **kwargs)
+
+
+async def get(
+    store: BaseStore, namespace: str | None, key: str | None, refresh_ttl: bool | None
+) -> dict[str, Any] | None:
+    if not key:
+        raise BadRequest("Key is required")
+    labels = tuple(namespace.split(".")) if namespace else ()
+    validate_namespace(labels)
+    item = await store.aget(labels, key, refresh_ttl=refresh_ttl)
+    return None if item is None else item_to_dict(item)
+
+
+async def delete(store: BaseStore, body: StoreDelete) -> None:
+    await store.adelete(validate_namespace(body.namespace), body.key)
+
+
+async def search(store: BaseStore, body: StoreSearch) -> list[dict[str, Any]]:
+    items = await store.asearch(
+        validate_namespace(body.namespace_prefix),
+        query=body.query,
+        filter=_validate_filter(body.filter),
+        limit=body.limit,
+        offset=body.offset,
+        refresh_ttl=body.refresh_ttl,
+    )
+    return [item_to_dict(i) for i in items]
+
+
+async def list_namespaces(store: BaseStore, body: StoreNamespaces) -> list[list[str]]:
+    namespaces = await store.alist_namespaces(
+        prefix=tuple(body.prefix) if body.prefix else None,
+        suffix=tuple(body.suffix) if body.suffix else None,
+        max_depth=body.max_depth,
+        limit=body.limit,
+        offset=body.offset,
+    )
+    return [list(ns) for ns in namespaces]

@@ -1,0 +1,216 @@
+"""Threads: conversations whose state lives in the checkpointer."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from langchain_core.utils.uuid import uuid7
+
+from robyn_server.context import AppContext
+from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from robyn_server.http import parse_uuid
+from robyn_server.serialization import to_jsonable
+from robyn_server.services.checkpoints import (
+    copy_thread_checkpoints,
+    delete_thread_checkpoints,
+    prune_keep_latest,
+)
+from robyn_server.storage.base import Page, Scope, StorageConflict
+from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
+
+NO_GRAPH = (
+    "Thread '{thread_id}' has no assigned graph ID. This usually occurs when no runs have been "
+    "made on this particular thread. This operation requires a graph ID. Please ensure a run has "
+    "been made for the thread or manually update the thread metadata (by setting the 'graph_id' "
+    "field) before running this operation."
+)
+
+
+def not_found(thread_id: str) -> NotFound:
+    return NotFound(f"Thread with ID {thread_id} not found")
+
+
+def _ttl_record(ttl: Any) -> dict[str, Any] | None:
+    if ttl is None:
+        return None
+    return {"strategy": ttl.strategy, "ttl_minutes": ttl.ttl}
+
+
+async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str, Any]:
+    thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else str(uuid7())
+    metadata = body.metadata or {}
+    if body.supersteps and not metadata.get("graph_id"):
+        raise BadRequest("Creating a thread with supersteps requires metadata.graph_id")
+    if body.supersteps and metadata["graph_id"] not in ctx.registry:
+        raise NotFound(f"Graph '{metadata['graph_id']}' not found")
+    # Parsed before the thread exists, so a malformed body leaves nothing behind.
+    steps = _parse_supersteps(body.supersteps) if body.supersteps else None
+    if steps and body.thread_id and body.if_exists == "do_nothing":
+        # An existing thread is returned as it is, never overwritten with new state.
+        existing = await ctx.storage.thread_get(scope, thread_id)
+        if existing is not None:
+            return present(existing)
+    try:
+        thread = await ctx.storage.thread_create(
+            scope,
+            thread_id=thread_id,
+            metadata=metadata,
+            if_exists=body.if_exists,
+            ttl=_ttl_record(body.ttl),
+        )
+    except StorageConflict:
+        raise Conflict(f"Thread with ID {thread_id} already exists") from None
+    if steps:
+        thread = await _apply_supersteps(ctx, scope, thread, steps)
+    return present(thread)
+
+
+def _parse_supersteps(supersteps: list[dict[str, Any]]) -> list[list[Any]]:
+    from langgraph.types import StateUpdate
+
+    steps = []
+    for step in supersteps:
+        updates = step.get("updates")
+        if not isinstance(updates, list) or not all(isinstance(u, dict) for u in updates):
+            raise ValidationFailed("Each superstep needs a list of updates")
+        steps.append(
+            [StateUpdate(u.get("values"), u.get("as_node"), u.get("task_id")) for u in updates]
+        )
+    return steps
+
+
+async def _apply_supersteps(
+    ctx: AppContext, scope: Scope, thread: dict[str, Any], steps: list[list[Any]]
+) -> dict[str, Any]:
+    """Bulk-apply state updates, one superstep at a time, through the graph itself.
+
+    Any failure removes the thread again: a create either fully happens or not at all.
+    """
+    from langgraph.errors import EmptyInputError, InvalidUpdateError
+
+    thread_id = thread["thread_id"]
+    config = {"configurable": {"thread_id": thread_id, "graph_id": thread["metadata"]["graph_id"]}}
+    try:
+        async with ctx.registry.graph(
+            thread["metadata"]["graph_id"], config, checkpointer=ctx.checkpointer, store=ctx.store
+        ) as graph:
+            try:
+                await graph.abulk_update_state(config, steps)
+            except (ValueError, KeyError, TypeError, InvalidUpdateError, EmptyInputError) as exc:
+                raise BadRequest(f"Invalid supersteps: {exc}") from None
+            state = await graph.aget_state(config)
+        # Values may hold LangChain messages: store their JSON form, as any backend can.
+        updated = await ctx.storage.thread_set_state(
+            scope, thread_id, values=to_jsonable(state.values), interrupts={}, error=None
+        )
+    except BaseException:
+        await ctx.storage.thread_delete(scope, thread_id)
+        await delete_thread_checkpoints(ctx.checkpointer, [thread_id])
+        raise
+    return updated or thread
+
+
+async def get(ctx: AppContext, scope: Scope, thread_id: str, include_ttl: bool = False) -> dict:
+    thread = await ctx.storage.thread_get(scope, thread_id)
+    if thread is None:
+        raise not_found(thread_id)
+    return present(thread, include_ttl=include_ttl)
+
+
+def present(thread: dict[str, Any], *, include_ttl: bool = False) -> dict[str, Any]:
+    """The wire shape: `ttl` only when asked for, with its expiry computed."""
+    out = {k: v for k, v in thread.items() if k != "ttl"}
+    ttl = thread.get("ttl")
+    if include_ttl and ttl:
+        minutes = ttl.get("ttl_minutes", ttl.get("ttl"))
+        out["ttl"] = {
+            "strategy": ttl.get("strategy", "delete"),
+            "ttl_minutes": minutes,
+            "expires_at": thread["updated_at"] + timedelta(minutes=float(minutes)),
+        }
+    return out
+
+
+async def update(ctx: AppContext, scope: Scope, thread_id: str, body: ThreadPatch) -> dict:
+    thread = await ctx.storage.thread_update(
+        scope, thread_id, metadata=body.metadata, ttl=_ttl_record(body.ttl)
+    )
+    if thread is None:
+        raise not_found(thread_id)
+    return present(thread)
+
+
+async def delete(ctx: AppContext, scope: Scope, thread_id: str) -> None:
+    if not await ctx.storage.thread_delete(scope, thread_id):
+        raise not_found(thread_id)
+    await delete_thread_checkpoints(ctx.checkpointer, [thread_id])
+
+
+async def search(ctx: AppContext, scope: Scope, body: ThreadSearch) -> Page:
+    ids = [parse_uuid(i, "thread ID") for i in body.ids] if body.ids else None
+    page = await ctx.storage.thread_search(
+        scope,
+        ids=ids,
+        metadata=body.metadata,
+        values=body.values,
+        status=body.status,
+        sort_by=body.sort_by or "updated_at",
+        sort_order=body.sort_order or "desc",
+        limit=body.limit,
+        offset=body.offset,
+    )
+    page.items = [present(t) for t in page.items]
+    if body.extract:
+        for thread in page.items:
+            thread["extracted"] = {
+                alias: extract_path(thread, path) for alias, path in body.extract.items()
+            }
+    return page
+
+
+async def count(ctx: AppContext, scope: Scope, body: ThreadCount) -> int:
+    return await ctx.storage.thread_count(
+        scope, metadata=body.metadata, values=body.values, status=body.status
+    )
+
+
+async def copy(ctx: AppContext, scope: Scope, thread_id: str) -> dict[str, Any]:
+    new_id = str(uuid7())
+    thread = await ctx.storage.thread_copy(scope, thread_id, new_id)
+    if thread is None:
+        raise Conflict(f"Thread with ID {thread_id} not found")
+    await copy_thread_checkpoints(ctx.checkpointer, thread_id, new_id)
+    return present(thread)
+
+
+async def prune(ctx: AppContext, scope: Scope, body: ThreadPrune) -> int:
+    ids = [parse_uuid(i, "thread ID") for i in body.thread_ids]
+    if body.strategy == "delete":
+        deleted = await ctx.storage.thread_delete_many(scope, ids)
+        await delete_thread_checkpoints(ctx.checkpointer, deleted)
+        return len(deleted)
+    existing = [tid for tid in ids if await ctx.storage.thread_get(scope, tid) is not None]
+    await prune_keep_latest(ctx.checkpointer, existing)
+    return len(existing)
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
+EXTRACT_ROOTS = ("values", "metadata", "config", "interrupts")
+
+
+def extract_path(thread: dict[str, Any], path: str) -> Any:
+    """Follow `values.messages[-1].content`-style paths; None when anything is missing."""
+    tokens = [(name, index) for name, index in _PATH_TOKEN.findall(path)]
+    if not tokens or tokens[0][0] not in EXTRACT_ROOTS:
+        raise ValidationFailed(
+            f"Invalid extract path {path!r}: it must start with one of {list(EXTRACT_ROOTS)}"
+        )
+    current: Any = thread
+    for name, index in tokens:
+        try:
+            current = current[name] if name else current[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return current

@@ -1,0 +1,82 @@
+"""End-to-end fixtures: one real server per backend, shared by the whole session.
+
+Tests share each server, so every test tags what it creates with its own `tag` (a
+unique metadata value / namespace label) and filters on it instead of assuming the
+database is empty.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.e2e.server import ServerProcess
+
+AGENT_ASSISTANT_ID = "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
+SERVER_LOG_TAIL = 4000
+FIXTURE_GRAPHS = [
+    "agent",
+    "parent",
+    "factory",
+    "afactory",
+    "stategraph",
+    "hitl",
+    "errgraph",
+    "slow",
+]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Attach the tail of the server's log to a failing test's report."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(server, ServerProcess):
+        tail = server.output()[-SERVER_LOG_TAIL:]
+        report.sections.append((f"server log ({server.url})", tail))
+    return report
+
+
+@pytest.fixture(
+    scope="session",
+    params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    database_url = None
+    if request.param == "postgres":
+        factory: Callable[[], str] = request.getfixturevalue("database_factory")
+        database_url = factory()
+    proc = ServerProcess(database_url=database_url)
+    proc.backend = request.param  # type: ignore[attr-defined]
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def backend(server: ServerProcess) -> str:
+    return server.backend  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def client(server: ServerProcess):
+    return get_client(url=server.url, api_key=None)
+
+
+@pytest.fixture
+async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client, for what the SDK cannot send (bad bodies, raw headers)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as session:
+        yield session
+
+
+@pytest.fixture
+def tag() -> str:
+    """A value unique to this test, to find only what the test itself created."""
+    return f"t{uuid.uuid4().hex[:12]}"

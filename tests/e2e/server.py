@@ -1,0 +1,126 @@
+"""Start the real server in a subprocess on a free port, the way users run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph.json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m robyn_server` on loopback, with its output captured to a log file."""
+
+    def __init__(
+        self,
+        *,
+        config: Path | None = FIXTURE_CONFIG,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URI")
+        }
+        self.env.update({"LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.env.update(env or {})
+        self.extra_args = extra_args or []
+        self.log = tempfile.NamedTemporaryFile(prefix="robyn-server-", suffix=".log", delete=False)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "robyn_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        return cmd + self.extra_args
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode} during start-up:\n{self.output()}"
+                )
+            try:
+                # /health answers 503 until the startup handler has opened persistence.
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.output()}")
+
+    def run_to_exit(self, timeout: float = 30.0) -> int:
+        """Run a server that is expected to refuse to start; return its exit code."""
+        self.proc = subprocess.Popen(
+            self.command, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise RuntimeError(f"server ignored signal {sig}:\n{self.output()}") from None
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
