@@ -1,0 +1,100 @@
+"""Building blocks shared by the Postgres storage queries.
+
+Dynamic SQL is assembled only from constant fragments written here and identifiers
+from whitelists; every value travels as a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from robyn_server.storage.base import Scope, SortOrder, canonical_uuid
+
+# Later timestamps are never earlier than the ones they replace, even when two writes
+# share a clock tick or the database clock steps back.
+ADVANCE_UPDATED_AT = "updated_at = greatest(now(), updated_at + interval '1 microsecond')"
+ADVANCE_STATE_UPDATED_AT = (
+    "state_updated_at = greatest(now(), state_updated_at + interval '1 microsecond')"
+)
+
+
+def _dumps(value: Any) -> bytes:
+    # orjson is several times faster than json.dumps, and non-str keys mirror json.dumps.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
+
+
+def jsonb_or_null(value: Any) -> Jsonb | None:
+    """None becomes SQL NULL rather than the JSON document `null`."""
+    return None if value is None else jsonb(value)
+
+
+def uuid_list(ids: Iterable[str]) -> list[str]:
+    """Canonical forms of the well-formed ids, in order, without duplicates; malformed
+    ids cannot name a row, so they are dropped instead of failing the uuid cast."""
+    seen: dict[str, None] = {}
+    for value in ids:
+        canonical = canonical_uuid(value)
+        if canonical is not None:
+            seen.setdefault(canonical)
+    return list(seen)
+
+
+def like_substring(needle: str) -> str:
+    """An ILIKE pattern matching `needle` anywhere, with its wildcards taken literally."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Where:
+    """A conjunction of constant SQL fragments plus the parameters they bind, in order."""
+
+    __slots__ = ("clauses", "params")
+
+    def __init__(self, scope: Scope, owner_column: str = "owner") -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+        if scope.owner is not None:
+            self.add(f"{owner_column} = %s", scope.owner)
+
+    def add(self, clause: str, *params: Any) -> Where:
+        self.clauses.append(clause)
+        self.params.extend(params)
+        return self
+
+    def sql(self) -> sql.SQL:
+        return sql.SQL(" AND ".join(self.clauses) or "TRUE")
+
+
+def order_by(sort_by: str, sort_order: SortOrder, id_column: str) -> sql.Composed:
+    """ORDER BY a whitelisted column, ties broken by the id in the same direction."""
+    direction = sql.SQL("ASC" if sort_order == "asc" else "DESC")
+    return sql.SQL("ORDER BY {col} {dir}, {id} {dir}").format(
+        col=sql.Identifier(sort_by), id=sql.Identifier(id_column), dir=direction
+    )
+
+
+class PostgresBase:
+    """Holds the shared pool; borrows a connection per call and never closes the pool."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def _one(self, query: Any, params: Sequence[Any] | dict[str, Any]) -> Any:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
+    async def _all(self, query: Any, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
