@@ -56,12 +56,11 @@ async def put(store: BaseStore, body: StorePut) -> None:
     namespace = validate_namespace(body.namespace)
     if not namespace:
         raise ValidationFailed("Namespace must not be empty")
-    kwargs: dict[str, Any] = {}
     if body.ttl is not None:
-        if not store.supports_ttl:
-            raise BadRequest("This store does not support TTLs")
-        kwargs["ttl"] = body.ttl
-    await store.aput(namespace, body.key, body.value, index=body.index, **kwargs)
+        # LangGraph's in-memory store has no TTLs; refusing on both backends keeps them
+        # alike instead of silently keeping an item the client expects to expire.
+        raise BadRequest("Store item TTLs are not supported by this server yet")
+    await store.aput(namespace, body.key, body.value, index=body.index)
 
 
 async def get(
