@@ -269,7 +269,9 @@ class AssistantQueries(PostgresBase):
         check_sort(sort_by, sort_order, ASSISTANT_SORT_COLUMNS)
         check_paging(limit, offset)
         where = _filters(scope, metadata, graph_id, name)
-        query = _fmt(SEARCH_SQL, where, order=order_by(sort_by, sort_order, "assistant_id"))
+        query = _fmt(
+            SEARCH_SQL, where, order=order_by(sort_by, sort_order, "assistant_id", "assistants")
+        )
         rows = await self._all(query, [*where.params, limit + 1, offset])
         return Page(rows[:limit], next_offset(offset, limit, len(rows)))
 

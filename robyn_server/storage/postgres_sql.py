@@ -75,11 +75,15 @@ class Where:
         return sql.SQL(" AND ".join(self.clauses) or "TRUE")
 
 
-def order_by(sort_by: str, sort_order: SortOrder, id_column: str) -> sql.Composed:
-    """ORDER BY a whitelisted column, ties broken by the id in the same direction."""
+def order_by(sort_by: str, sort_order: SortOrder, id_column: str, table: str) -> sql.Composed:
+    """ORDER BY a whitelisted column, ties broken by the id in the same direction.
+
+    Columns are qualified with the table: the SELECT list renames `id::text AS id`, and an
+    unqualified name would sort by that text alias, which no index serves.
+    """
     direction = sql.SQL("ASC" if sort_order == "asc" else "DESC")
     return sql.SQL("ORDER BY {col} {dir}, {id} {dir}").format(
-        col=sql.Identifier(sort_by), id=sql.Identifier(id_column), dir=direction
+        col=sql.Identifier(table, sort_by), id=sql.Identifier(table, id_column), dir=direction
     )
 
 

@@ -189,7 +189,7 @@ class ThreadQueries(PostgresBase):
         where = _filters(scope, metadata, values, status)
         if ids is not None:
             where.add("thread_id = ANY(%s::uuid[])", uuid_list(ids))
-        query = _fmt(SEARCH_SQL, where, order=order_by(sort_by, sort_order, "thread_id"))
+        query = _fmt(SEARCH_SQL, where, order=order_by(sort_by, sort_order, "thread_id", "threads"))
         rows = await self._all(query, [*where.params, limit + 1, offset])
         return Page(rows[:limit], next_offset(offset, limit, len(rows)))
 
