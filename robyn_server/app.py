@@ -6,6 +6,7 @@ line when it is imported and would otherwise take our flags for its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from robyn import Request, Response, Robyn
 
 from robyn_server.context import AppContext
 from robyn_server.http import CorsPolicy, error_response, wrap
+from robyn_server.lifecycle import start, stop
 from robyn_server.routes import ROUTE_TABLES
 
 logger = logging.getLogger("robyn_server")
@@ -58,16 +60,23 @@ def create_app(ctx: AppContext) -> Robyn:
             cors.apply(request, response)
         return response
 
+    async def ok_head(request: Request) -> Response:
+        return Response(200, {"content-type": "application/json"}, b"")
+
     async def unknown_route(request: Request) -> Response:
         return error_response(404, "Not Found")
 
+    # Health checkers often probe with HEAD.
+    for path in ("/ok", "/"):
+        app.add_route("HEAD", path, ok_head)
     app.add_route("OPTIONS", "/*path", preflight)
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         app.add_route(method, "/*path", unknown_route)
 
     async def startup() -> None:
+        ctx.loop = asyncio.get_running_loop()
         try:
-            await _start(ctx)
+            await start(ctx)
         except BaseException as exc:
             # Robyn aborts with a Rust panic if startup raises; leave with a clean message.
             logger.error("Startup failed: %s", exc)
@@ -76,37 +85,8 @@ def create_app(ctx: AppContext) -> Robyn:
             os._exit(1)
 
     async def shutdown() -> None:
-        await _stop(ctx)
+        await stop(ctx)
 
     app.startup_handler(startup)
     app.shutdown_handler(shutdown)
     return app
-
-
-async def _start(ctx: AppContext) -> None:
-    from robyn_server.database import open_persistence
-    from robyn_server.services.assistants import ensure_system_assistants
-
-    settings = ctx.settings
-    ctx.persistence = await open_persistence(
-        settings.database_url,
-        pool_min_size=settings.database_pool_min_size,
-        pool_max_size=settings.database_pool_max_size,
-        fallback_to_memory=settings.database_fallback_to_memory,
-        store_index=ctx.registry.store_index(),
-        probe_timeout=settings.database_probe_timeout,
-    )
-    await ensure_system_assistants(ctx)
-    logger.info(
-        "Ready: persistence=%s, graphs=%s, http://%s:%s",
-        ctx.persistence.mode,
-        ", ".join(ctx.registry.ids()),
-        settings.host,
-        settings.port,
-    )
-
-
-async def _stop(ctx: AppContext) -> None:
-    if ctx.persistence is not None:
-        await ctx.persistence.close()
-        logger.info("Shut down: persistence closed")

@@ -27,6 +27,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from robyn_server import __version__
+from robyn_server.context import AppContext, set_context
+from robyn_server.lifecycle import request_shutdown
 
 logger = logging.getLogger("robyn_server")
 
@@ -66,13 +68,12 @@ def free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def install_signal_handlers(ctx: AppContext) -> None:
+    def handle(signum: int, frame: object) -> None:
+        request_shutdown(ctx)
 
-
-def install_signal_handlers() -> None:
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -129,12 +130,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["ROBYN_PORT"] = str(port)
 
     from robyn_server.app import create_app
-    from robyn_server.context import AppContext, set_context
 
     ctx = AppContext(settings=settings, registry=registry)
     set_context(ctx)
     app = create_app(ctx)
-    install_signal_handlers()
+    install_signal_handlers(ctx)
     logger.info("Starting on http://%s:%s (graphs: %s)", settings.host, port, registry.ids())
     app.start(host=settings.host, port=port, _check_port=False)
 

@@ -8,6 +8,7 @@ storage) on Robyn's own event loop.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,9 @@ class AppContext:
     settings: Settings
     registry: GraphRegistry
     persistence: Persistence | None = None
+    # Robyn's event loop, known once the startup handler runs on it.
+    loop: asyncio.AbstractEventLoop | None = None
+    stopping: bool = False
 
     @property
     def ready(self) -> bool:

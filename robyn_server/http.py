@@ -32,6 +32,7 @@ JSON_HEADERS = {"content-type": "application/json"}
 # long before Python's recursion limit: a body nested deeper than this would be stored
 # and then fail every later read of it with a 500, so it is refused up front.
 MAX_JSON_DEPTH = 128
+NUL_DETAIL = "Request body must not contain NUL characters (\\u0000)"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Handler = Callable[["ApiRequest"], Awaitable[Any]]
 
@@ -102,6 +103,8 @@ class ApiRequest:
             decoded: dict[str, list[str]] = {}
             for key, values in self.raw.query_params.to_dict().items():
                 decoded.setdefault(unquote_plus(key), []).extend(unquote_plus(v) for v in values)
+            if any("\x00" in k or any("\x00" in v for v in vs) for k, vs in decoded.items()):
+                raise ValidationFailed("Query parameters must not contain NUL characters")
             self._query = decoded
         return self._query
 
@@ -135,6 +138,10 @@ class ApiRequest:
                     raise ValidationFailed(
                         f"Request body is nested more than {MAX_JSON_DEPTH} levels deep"
                     )
+                # PostgreSQL cannot store NUL in text or jsonb: refuse it on every backend
+                # alike. JSON can only carry it escaped, so most bodies skip the walk.
+                if b"\\u0000" in raw and _contains_nul(body):
+                    raise ValidationFailed(NUL_DETAIL)
                 self._body = body
         return self._body
 
@@ -150,6 +157,22 @@ class ApiRequest:
 
 
 _UNREAD = object()
+
+
+def _contains_nul(value: Any) -> bool:
+    """True if any string or key in the parsed JSON holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -36,8 +39,24 @@ def _default(obj: Any) -> Any:
     return repr(obj)
 
 
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, UUID):
+        return str(obj)
+    return _default(obj)
+
+
 def dumps(data: Any) -> bytes:
-    return orjson.dumps(data, default=_default, option=_OPTIONS)
+    try:
+        return orjson.dumps(data, default=_default, option=_OPTIONS)
+    except TypeError as exc:
+        # orjson stops at 64-bit integers; JSON has no such limit, and PostgreSQL jsonb
+        # hands back a number like 1.5e300 as a 301-digit integer. Rare: slow path.
+        if "64-bit" not in str(exc):
+            raise
+        text = json.dumps(data, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()
 
 
 def to_jsonable(data: Any) -> Any:

@@ -17,7 +17,7 @@ from robyn_server.services.checkpoints import (
     delete_thread_checkpoints,
     prune_keep_latest,
 )
-from robyn_server.storage.base import Page, Scope, StorageConflict
+from robyn_server.storage.base import Page, Scope, StorageConflict, new_uuid4
 from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
 
 NO_GRAPH = (
@@ -177,7 +177,7 @@ async def count(ctx: AppContext, scope: Scope, body: ThreadCount) -> int:
 
 
 async def copy(ctx: AppContext, scope: Scope, thread_id: str) -> dict[str, Any]:
-    new_id = str(uuid7())
+    new_id = new_uuid4()  # the reference server gives copies v4 ids, not v7
     thread = await ctx.storage.thread_copy(scope, thread_id, new_id)
     if thread is None:
         raise Conflict(f"Thread with ID {thread_id} not found")

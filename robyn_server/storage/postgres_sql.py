@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from robyn_server.serialization import dumps
 from robyn_server.storage.base import Scope, SortOrder, canonical_uuid
 
 # Later timestamps are never earlier than the ones they replace, even when two writes
@@ -24,13 +24,10 @@ ADVANCE_STATE_UPDATED_AT = (
 )
 
 
-def _dumps(value: Any) -> bytes:
-    # orjson is several times faster than json.dumps, and non-str keys mirror json.dumps.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-
 def jsonb(value: Any) -> Jsonb:
-    return Jsonb(value, dumps=_dumps)
+    # The same encoder as the API's responses: a value that can be sent can be stored
+    # (LangChain messages, pydantic models, datetimes), as in the in-memory backend.
+    return Jsonb(value, dumps=dumps)
 
 
 def jsonb_or_null(value: Any) -> Jsonb | None:

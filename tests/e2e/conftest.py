@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
 from langgraph_sdk import get_client
 
@@ -28,6 +29,39 @@ FIXTURE_GRAPHS = [
     "errgraph",
     "slow",
 ]
+
+
+# The pattern the SDK documents for seeding a thread: input, __start__, then a node.
+HELLO_STEPS = [
+    {"updates": [{"values": {}, "as_node": "__input__"}]},
+    {
+        "updates": [
+            {"values": {"messages": [{"role": "user", "content": "hi"}]}, "as_node": "__start__"}
+        ]
+    },
+    {
+        "updates": [
+            {
+                "values": {"messages": [{"role": "assistant", "content": "hello"}], "count": 1},
+                "as_node": "chat",
+            }
+        ]
+    },
+]
+
+
+async def checkpoint_counts(server: ServerProcess, thread_id: str) -> dict[str, int] | None:
+    """Checkpoints per namespace of a thread, read from Postgres (None in memory mode)."""
+    url = server.env.get("DATABASE_URL")
+    if not url:
+        return None
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT checkpoint_ns, count(*) FROM checkpoints WHERE thread_id = %s "
+            "GROUP BY checkpoint_ns",
+            (thread_id,),
+        )
+        return {ns: n for ns, n in await cur.fetchall()}
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -15,6 +16,26 @@ import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph.json"
+
+
+SERVER_SETTINGS = frozenset(
+    {
+        "DATABASE_URL",
+        "DATABASE_URI",
+        "DATABASE_FALLBACK_TO_MEMORY",
+        "DATABASE_PROBE_TIMEOUT",
+        "LANGSERVE_GRAPHS",
+        "LANGGRAPH_CONFIG_FILE",
+        "SERVER_HOST",
+        "SERVER_PORT",
+        "SERVER_WORKERS",
+        "HTTP_MAX_REQUEST_BODY_BYTES",
+        "CORS_ALLOW_ORIGINS",
+        "ROBYN_HOST",
+        "ROBYN_PORT",
+    }
+)
+NO_ENV_FILE = REPO_ROOT / "tests" / "e2e" / "no-such.env"
 
 
 def free_port() -> int:
@@ -38,15 +59,18 @@ class ServerProcess:
         self.config = config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URI")
-        }
+        # Only what the test chooses may configure the server: no stray settings from the
+        # developer's shell (and no .env file, see `command`).
+        self.env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS}
         self.env.update({"LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
         if database_url:
             self.env["DATABASE_URL"] = database_url
         self.env.update(env or {})
         self.extra_args = extra_args or []
         self.log = tempfile.NamedTemporaryFile(prefix="robyn-server-", suffix=".log", delete=False)
+        if not os.environ.get("KEEP_SERVER_LOGS"):
+            # Removed when the test run ends; failing tests already show the log's tail.
+            atexit.register(Path(self.log.name).unlink, missing_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +83,8 @@ class ServerProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--env-file",
+            str(NO_ENV_FILE),
         ]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
@@ -67,7 +93,8 @@ class ServerProcess:
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
-    def start(self, timeout: float = 60.0) -> ServerProcess:
+    def spawn(self) -> ServerProcess:
+        """Start the process without waiting for it to become healthy."""
         self.proc = subprocess.Popen(
             self.command,
             cwd=REPO_ROOT,
@@ -76,6 +103,11 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+        return self
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,16 +124,18 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.output()}")
 
-    def run_to_exit(self, timeout: float = 30.0) -> int:
-        """Run a server that is expected to refuse to start; return its exit code."""
-        self.proc = subprocess.Popen(
-            self.command, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        """Wait for a spawned process to exit by itself; kill it and raise if it does not."""
+        assert self.proc is not None
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+
+    def run_to_exit(self, timeout: float = 30.0) -> int:
+        """Run a server that is expected to refuse to start; return its exit code."""
+        return self.spawn().wait_exit(timeout)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         assert self.proc is not None

@@ -1,0 +1,504 @@
+"""Assistants through the real SDK and raw HTTP, on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from langgraph_sdk.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableEntityError,
+)
+
+from tests.e2e.conftest import (
+    AGENT_ASSISTANT_ID,
+    FIXTURE_GRAPHS,
+    HELLO_STEPS,
+    checkpoint_counts,
+)
+
+SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
+
+
+async def test_create_with_explicit_id_round_trips(client, tag):
+    assistant_id = str(uuid.uuid4())
+    created = await client.assistants.create(
+        "agent",
+        config={"configurable": {"model": "fake"}, "tags": ["t1"], "recursion_limit": 7},
+        metadata={"tag": tag, "nested": {"a": [1, 2]}},
+        assistant_id=assistant_id,
+        name="My assistant",
+        description="does things",
+    )
+    assert created["assistant_id"] == assistant_id
+    assert created["graph_id"] == "agent"
+    assert created["version"] == 1
+    assert created["name"] == "My assistant"
+    assert created["description"] == "does things"
+    assert created["metadata"] == {"tag": tag, "nested": {"a": [1, 2]}}
+    assert created["config"]["configurable"] == {"model": "fake"}
+    assert created["config"]["tags"] == ["t1"]
+    assert created["config"]["recursion_limit"] == 7
+    # config.configurable is mirrored into context.
+    assert created["context"] == {"model": "fake"}
+    assert created["created_at"] == created["updated_at"]
+
+    assert await client.assistants.get(assistant_id) == created
+
+
+async def test_create_defaults(client, tag):
+    created = await client.assistants.create("agent", metadata={"tag": tag})
+    uuid.UUID(created["assistant_id"])
+    assert created["name"] == "Untitled"
+    assert created["version"] == 1
+    assert created["description"] is None
+
+
+async def test_context_is_mirrored_into_configurable(client, tag):
+    created = await client.assistants.create("agent", context={"user": "u1"}, metadata={"tag": tag})
+    assert created["context"] == {"user": "u1"}
+    assert created["config"]["configurable"] == {"user": "u1"}
+
+
+async def test_create_with_both_configurable_and_context_is_400(client, tag):
+    with pytest.raises(BadRequestError) as err:
+        await client.assistants.create(
+            "agent", config={"configurable": {"a": 1}}, context={"b": 2}, metadata={"tag": tag}
+        )
+    assert "configurable and context" in err.value.response.json()["detail"]
+    assert await client.assistants.count(metadata={"tag": tag}) == 0
+
+
+async def test_create_existing_id_raise_and_do_nothing(client, tag):
+    assistant_id = str(uuid.uuid4())
+    original = await client.assistants.create(
+        "agent", assistant_id=assistant_id, name="first", metadata={"tag": tag}
+    )
+    with pytest.raises(ConflictError) as err:
+        await client.assistants.create("agent", assistant_id=assistant_id, name="second")
+    assert assistant_id in err.value.response.json()["detail"]
+
+    again = await client.assistants.create(
+        "agent", assistant_id=assistant_id, if_exists="do_nothing", name="third"
+    )
+    assert again == original
+    assert await client.assistants.get(assistant_id) == original
+
+
+async def test_create_unknown_graph_is_404_listing_graphs(client, http):
+    with pytest.raises(NotFoundError) as err:
+        await client.assistants.create("no_such_graph")
+    detail = err.value.response.json()["detail"]
+    assert detail.startswith("Graph 'no_such_graph' not found. Expected one of")
+    for graph_id in FIXTURE_GRAPHS:
+        assert graph_id in detail
+
+
+async def test_create_invalid_assistant_id_is_422(http, tag):
+    resp = await http.post(
+        "/assistants",
+        json={"graph_id": "agent", "assistant_id": "not-a-uuid", "metadata": {"tag": tag}},
+    )
+    assert resp.status_code == 422
+    assert "must be a UUID" in resp.json()["detail"]
+    count = await http.post("/assistants/count", json={"metadata": {"tag": tag}})
+    assert count.json() == 0
+
+
+async def test_system_assistant(client):
+    system = await client.assistants.get(AGENT_ASSISTANT_ID)
+    assert system["graph_id"] == "agent"
+    assert system["metadata"] == {"created_by": "system"}
+    # The graph keeps LangGraph's default name, so the server names it after the graph id.
+    assert system["name"] == "agent"
+    assert system["version"] == 1
+    for graph_id in FIXTURE_GRAPHS:
+        found = await client.assistants.search(graph_id=graph_id, metadata={"created_by": "system"})
+        assert [a["graph_id"] for a in found] == [graph_id]
+
+
+async def test_get_missing_assistant_is_404(client, http):
+    missing = str(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        await client.assistants.get(missing)
+    resp = await http.get(f"/assistants/{missing}")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("application/json")
+    assert isinstance(resp.json()["detail"], str)
+
+
+@pytest.mark.parametrize("bad_id", ["notauuid", "agent", "1234"])
+async def test_get_non_uuid_is_422(client, bad_id):
+    with pytest.raises(UnprocessableEntityError) as err:
+        await client.assistants.get(bad_id)
+    assert err.value.response.json() == {"detail": "Invalid assistant ID: must be a UUID"}
+
+
+async def test_patch_creates_versions_and_merges_metadata(client, tag):
+    created = await client.assistants.create(
+        "agent", metadata={"tag": tag, "keep": 1}, name="v1", context={"x": 1}
+    )
+    assistant_id = created["assistant_id"]
+    await asyncio.sleep(0.01)
+
+    v2 = await client.assistants.update(assistant_id, metadata={"extra": 2}, name="v2")
+    assert v2["version"] == 2
+    assert v2["name"] == "v2"
+    assert v2["metadata"] == {"tag": tag, "keep": 1, "extra": 2}
+    assert v2["context"] == {"x": 1}
+    assert v2["created_at"] == created["created_at"]
+    assert v2["updated_at"] > created["updated_at"]
+
+    v3 = await client.assistants.update(assistant_id, context={"x": 3}, description="third")
+    assert v3["version"] == 3
+    assert v3["context"] == {"x": 3}
+    assert v3["config"]["configurable"] == {"x": 3}
+    assert v3["description"] == "third"
+    assert v3["name"] == "v2"
+    assert await client.assistants.get(assistant_id) == v3
+
+    versions = await client.assistants.get_versions(assistant_id)
+    assert [v["version"] for v in versions] == [3, 2, 1]
+    assert [v["name"] for v in versions] == ["v2", "v2", "v1"]
+    assert versions[2]["metadata"] == {"tag": tag, "keep": 1}
+    assert versions[0]["context"] == {"x": 3}
+    assert all(v["assistant_id"] == assistant_id for v in versions)
+
+    page = await client.assistants.get_versions(assistant_id, limit=1, offset=1)
+    assert [v["version"] for v in page] == [2]
+    filtered = await client.assistants.get_versions(assistant_id, metadata={"extra": 2})
+    assert [v["version"] for v in filtered] == [3, 2]
+
+
+async def test_patch_to_unknown_graph_is_404_and_changes_nothing(client, tag):
+    created = await client.assistants.create("agent", metadata={"tag": tag})
+    with pytest.raises(NotFoundError):
+        await client.assistants.update(created["assistant_id"], graph_id="nope")
+    assert await client.assistants.get(created["assistant_id"]) == created
+
+
+async def test_patch_missing_assistant_is_404(client):
+    with pytest.raises(NotFoundError):
+        await client.assistants.update(str(uuid.uuid4()), metadata={"a": 1})
+
+
+async def test_set_latest(client, tag):
+    created = await client.assistants.create("agent", metadata={"tag": tag}, name="one")
+    assistant_id = created["assistant_id"]
+    await client.assistants.update(assistant_id, name="two", metadata={"v": 2})
+
+    rolled = await client.assistants.set_latest(assistant_id, 1)
+    assert rolled["version"] == 1
+    assert rolled["name"] == "one"
+    assert rolled["metadata"] == {"tag": tag}
+    assert await client.assistants.get(assistant_id) == rolled
+    # Versions are kept: rolling back does not delete version 2.
+    versions = await client.assistants.get_versions(assistant_id)
+    assert [v["version"] for v in versions] == [2, 1]
+
+    with pytest.raises(NotFoundError):
+        await client.assistants.set_latest(assistant_id, 99)
+    assert (await client.assistants.get(assistant_id))["version"] == 1
+
+    # A new PATCH after a rollback continues the numbering.
+    v3 = await client.assistants.update(assistant_id, name="three")
+    assert v3["version"] == 3
+
+
+async def test_versions_of_missing_assistant_is_404(client):
+    with pytest.raises(NotFoundError):
+        await client.assistants.get_versions(str(uuid.uuid4()))
+
+
+async def test_delete(client, http, tag):
+    created = await client.assistants.create("agent", metadata={"tag": tag})
+    assistant_id = created["assistant_id"]
+    resp = await http.delete(f"/assistants/{assistant_id}")
+    assert resp.status_code == 204
+    assert resp.content == b""
+    with pytest.raises(NotFoundError):
+        await client.assistants.get(assistant_id)
+    with pytest.raises(NotFoundError):
+        await client.assistants.delete(assistant_id)
+    assert await client.assistants.count(metadata={"tag": tag}) == 0
+    with pytest.raises(NotFoundError):
+        await client.assistants.get_versions(assistant_id)
+
+    # The id can be used again, starting over at version 1.
+    again = await client.assistants.create(
+        "agent", assistant_id=assistant_id, metadata={"tag": tag}
+    )
+    assert again["version"] == 1
+    assert [v["version"] for v in await client.assistants.get_versions(assistant_id)] == [1]
+
+
+async def test_delete_with_delete_threads(client, server, tag):
+    doomed = await client.assistants.create("agent", metadata={"tag": tag})
+    kept = await client.assistants.create("agent", metadata={"tag": tag})
+    own = await client.threads.create(
+        graph_id="agent",
+        metadata={"tag": tag, "assistant_id": doomed["assistant_id"]},
+        supersteps=HELLO_STEPS,
+    )
+    other = await client.threads.create(metadata={"tag": tag, "assistant_id": kept["assistant_id"]})
+    plain = await client.threads.create(metadata={"tag": tag})
+
+    # Without the flag the threads survive.
+    survivor = await client.assistants.create("agent", metadata={"tag": tag})
+    survivor_thread = await client.threads.create(
+        metadata={"tag": tag, "assistant_id": survivor["assistant_id"]}
+    )
+    await client.assistants.delete(survivor["assistant_id"])
+    assert (await client.threads.get(survivor_thread["thread_id"]))["thread_id"]
+
+    await client.assistants.delete(doomed["assistant_id"], delete_threads=True)
+    with pytest.raises(NotFoundError):
+        await client.threads.get(own["thread_id"])
+    # Their checkpoints go with them.
+    assert await checkpoint_counts(server, own["thread_id"]) in (None, {})
+    remaining = await client.threads.search(metadata={"tag": tag}, limit=100)
+    assert {t["thread_id"] for t in remaining} == {
+        other["thread_id"],
+        plain["thread_id"],
+        survivor_thread["thread_id"],
+    }
+    assert (await client.assistants.get(kept["assistant_id"]))["assistant_id"]
+
+
+@pytest.fixture
+async def trio(client, tag):
+    """Three assistants, created in the order beta, Alpha, gamma."""
+    made = []
+    for name, graph_id in (("beta one", "agent"), ("Alpha two", "hitl"), ("gamma three", "agent")):
+        made.append(
+            await client.assistants.create(
+                graph_id, name=name, metadata={"tag": tag, "group": {"name": name[:1].lower()}}
+            )
+        )
+        await asyncio.sleep(0.01)
+    return made
+
+
+async def test_search_filters(client, tag, trio):
+    beta, alpha, gamma = trio
+    everything = await client.assistants.search(metadata={"tag": tag}, limit=100)
+    # Default order: newest first.
+    assert [a["assistant_id"] for a in everything] == [
+        gamma["assistant_id"],
+        alpha["assistant_id"],
+        beta["assistant_id"],
+    ]
+    assert everything[0] == gamma
+
+    nested = await client.assistants.search(metadata={"tag": tag, "group": {"name": "a"}})
+    assert [a["assistant_id"] for a in nested] == [alpha["assistant_id"]]
+
+    by_graph = await client.assistants.search(metadata={"tag": tag}, graph_id="hitl")
+    assert [a["assistant_id"] for a in by_graph] == [alpha["assistant_id"]]
+
+    by_name = await client.assistants.search(metadata={"tag": tag}, name="ALPHA")
+    assert [a["assistant_id"] for a in by_name] == [alpha["assistant_id"]]
+    by_substring = await client.assistants.search(metadata={"tag": tag}, name="e")
+    assert {a["assistant_id"] for a in by_substring} == {
+        beta["assistant_id"],
+        gamma["assistant_id"],
+    }
+
+    assert await client.assistants.search(metadata={"tag": tag, "missing": 1}) == []
+    assert await client.assistants.count(metadata={"tag": tag}) == 3
+    assert await client.assistants.count(metadata={"tag": tag}, graph_id="agent") == 2
+    assert await client.assistants.count(metadata={"tag": tag}, name="gAmMa") == 1
+
+
+async def test_search_sort(client, tag, trio):
+    beta, alpha, gamma = trio
+    asc = await client.assistants.search(metadata={"tag": tag}, sort_by="name", sort_order="asc")
+    assert [a["name"] for a in asc] == ["Alpha two", "beta one", "gamma three"]
+    desc = await client.assistants.search(metadata={"tag": tag}, sort_by="name", sort_order="desc")
+    assert [a["name"] for a in desc] == list(reversed([a["name"] for a in asc]))
+
+    oldest_first = await client.assistants.search(
+        metadata={"tag": tag}, sort_by="created_at", sort_order="asc"
+    )
+    assert [a["assistant_id"] for a in oldest_first] == [
+        beta["assistant_id"],
+        alpha["assistant_id"],
+        gamma["assistant_id"],
+    ]
+    by_graph = await client.assistants.search(
+        metadata={"tag": tag}, sort_by="graph_id", sort_order="asc"
+    )
+    assert [a["graph_id"] for a in by_graph] == ["agent", "agent", "hitl"]
+
+
+async def test_search_select(client, http, tag, trio):
+    selected = await client.assistants.search(
+        metadata={"tag": tag}, select=["assistant_id", "name"], sort_by="created_at"
+    )
+    assert len(selected) == 3
+    assert all(set(a) == {"assistant_id", "name"} for a in selected)
+
+    resp = await http.post("/assistants/search", json={"select": ["foo"]})
+    assert resp.status_code == 422
+    assert "select" in resp.json()["detail"]
+
+
+async def test_search_pagination(client, http, tag, trio):
+    body = {"metadata": {"tag": tag}, "limit": 2, "offset": 0}
+    first = await http.post("/assistants/search", json=body)
+    assert first.status_code == 200
+    assert len(first.json()) == 2
+    assert first.headers["x-pagination-next"] == "2"
+    assert int(first.headers["x-pagination-total"]) >= 3
+
+    last = await http.post("/assistants/search", json={**body, "offset": 2})
+    assert len(last.json()) == 1
+    assert "x-pagination-next" not in last.headers
+    assert last.headers["x-pagination-total"] == "3"
+
+    ids = [a["assistant_id"] for a in first.json() + last.json()]
+    assert sorted(ids) == sorted(a["assistant_id"] for a in trio)
+
+    page = await client.assistants.search(metadata={"tag": tag}, limit=2, response_format="object")
+    assert len(page["assistants"]) == 2
+    assert page["next"] == "2"
+    end = await client.assistants.search(
+        metadata={"tag": tag}, limit=2, offset=2, response_format="object"
+    )
+    assert len(end["assistants"]) == 1
+    assert end["next"] is None
+
+    beyond = await http.post("/assistants/search", json={**body, "offset": 10})
+    assert beyond.json() == []
+
+
+async def test_search_unknown_graph_is_404(client):
+    with pytest.raises(NotFoundError):
+        await client.assistants.search(graph_id="nope")
+
+
+async def test_draw_graph(client):
+    graph = await client.assistants.get_graph(AGENT_ASSISTANT_ID)
+    assert {n["id"] for n in graph["nodes"]} == {"__start__", "chat", "__end__"}
+    assert {(e["source"], e["target"]) for e in graph["edges"]} == {
+        ("__start__", "chat"),
+        ("chat", "__end__"),
+    }
+    chat = next(n for n in graph["nodes"] if n["id"] == "chat")
+    assert chat["type"] == "runnable"
+    assert chat["data"]["name"] == "chat"
+
+
+async def test_draw_graph_by_graph_id_with_xray(client):
+    flat = await client.assistants.get_graph("parent")
+    assert "child:inner_node" not in {n["id"] for n in flat["nodes"]}
+    assert "child" in {n["id"] for n in flat["nodes"]}
+
+    xray = await client.assistants.get_graph("parent", xray=True)
+    assert "child:inner_node" in {n["id"] for n in xray["nodes"]}
+    assert ("__start__", "child:inner_node") in {(e["source"], e["target"]) for e in xray["edges"]}
+    assert await client.assistants.get_graph("parent", xray=1) == xray
+
+
+async def test_draw_graph_errors(client, http):
+    resp = await http.get(f"/assistants/{AGENT_ASSISTANT_ID}/graph", params={"xray": "sideways"})
+    assert resp.status_code == 422
+    with pytest.raises(UnprocessableEntityError):
+        await client.assistants.get_graph("no_such_graph")
+    with pytest.raises(NotFoundError):
+        await client.assistants.get_graph(str(uuid.uuid4()))
+
+
+async def test_schemas(client, tag):
+    schemas = await client.assistants.get_schemas(AGENT_ASSISTANT_ID)
+    assert schemas["graph_id"] == "agent"
+    assert SCHEMA_KEYS <= set(schemas)
+    state = schemas["state_schema"]
+    assert state["type"] == "object"
+    assert {"messages", "count"} <= set(state["properties"])
+
+    created = await client.assistants.create("hitl", metadata={"tag": tag})
+    hitl = await client.assistants.get_schemas(created["assistant_id"])
+    assert hitl["graph_id"] == "hitl"
+    assert "answer" in hitl["state_schema"]["properties"]
+
+    with pytest.raises(NotFoundError):
+        await client.assistants.get_schemas(str(uuid.uuid4()))
+
+
+async def test_subgraphs(client, http):
+    parent_id = (await client.assistants.search(graph_id="parent", limit=1))[0]["assistant_id"]
+    subgraphs = await client.assistants.get_subgraphs(parent_id)
+    assert set(subgraphs) == {"child"}
+    assert SCHEMA_KEYS <= set(subgraphs["child"])
+
+    assert await client.assistants.get_subgraphs(parent_id, namespace="child") == subgraphs
+    assert await client.assistants.get_subgraphs(AGENT_ASSISTANT_ID) == {}
+    resp = await http.get("/assistants/parent/subgraphs")
+    assert resp.status_code == 422
+
+
+async def test_unknown_body_fields_are_ignored(http, tag):
+    resp = await http.post(
+        "/assistants",
+        json={"graph_id": "agent", "metadata": {"tag": tag}, "something_new": {"x": 1}},
+    )
+    assert resp.status_code == 200
+    assert "something_new" not in resp.json()
+
+
+async def test_wrong_types_are_422_and_create_nothing(http, tag):
+    for body in (
+        {"graph_id": 5, "metadata": {"tag": tag}},
+        {"graph_id": "agent", "metadata": {"tag": tag}, "config": "nope"},
+        {"graph_id": "agent", "metadata": {"tag": tag}, "if_exists": "overwrite"},
+        {"metadata": {"tag": tag}},
+    ):
+        resp = await http.post("/assistants", json=body)
+        assert resp.status_code == 422, body
+        assert resp.json()["detail"]
+    resp = await http.post("/assistants/count", json={"metadata": {"tag": tag}})
+    assert resp.json() == 0
+
+
+async def test_sdk_errors_are_http_status_errors(client):
+    with pytest.raises(httpx.HTTPStatusError):
+        await client.assistants.get(str(uuid.uuid4()))
+
+
+async def test_concurrent_patches_get_distinct_versions(client, tag):
+    created = await client.assistants.create("agent", metadata={"tag": tag})
+    assistant_id = created["assistant_id"]
+    results = await asyncio.gather(
+        *(client.assistants.update(assistant_id, metadata={f"k{i}": i}) for i in range(10))
+    )
+    assert sorted(r["version"] for r in results) == list(range(2, 12))
+    final = await client.assistants.get(assistant_id)
+    assert final["version"] == 11
+    # Metadata merges are not lost under concurrency.
+    assert final["metadata"] == {"tag": tag, **{f"k{i}": i for i in range(10)}}
+    versions = await client.assistants.get_versions(assistant_id, limit=100)
+    assert [v["version"] for v in versions] == list(range(11, 0, -1))
+
+
+async def test_concurrent_creates(client, tag):
+    created = await asyncio.gather(
+        *(client.assistants.create("agent", metadata={"tag": tag, "i": i}) for i in range(20))
+    )
+    assert len({a["assistant_id"] for a in created}) == 20
+    assert await client.assistants.count(metadata={"tag": tag}) == 20
+
+    same_id = str(uuid.uuid4())
+    outcomes = await asyncio.gather(
+        *(
+            client.assistants.create("agent", assistant_id=same_id, metadata={"tag": tag})
+            for _ in range(5)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert all(isinstance(o, ConflictError) for o in outcomes if not isinstance(o, dict))
