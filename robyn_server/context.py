@@ -9,7 +9,7 @@ storage) on Robyn's own event loop.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from robyn_server.errors import ServiceUnavailable
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from robyn_server.config import Settings
     from robyn_server.database import Persistence
     from robyn_server.graphs import GraphRegistry
+    from robyn_server.services.thread_ttl import ThreadTTLSettings
     from robyn_server.storage.base import Storage
 
 
@@ -29,6 +30,8 @@ class AppContext:
     # Robyn's event loop, known once the startup handler runs on it.
     loop: asyncio.AbstractEventLoop | None = None
     stopping: bool = False
+    thread_ttl: ThreadTTLSettings | None = None
+    background: list[Any] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:

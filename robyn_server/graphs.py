@@ -203,6 +203,10 @@ class GraphRegistry:
 
     # -- store ---------------------------------------------------------------------------
 
+    def checkpointer_config(self) -> dict[str, Any]:
+        """The raw `checkpointer` section of langgraph.json (thread TTL defaults)."""
+        return dict(self._config.raw.get("checkpointer") or {}) if self._config else {}
+
     def store_config(self) -> dict[str, Any]:
         return dict(self._config.store or {}) if self._config else {}
 

@@ -19,8 +19,10 @@ logger = logging.getLogger("robyn_server")
 async def start(ctx: AppContext) -> None:
     from robyn_server.database import open_persistence
     from robyn_server.services.assistants import ensure_system_assistants
+    from robyn_server.services.thread_ttl import ThreadTTLSettings, ThreadTTLSweeper
 
     settings = ctx.settings
+    ctx.thread_ttl = ThreadTTLSettings.from_checkpointer_config(ctx.registry.checkpointer_config())
     ctx.persistence = await open_persistence(
         settings.database_url,
         pool_min_size=settings.database_pool_min_size,
@@ -30,6 +32,9 @@ async def start(ctx: AppContext) -> None:
         probe_timeout=settings.database_probe_timeout,
     )
     await ensure_system_assistants(ctx)
+    sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
+    sweeper.start()
+    ctx.background.append(sweeper)
     logger.info(
         "Ready: persistence=%s, graphs=%s, http://%s:%s",
         ctx.persistence.mode,
@@ -43,6 +48,9 @@ SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
 async def stop(ctx: AppContext) -> None:
+    background, ctx.background = ctx.background, []
+    for task in background:
+        await task.stop()
     persistence, ctx.persistence = ctx.persistence, None
     if persistence is not None:
         await persistence.close()

@@ -10,31 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ASSISTANT_FIELDS = (
-    "assistant_id",
-    "graph_id",
-    "config",
-    "context",
-    "metadata",
-    "name",
-    "created_at",
-    "updated_at",
-    "version",
-    "description",
-)
-THREAD_FIELDS = (
-    "thread_id",
-    "created_at",
-    "updated_at",
-    "state_updated_at",
-    "metadata",
-    "config",
-    "status",
-    "values",
-    "interrupts",
-    "error",
-)
-
 AssistantField = Literal[
     "assistant_id",
     "graph_id",

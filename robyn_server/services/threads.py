@@ -58,7 +58,8 @@ async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str,
             thread_id=thread_id,
             metadata=metadata,
             if_exists=body.if_exists,
-            ttl=_ttl_record(body.ttl),
+            ttl=_ttl_record(body.ttl)
+            or (ctx.thread_ttl.default_record() if ctx.thread_ttl else None),
         )
     except StorageConflict:
         raise Conflict(f"Thread with ID {thread_id} already exists") from None

@@ -350,6 +350,14 @@ class Storage(ABC):
         copied by the caller, through the checkpointer."""
 
     @abstractmethod
+    async def thread_expired(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Threads, of every owner, whose TTL has run out (`updated_at` plus
+        `ttl.ttl_minutes` is past), soonest expiry first, as `{"thread_id", "strategy"}`.
+
+        For the TTL sweeper only, hence no scope.
+        """
+
+    @abstractmethod
     async def thread_set_state(
         self,
         scope: Scope,

@@ -163,6 +163,19 @@ class ThreadsInMemory:
             and (ids is None or row.data["thread_id"] in ids)
         ]
 
+    async def thread_expired(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        now = utcnow()
+        due = []
+        for row in self._threads.values():
+            ttl = row.data.get("ttl")
+            if not ttl or ttl.get("ttl_minutes") is None:
+                continue
+            expires_at = row.data["updated_at"] + timedelta(minutes=float(ttl["ttl_minutes"]))
+            if expires_at <= now:
+                due.append((expires_at, row.data["thread_id"], ttl.get("strategy", "delete")))
+        due.sort()
+        return [{"thread_id": tid, "strategy": strategy} for _, tid, strategy in due[:limit]]
+
     async def thread_search(
         self,
         scope: Scope,

@@ -60,6 +60,15 @@ SEARCH_SQL = (
 
 COUNT_SQL = "SELECT count(*) AS n FROM langgraph_server.threads WHERE {where}"
 
+_EXPIRES_AT = "updated_at + make_interval(secs => (ttl ->> 'ttl_minutes')::float8 * 60)"
+EXPIRED_SQL = f"""
+SELECT thread_id::text AS thread_id, coalesce(ttl ->> 'strategy', 'delete') AS strategy
+FROM langgraph_server.threads
+WHERE ttl IS NOT NULL AND ttl ? 'ttl_minutes' AND {_EXPIRES_AT} <= now()
+ORDER BY {_EXPIRES_AT}
+LIMIT %s
+"""
+
 COPY_SQL = (
     """
 INSERT INTO langgraph_server.threads
@@ -170,6 +179,9 @@ class ThreadQueries(PostgresBase):
         rows = await self._all(_fmt(DELETE_SQL, where), where.params)
         deleted = {row["id"] for row in rows}
         return [key for key in keys if key in deleted]
+
+    async def thread_expired(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self._all(EXPIRED_SQL, (limit,))]
 
     async def thread_search(
         self,

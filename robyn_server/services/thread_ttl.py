@@ -1,0 +1,115 @@
+"""Thread TTLs: defaults from langgraph.json and the sweeper that enforces them.
+
+A thread with a TTL expires `ttl_minutes` after its last update. The `delete` strategy
+removes the thread with its checkpoints; `keep_latest` keeps the thread and its newest
+checkpoint, dropping the history, and starts the clock again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from robyn_server.context import AppContext
+from robyn_server.services.checkpoints import delete_thread_checkpoints, prune_keep_latest
+from robyn_server.storage.base import ANONYMOUS
+
+logger = logging.getLogger("robyn_server.ttl")
+
+STRATEGIES = ("delete", "keep_latest")
+DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
+
+
+class ThreadTTLConfigError(ValueError):
+    """`checkpointer.ttl` in langgraph.json has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class ThreadTTLSettings:
+    default_ttl_minutes: float | None = None
+    strategy: str = "delete"
+    sweep_interval_minutes: float = DEFAULT_SWEEP_INTERVAL_MINUTES
+
+    @classmethod
+    def from_checkpointer_config(cls, checkpointer: dict[str, Any]) -> ThreadTTLSettings:
+        ttl = checkpointer.get("ttl") or {}
+        if not isinstance(ttl, dict):
+            raise ThreadTTLConfigError("checkpointer.ttl must be an object")
+        strategy = ttl.get("strategy", "delete")
+        if strategy not in STRATEGIES:
+            raise ThreadTTLConfigError(
+                f"checkpointer.ttl.strategy must be one of {list(STRATEGIES)}, got {strategy!r}"
+            )
+        default = ttl.get("default_ttl")
+        interval = ttl.get("sweep_interval_minutes", DEFAULT_SWEEP_INTERVAL_MINUTES)
+        for name, value in (("default_ttl", default), ("sweep_interval_minutes", interval)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise ThreadTTLConfigError(
+                    f"checkpointer.ttl.{name} must be a positive number of minutes"
+                )
+        return cls(
+            default_ttl_minutes=None if default is None else float(default),
+            strategy=strategy,
+            sweep_interval_minutes=float(interval),
+        )
+
+    def default_record(self) -> dict[str, Any] | None:
+        """The TTL a new thread gets when the client sets none."""
+        if self.default_ttl_minutes is None:
+            return None
+        return {"strategy": self.strategy, "ttl_minutes": self.default_ttl_minutes}
+
+
+class ThreadTTLSweeper:
+    """Background task: every interval, expire the threads whose TTL has run out."""
+
+    def __init__(self, ctx: AppContext, interval_seconds: float, batch_size: int = 100) -> None:
+        self._ctx = ctx
+        self._interval = interval_seconds
+        self._batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="thread-ttl-sweeper")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Thread TTL sweep failed; retrying next interval")
+
+    async def sweep(self) -> int:
+        """Expire every due thread; returns how many were handled."""
+        storage, saver = self._ctx.storage, self._ctx.checkpointer
+        handled = 0
+        while True:
+            due = await storage.thread_expired(limit=self._batch_size)
+            for item in due:
+                thread_id = item["thread_id"]
+                if item["strategy"] == "keep_latest":
+                    await prune_keep_latest(saver, [thread_id])
+                    # Touching the thread restarts its TTL, so it is not pruned every sweep.
+                    await storage.thread_update(ANONYMOUS, thread_id, metadata={})
+                elif await storage.thread_delete(ANONYMOUS, thread_id):
+                    await delete_thread_checkpoints(saver, [thread_id])
+            handled += len(due)
+            if len(due) < self._batch_size:
+                return handled
