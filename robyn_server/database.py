@@ -22,8 +22,7 @@ import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.store.base import BaseStore
-from langgraph.store.memory import InMemoryStore
+from langgraph.store.base import BaseStore, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -31,6 +30,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from robyn_server.storage import InMemoryStorage, PostgresStorage, Storage
+from robyn_server.store_ttl import TTLInMemoryStore, sweep_minutes, ttl_config, widen_ttl_minutes
 
 logger = logging.getLogger(__name__)
 
@@ -251,19 +251,34 @@ class Persistence:
     fallback_reason: str | None = None
 
     async def close(self) -> None:
-        """Close the shared pool, if any. Nothing else holds resources that need it."""
+        """Stop the store's TTL sweeper, then close the shared pool, if any."""
+        # Before the pool: a sweep in flight needs its connection to finish.
+        stop = getattr(self.store, "stop_ttl_sweeper", None)
+        if stop is not None:
+            await stop(timeout=SWEEPER_STOP_SECONDS)
         if self.pool is not None:
             await self.pool.close()
 
 
-def _in_memory(
-    mode: str, store_index: dict[str, Any] | None, reason: str | None = None
+SWEEPER_STOP_SECONDS = 10.0
+
+
+async def _start_store_sweeper(store: TTLInMemoryStore | AsyncPostgresStore) -> None:
+    # Always, not only with a configured store.ttl: per-item TTLs work without it, and
+    # expired items, invisible anyway, should not pile up.
+    await store.start_ttl_sweeper(sweep_minutes(store.ttl_config))  # type: ignore[arg-type]
+
+
+async def _in_memory(
+    mode: str, store_index: dict[str, Any] | None, ttl: TTLConfig, reason: str | None = None
 ) -> Persistence:
+    store = TTLInMemoryStore(index=store_index, ttl=ttl)  # type: ignore[arg-type]
+    await _start_store_sweeper(store)
     return Persistence(
         mode=mode,
         storage=InMemoryStorage(),
         checkpointer=InMemorySaver(),
-        store=InMemoryStore(index=store_index),  # type: ignore[arg-type]
+        store=store,
         fallback_reason=reason,
     )
 
@@ -320,15 +335,19 @@ async def open_persistence(
     fallback_to_memory: bool = False,
     store_index: dict[str, Any] | None = None,
     probe_timeout: float = 5.0,
+    store_ttl: dict[str, Any] | None = None,
 ) -> Persistence:
     """Open Postgres persistence for `database_url`, or in-memory without one.
 
     An unreachable database raises `DatabaseUnavailable`, unless `fallback_to_memory`,
     which logs a loud warning and returns in-memory persistence instead. A configured
     `store_index` needs pgvector in Postgres mode (`PgVectorUnavailable` otherwise).
+    `store_ttl` is langgraph.json's `store.ttl` (ValueError when malformed); the store's
+    TTL sweeper runs until `Persistence.close()`.
     """
+    ttl = ttl_config(store_ttl)
     if not database_url:
-        return _in_memory("in-memory", store_index)
+        return await _in_memory("in-memory", store_index, ttl)
     if not 1 <= pool_min_size <= pool_max_size:
         raise ValueError(
             f"need 1 <= pool_min_size <= pool_max_size, got {pool_min_size}, {pool_max_size}"
@@ -344,20 +363,22 @@ async def open_persistence(
             "checkpoints will be LOST when this process stops. !!!",
             exc,
         )
-        return _in_memory("in-memory (fallback)", store_index, reason=str(exc))
+        return await _in_memory("in-memory (fallback)", store_index, ttl, reason=str(exc))
 
     try:
         if store_index:
             await _require_pgvector(pool, _target(database_url)[0])
         checkpointer = AsyncPostgresSaver(pool)
-        store = AsyncPostgresStore(pool, index=store_index)  # type: ignore[arg-type]
+        store = AsyncPostgresStore(pool, index=store_index, ttl=ttl)  # type: ignore[arg-type]
         async with pool.connection() as conn, _migration_lock(conn):
             # Setup runs on the locked connection itself (not through the pool), so it
             # needs no second connection and is serialized with other servers.
             await AsyncPostgresSaver(conn).setup()
             await AsyncPostgresStore(conn, index=store_index).setup()  # type: ignore[arg-type]
+            await widen_ttl_minutes(conn)
             await _apply_migrations(conn)
             await _protect_langgraph_tables(conn)
+        await _start_store_sweeper(store)
     except BaseException:
         await pool.close()
         raise

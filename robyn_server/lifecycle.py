@@ -29,6 +29,7 @@ async def start(ctx: AppContext) -> None:
         pool_max_size=settings.database_pool_max_size,
         fallback_to_memory=settings.database_fallback_to_memory,
         store_index=ctx.registry.store_index(),
+        store_ttl=ctx.registry.store_config().get("ttl"),
         probe_timeout=settings.database_probe_timeout,
     )
     await ensure_system_assistants(ctx)

@@ -11,6 +11,7 @@ from typing import Any
 from langgraph.store.base import BaseStore, Item, SearchItem
 
 from robyn_server.errors import BadRequest, ValidationFailed
+from robyn_server.store_ttl import check_ttl
 from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 
 FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
@@ -56,11 +57,16 @@ async def put(store: BaseStore, body: StorePut) -> None:
     namespace = validate_namespace(body.namespace)
     if not namespace:
         raise ValidationFailed("Namespace must not be empty")
-    if body.ttl is not None:
-        # LangGraph's in-memory store has no TTLs; refusing on both backends keeps them
-        # alike instead of silently keeping an item the client expects to expire.
-        raise BadRequest("Store item TTLs are not supported by this server yet")
-    await store.aput(namespace, body.key, body.value, index=body.index)
+    if "ttl" not in body.model_fields_set:
+        # Left out, the store applies store.ttl.default_ttl; an explicit null means
+        # "never expires", overriding that default.
+        await store.aput(namespace, body.key, body.value, index=body.index)
+        return
+    try:
+        ttl = check_ttl(body.ttl)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    await store.aput(namespace, body.key, body.value, index=body.index, ttl=ttl)
 
 
 async def get(
