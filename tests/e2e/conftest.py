@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -75,22 +76,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-@pytest.fixture(
-    scope="session",
-    params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+BACKENDS = ["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def serve_backend(request: pytest.FixtureRequest, **options: Any) -> Iterator[ServerProcess]:
+    """Run a server on the backend named by `request.param` for a fixture's lifetime;
+    Postgres servers get a throwaway database of their own."""
     database_url = None
     if request.param == "postgres":
         factory: Callable[[], str] = request.getfixturevalue("database_factory")
         database_url = factory()
-    proc = ServerProcess(database_url=database_url)
+    proc = ServerProcess(database_url=database_url, **options)
     proc.backend = request.param  # type: ignore[attr-defined]
     proc.start()
     try:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    yield from serve_backend(request)
 
 
 @pytest.fixture

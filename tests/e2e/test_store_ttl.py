@@ -8,13 +8,14 @@ TTLs are about a second: 0.02 minutes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
 from langgraph_sdk import get_client
 
+from tests.e2e.conftest import BACKENDS, serve_backend
 from tests.e2e.server import REPO_ROOT, ServerProcess
 
 TTL = 0.02
@@ -90,20 +91,9 @@ async def test_null_and_integer_ttls_are_accepted(http, client, tag):
 # -- store.ttl from langgraph.json: default 1.2 s TTL, no refresh on read, 0.3 s sweeps --
 
 
-@pytest.fixture(
-    scope="module", params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def ttl_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    database_url = None
-    if request.param == "postgres":
-        factory: Callable[[], str] = request.getfixturevalue("database_factory")
-        database_url = factory()
-    proc = ServerProcess(config=TTL_CONFIG, database_url=database_url)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from serve_backend(request, config=TTL_CONFIG)
 
 
 @pytest.fixture

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 
-from tests.e2e.conftest import HELLO_STEPS, checkpoint_counts
+from tests.e2e.conftest import BACKENDS, HELLO_STEPS, checkpoint_counts, serve_backend
 from tests.e2e.server import REPO_ROOT, ServerProcess
 
 TTL_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph_thread_ttl.json"
 DEFAULT_TTL_MINUTES = 0.01  # 0.6 s, swept every 0.12 s (see the fixture config)
 
 
-@pytest.fixture(
-    scope="module", params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def ttl_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    database_url = None
-    if request.param == "postgres":
-        factory: Callable[[], str] = request.getfixturevalue("database_factory")
-        database_url = factory()
-    proc = ServerProcess(config=TTL_CONFIG, database_url=database_url)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from serve_backend(request, config=TTL_CONFIG)
 
 
 async def wait_until_gone(client, thread_id: str, within: float = 10.0) -> None:
