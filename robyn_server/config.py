@@ -73,6 +73,7 @@ class Settings:
     database_pool_min_size: int = 2
     database_pool_max_size: int = 10
     database_probe_timeout: float = 5.0
+    database_pool_timeout: float = 10.0
     database_fallback_to_memory: bool = False
     cors_allow_origins: list[str] = field(default_factory=lambda: ["*"])
     max_request_body_bytes: int = 10 * 1024 * 1024
@@ -94,6 +95,7 @@ class Settings:
             database_pool_min_size=_env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=1),
             database_pool_max_size=_env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
             database_probe_timeout=_env_float("DATABASE_PROBE_TIMEOUT", 5.0),
+            database_pool_timeout=_env_float("DATABASE_POOL_TIMEOUT", 10.0),
             database_fallback_to_memory=_env_bool("DATABASE_FALLBACK_TO_MEMORY", False),
             cors_allow_origins=_env_list("CORS_ALLOW_ORIGINS", ["*"]),
             max_request_body_bytes=_env_int(

@@ -304,12 +304,14 @@ async def _require_pgvector(pool: AsyncConnectionPool, where: str) -> None:
 
 
 async def _open_pool(
-    database_url: str, min_size: int, max_size: int, wait_seconds: float
+    database_url: str, min_size: int, max_size: int, wait_seconds: float, checkout_timeout: float
 ) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        # How long a request waits for a free connection before it gets a 503.
+        timeout=checkout_timeout,
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         configure=_configure,
@@ -336,6 +338,7 @@ async def open_persistence(
     store_index: dict[str, Any] | None = None,
     probe_timeout: float = 5.0,
     store_ttl: dict[str, Any] | None = None,
+    pool_timeout: float = 10.0,
 ) -> Persistence:
     """Open Postgres persistence for `database_url`, or in-memory without one.
 
@@ -354,7 +357,9 @@ async def open_persistence(
         )
     try:
         await probe(database_url, probe_timeout)
-        pool = await _open_pool(database_url, pool_min_size, pool_max_size, probe_timeout)
+        pool = await _open_pool(
+            database_url, pool_min_size, pool_max_size, probe_timeout, pool_timeout
+        )
     except DatabaseUnavailable as exc:
         if not fallback_to_memory:
             raise

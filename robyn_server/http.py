@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus
 
 import orjson
+import psycopg
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ValidationError
 from robyn import Request, Response
 
@@ -252,6 +254,13 @@ def wrap(handler: Handler, max_body_bytes: int, cors: CorsPolicy | None = None) 
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as exc:
             response = error_response(exc.status_code, exc.detail)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            # The database is down or saturated: the client may retry, nothing is wrong
+            # with the request, so this is a 503 rather than a 500.
+            logger.warning(
+                "Database unavailable in %s %s: %s", request.method, request.url.path, exc
+            )
+            response = error_response(503, "Database unavailable, try again shortly")
         except Exception:
             logger.exception("Unhandled error in %s %s", request.method, request.url.path)
             response = error_response(500, "Internal server error")

@@ -31,6 +31,7 @@ async def start(ctx: AppContext) -> None:
         store_index=ctx.registry.store_index(),
         store_ttl=ctx.registry.store_config().get("ttl"),
         probe_timeout=settings.database_probe_timeout,
+        pool_timeout=settings.database_pool_timeout,
     )
     await ensure_system_assistants(ctx)
     sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)

@@ -338,3 +338,27 @@ def test_restart_on_the_same_port_in_memory():
         assert httpx.get(f"{second.url}/assistants/{AGENT_ASSISTANT_ID}").status_code == 200
     finally:
         second.stop()
+
+
+@pytest.mark.postgres
+def test_losing_the_database_while_serving_is_503_not_500(database_factory):
+    """When Postgres goes away under a running server, clients get a retryable 503 and
+    /health says so; the server itself stays up."""
+    import psycopg
+
+    from tests.conftest import admin_url
+
+    url = database_factory()
+    dbname = url.rsplit("/", 1)[1]
+    with ServerProcess(database_url=url, env={"DATABASE_POOL_TIMEOUT": "2"}) as proc:
+        assert httpx.post(f"{proc.url}/threads", json={}).status_code == 200
+        with psycopg.connect(admin_url(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{dbname}" WITH (FORCE)')
+        for _ in range(3):  # every pooled connection is broken, not just the first
+            response = httpx.post(f"{proc.url}/threads/search", json={}, timeout=30)
+            assert response.status_code == 503, response.text
+            assert "Database unavailable" in response.json()["detail"]
+        health = httpx.get(f"{proc.url}/health", timeout=30)
+        assert health.status_code == 503
+        assert health.json()["database"] == "unreachable"
+        assert httpx.get(f"{proc.url}/ok").json()["ok"] is True
