@@ -23,11 +23,15 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
 from robyn_server import __version__
 from robyn_server.context import AppContext, set_context
+
+if TYPE_CHECKING:
+    from robyn_server.graphs import GraphRegistry
 from robyn_server.lifecycle import request_shutdown
 
 logger = logging.getLogger("robyn_server")
@@ -76,6 +80,16 @@ def install_signal_handlers(ctx: AppContext) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
+def _config_cors_origins(registry: GraphRegistry) -> list[str] | None:
+    """`http.cors.allow_origins` from langgraph.json; CORS_ALLOW_ORIGINS wins over it."""
+    origins = (registry.http_config().get("cors") or {}).get("allow_origins")
+    if origins is None:
+        return None
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        fail("http.cors.allow_origins in langgraph.json must be a list of strings", 2)
+    return origins
+
+
 def fail(message: str, code: int = 1) -> None:
     print(f"robyn-server: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
@@ -108,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     from robyn_server.config import DEFAULT_CONFIG_FILE
-    from robyn_server.graphs import GraphLoadError, GraphRegistry, load_registry
+    from robyn_server.graphs import GraphLoadError, load_registry
 
     config_file = settings.config_file
     if config_file is None and not os.environ.get("LANGSERVE_GRAPHS"):
@@ -117,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         registry: GraphRegistry = load_registry(config_file)
     except GraphLoadError as exc:
         fail(str(exc), 2)
+
+    cors_origins = _config_cors_origins(registry)
+    if cors_origins is not None and not os.environ.get("CORS_ALLOW_ORIGINS"):
+        settings = settings.with_overrides(cors_allow_origins=cors_origins)
 
     port = settings.port or free_port(settings.host)
     if port_in_use(settings.host, port):

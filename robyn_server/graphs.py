@@ -207,6 +207,10 @@ class GraphRegistry:
         """The raw `checkpointer` section of langgraph.json (thread TTL defaults)."""
         return dict(self._config.raw.get("checkpointer") or {}) if self._config else {}
 
+    def http_config(self) -> dict[str, Any]:
+        """The raw `http` section of langgraph.json (CORS)."""
+        return dict(self._config.raw.get("http") or {}) if self._config else {}
+
     def store_config(self) -> dict[str, Any]:
         return dict(self._config.store or {}) if self._config else {}
 

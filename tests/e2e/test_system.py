@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess
+from tests.e2e.server import REPO_ROOT, ServerProcess
 
 EXPOSED = {"content-location", "location", "x-pagination-total", "x-pagination-next"}
 
@@ -165,3 +165,19 @@ async def test_cors_with_an_origin_list(cors_server):
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_cors_origins_from_langgraph_json():
+    config = REPO_ROOT / "tests" / "fixtures" / "langgraph_cors.json"
+    with ServerProcess(config=config) as proc:
+        async with httpx.AsyncClient(base_url=proc.url) as http:
+            allowed = await http.get("/info", headers={"Origin": "https://ui.example"})
+            assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+            other = await http.get("/info", headers={"Origin": "https://studio.example"})
+            assert "access-control-allow-origin" not in other.headers
+    # The environment wins over the file.
+    env = {"CORS_ALLOW_ORIGINS": "https://studio.example"}
+    with ServerProcess(config=config, env=env) as proc:
+        async with httpx.AsyncClient(base_url=proc.url) as http:
+            resp = await http.get("/info", headers={"Origin": "https://studio.example"})
+            assert resp.headers["access-control-allow-origin"] == "https://studio.example"
