@@ -76,7 +76,7 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
 async def get(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
     assistant = await ctx.storage.assistant_get(scope, assistant_id)
     if assistant is None:
-        raise not_found(assistant_id)
+        raise NotFound("Not Found")  # the reference's exact answer to a miss
     return assistant
 
 
