@@ -151,6 +151,8 @@ async def delete(ctx: AppContext, scope: Scope, thread_id: str) -> None:
 
 async def search(ctx: AppContext, scope: Scope, body: ThreadSearch) -> Page:
     ids = [parse_uuid(i, "thread ID") for i in body.ids] if body.ids else None
+    for path in (body.extract or {}).values():
+        extract_path({}, path)  # refuse a bad path even when nothing matches
     page = await ctx.storage.thread_search(
         scope,
         ids=ids,

@@ -293,6 +293,9 @@ async def test_search_select_and_extract(client, http, tag, three_threads):
     assert bad_select.status_code == 422
     bad_extract = await http.post("/threads/search", json={"extract": {"x": "secrets.key"}})
     assert bad_extract.status_code == 422
+    # Refused even when no thread matches, so a typo is never silently "no results".
+    nothing = {"metadata": {"tag": "matches-nothing"}, "extract": {"x": "secrets.key"}}
+    assert (await http.post("/threads/search", json=nothing)).status_code == 422
     bad_status = await http.post("/threads/search", json={"status": "sleeping"})
     assert bad_status.status_code == 422
 
