@@ -203,6 +203,7 @@ class RouteInfo:
     body_model: type[BaseModel] | None = None
     query: dict[str, str] = field(default_factory=dict)
     responses: dict[int, str] = field(default_factory=dict)
+    response: Any = None  # a type describing the 200 body, for OpenAPI
     # A raw handler takes the Robyn request itself and skips `wrap`: for the few hot,
     # trivial routes (/ok) where every microsecond of per-request work shows.
     raw: bool = False
@@ -224,6 +225,7 @@ class RouteTable:
         body: type[BaseModel] | None = None,
         query: dict[str, str] | None = None,
         responses: dict[int, str] | None = None,
+        response: Any = None,
         raw: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -237,6 +239,7 @@ class RouteTable:
                     body_model=body,
                     query=query or {},
                     responses=responses or {},
+                    response=response,
                     raw=raw,
                 )
             )

@@ -10,6 +10,8 @@ import re
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel, TypeAdapter
+
 from robyn_server import __version__
 from robyn_server.http import RouteTable
 
@@ -30,6 +32,16 @@ DOCS_HTML = """<!doctype html>
 """
 
 
+def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a type; models go to components and are referenced by name."""
+    schema = TypeAdapter(tp).json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        components[tp.__name__] = schema
+        return {"$ref": f"#/components/schemas/{tp.__name__}"}
+    return schema
+
+
 def _operation(route: Any, components: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
@@ -48,19 +60,16 @@ def _operation(route: Any, components: dict[str, Any]) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if route.body_model is not None:
-        schema = route.body_model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            components[name] = definition
-        components[route.body_model.__name__] = schema
         op["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{route.body_model.__name__}"}
-                }
-            },
+            "content": {"application/json": {"schema": _schema(route.body_model, components)}},
         }
-    op["responses"].setdefault("200", {"description": "Success"})
+    if route.response is not None or 204 not in route.responses:
+        op["responses"].setdefault("200", {"description": "Success"})
+    if route.response is not None:
+        op["responses"]["200"]["content"] = {
+            "application/json": {"schema": _schema(route.response, components)}
+        }
     op["responses"]["404"] = {"description": 'Not found: `{"detail": ...}`'}
     op["responses"]["422"] = {"description": 'Invalid request: `{"detail": ...}`'}
     return op

@@ -18,6 +18,7 @@ from robyn_server.wire import (
     AssistantSetLatest,
     AssistantVersionsSearch,
 )
+from robyn_server.wire_responses import Assistant, AssistantVersion, GraphDrawing, GraphSchemas
 
 table = RouteTable()
 route = table.route
@@ -28,24 +29,47 @@ def _assistant_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["assistant_id"], "assistant ID")
 
 
-@route("POST", "/assistants", summary="Create an assistant", tags=TAGS, body=AssistantCreate)
+@route(
+    "POST",
+    "/assistants",
+    summary="Create an assistant",
+    tags=TAGS,
+    body=AssistantCreate,
+    response=Assistant,
+)
 async def create_assistant(req: ApiRequest) -> Any:
     return await assistants.create(get_context(), scope_for(req), req.model(AssistantCreate))
 
 
-@route("POST", "/assistants/search", summary="Search assistants", tags=TAGS, body=AssistantSearch)
+@route(
+    "POST",
+    "/assistants/search",
+    summary="Search assistants",
+    tags=TAGS,
+    body=AssistantSearch,
+    response=list[Assistant],
+)
 async def search_assistants(req: ApiRequest) -> Any:
     body = req.model(AssistantSearch)
     page = await assistants.search(get_context(), scope_for(req), body)
     return page_response(page, body.offset, body.select)
 
 
-@route("POST", "/assistants/count", summary="Count assistants", tags=TAGS, body=AssistantCount)
+@route(
+    "POST",
+    "/assistants/count",
+    summary="Count assistants",
+    tags=TAGS,
+    body=AssistantCount,
+    response=int,
+)
 async def count_assistants(req: ApiRequest) -> Any:
     return await assistants.count(get_context(), scope_for(req), req.model(AssistantCount))
 
 
-@route("GET", "/assistants/:assistant_id", summary="Get an assistant", tags=TAGS)
+@route(
+    "GET", "/assistants/:assistant_id", summary="Get an assistant", tags=TAGS, response=Assistant
+)
 async def get_assistant(req: ApiRequest) -> Any:
     return await assistants.get(get_context(), scope_for(req), _assistant_id(req))
 
@@ -56,6 +80,7 @@ async def get_assistant(req: ApiRequest) -> Any:
     summary="Update an assistant (creates a new version)",
     tags=TAGS,
     body=AssistantPatch,
+    response=Assistant,
 )
 async def patch_assistant(req: ApiRequest) -> Any:
     assistant_id = _assistant_id(req)
@@ -84,6 +109,7 @@ async def delete_assistant(req: ApiRequest) -> Any:
     summary="List an assistant's versions, newest first",
     tags=TAGS,
     body=AssistantVersionsSearch,
+    response=list[AssistantVersion],
 )
 async def list_versions(req: ApiRequest) -> Any:
     assistant_id = _assistant_id(req)
@@ -99,6 +125,7 @@ async def list_versions(req: ApiRequest) -> Any:
     summary="Make a version the current one",
     tags=TAGS,
     body=AssistantSetLatest,
+    response=Assistant,
 )
 async def set_latest(req: ApiRequest) -> Any:
     assistant_id = _assistant_id(req)
@@ -129,6 +156,7 @@ def _xray(value: str | None) -> bool | int:
     summary="Draw the assistant's graph",
     tags=TAGS,
     query={"xray": "true, false, or a depth: include subgraph nodes"},
+    response=GraphDrawing,
 )
 async def get_graph(req: ApiRequest) -> Any:
     ctx = get_context()
@@ -137,7 +165,13 @@ async def get_graph(req: ApiRequest) -> Any:
     return await assistants.draw(ctx, scope_for(req), assistant_id, xray)
 
 
-@route("GET", "/assistants/:assistant_id/schemas", summary="Get the graph's schemas", tags=TAGS)
+@route(
+    "GET",
+    "/assistants/:assistant_id/schemas",
+    summary="Get the graph's schemas",
+    tags=TAGS,
+    response=GraphSchemas,
+)
 async def get_schemas(req: ApiRequest) -> Any:
     return await assistants.schemas(get_context(), scope_for(req), _assistant_id(req))
 
@@ -155,6 +189,7 @@ async def _subgraphs(req: ApiRequest, namespace: str | None) -> Any:
     summary="Get the schemas of the graph's subgraphs",
     tags=TAGS,
     query={"recurse": "Include nested subgraphs"},
+    response=dict[str, GraphSchemas],
 )
 async def get_subgraphs(req: ApiRequest) -> Any:
     return await _subgraphs(req, None)
@@ -166,6 +201,7 @@ async def get_subgraphs(req: ApiRequest) -> Any:
     summary="Get the schemas of one subgraph",
     tags=TAGS,
     query={"recurse": "Include nested subgraphs"},
+    response=dict[str, GraphSchemas],
 )
 async def get_subgraphs_in_namespace(req: ApiRequest) -> Any:
     return await _subgraphs(req, req.path_params["namespace"])

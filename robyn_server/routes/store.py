@@ -8,6 +8,7 @@ from robyn_server.context import get_context
 from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_bool
 from robyn_server.services import store
 from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from robyn_server.wire_responses import StoreItem, StoreNamespacesResult, StoreSearchResult
 
 table = RouteTable()
 route = table.route
@@ -30,6 +31,7 @@ async def put_item(req: ApiRequest) -> Any:
         "key": "The item's key",
         "refresh_ttl": "Restart the item's TTL",
     },
+    response=StoreItem | None,
 )
 async def get_item(req: ApiRequest) -> Any:
     refresh = req.query_one("refresh_ttl")
@@ -53,12 +55,20 @@ async def delete_item(req: ApiRequest) -> Any:
     summary="Search items under a namespace prefix",
     tags=TAGS,
     body=StoreSearch,
+    response=StoreSearchResult,
 )
 async def search_items(req: ApiRequest) -> Any:
     return {"items": await store.search(get_context().store, req.model(StoreSearch))}
 
 
-@route("POST", "/store/namespaces", summary="List namespaces", tags=TAGS, body=StoreNamespaces)
+@route(
+    "POST",
+    "/store/namespaces",
+    summary="List namespaces",
+    tags=TAGS,
+    body=StoreNamespaces,
+    response=StoreNamespacesResult,
+)
 async def list_namespaces(req: ApiRequest) -> Any:
     return {
         "namespaces": await store.list_namespaces(get_context().store, req.model(StoreNamespaces))

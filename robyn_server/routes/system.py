@@ -11,6 +11,7 @@ from robyn_server import __version__
 from robyn_server.context import get_context
 from robyn_server.http import ApiRequest, RouteTable, error_response, json_response
 from robyn_server.openapi import DOCS_HTML, openapi_document
+from robyn_server.wire_responses import Health, Info, Ok
 
 table = RouteTable()
 route = table.route
@@ -46,6 +47,7 @@ async def _database_ok() -> bool:
     tags=TAGS,
     query={"check_db": "1 to also check the database"},
     raw=True,
+    response=Ok,
 )
 async def ok(request: Request) -> Any:
     if request.query_params.empty():
@@ -55,12 +57,12 @@ async def ok(request: Request) -> Any:
     return OK
 
 
-@route("GET", "/", summary="Liveness (alias of /ok)", tags=TAGS, raw=True)
+@route("GET", "/", summary="Liveness (alias of /ok)", tags=TAGS, raw=True, response=Ok)
 async def root(request: Request) -> Any:
     return await ok(request)
 
 
-@route("GET", "/health", summary="Health and persistence mode", tags=TAGS)
+@route("GET", "/health", summary="Health and persistence mode", tags=TAGS, response=Health)
 async def health(req: ApiRequest) -> Any:
     ctx = get_context()
     persistence = ctx.persistence
@@ -82,7 +84,7 @@ async def health(req: ApiRequest) -> Any:
     return json_response(body, status=200 if database_ok else 503)
 
 
-@route("GET", "/info", summary="Server version and feature flags", tags=TAGS)
+@route("GET", "/info", summary="Server version and feature flags", tags=TAGS, response=Info)
 async def info(req: ApiRequest) -> Any:
     return {
         "version": __version__,

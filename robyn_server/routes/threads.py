@@ -10,6 +10,7 @@ from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_uuid
 from robyn_server.routes._common import page_response
 from robyn_server.services import threads
 from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
+from robyn_server.wire_responses import PruneResult, Thread
 
 table = RouteTable()
 route = table.route
@@ -20,12 +21,19 @@ def _thread_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["thread_id"], "thread ID")
 
 
-@route("POST", "/threads", summary="Create a thread", tags=TAGS, body=ThreadCreate)
+@route("POST", "/threads", summary="Create a thread", tags=TAGS, body=ThreadCreate, response=Thread)
 async def create_thread(req: ApiRequest) -> Any:
     return await threads.create(get_context(), scope_for(req), req.model(ThreadCreate))
 
 
-@route("POST", "/threads/search", summary="Search threads", tags=TAGS, body=ThreadSearch)
+@route(
+    "POST",
+    "/threads/search",
+    summary="Search threads",
+    tags=TAGS,
+    body=ThreadSearch,
+    response=list[Thread],
+)
 async def search_threads(req: ApiRequest) -> Any:
     body = req.model(ThreadSearch)
     page = await threads.search(get_context(), scope_for(req), body)
@@ -35,7 +43,7 @@ async def search_threads(req: ApiRequest) -> Any:
     return page_response(page, body.offset, select)
 
 
-@route("POST", "/threads/count", summary="Count threads", tags=TAGS, body=ThreadCount)
+@route("POST", "/threads/count", summary="Count threads", tags=TAGS, body=ThreadCount, response=int)
 async def count_threads(req: ApiRequest) -> Any:
     return await threads.count(get_context(), scope_for(req), req.model(ThreadCount))
 
@@ -46,6 +54,7 @@ async def count_threads(req: ApiRequest) -> Any:
     summary="Delete threads, or drop all but their latest checkpoints",
     tags=TAGS,
     body=ThreadPrune,
+    response=PruneResult,
 )
 async def prune_threads(req: ApiRequest) -> Any:
     pruned = await threads.prune(get_context(), scope_for(req), req.model(ThreadPrune))
@@ -58,6 +67,7 @@ async def prune_threads(req: ApiRequest) -> Any:
     summary="Get a thread",
     tags=TAGS,
     query={"include": "Comma-separated extra fields: ttl"},
+    response=Thread,
 )
 async def get_thread(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
@@ -72,6 +82,7 @@ async def get_thread(req: ApiRequest) -> Any:
     tags=TAGS,
     body=ThreadPatch,
     responses={204: "Updated (with Prefer: return=minimal)"},
+    response=Thread,
 )
 async def patch_thread(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
@@ -98,6 +109,7 @@ async def delete_thread(req: ApiRequest) -> Any:
     "/threads/:thread_id/copy",
     summary="Copy a thread with all its checkpoints",
     tags=TAGS,
+    response=Thread,
 )
 async def copy_thread(req: ApiRequest) -> Any:
     return await threads.copy(get_context(), scope_for(req), _thread_id(req))

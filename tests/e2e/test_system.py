@@ -181,3 +181,32 @@ async def test_cors_origins_from_langgraph_json():
         async with httpx.AsyncClient(base_url=proc.url) as http:
             resp = await http.get("/info", headers={"Origin": "https://studio.example"})
             assert resp.headers["access-control-allow-origin"] == "https://studio.example"
+
+
+async def test_openapi_response_schemas_match_real_responses(client, http, tag):
+    """The documented response models accept what the server really sends."""
+    from robyn_server import wire_responses as shapes
+
+    spec = (await http.get("/openapi.json")).json()
+    thread_get = spec["paths"]["/threads/{thread_id}"]["get"]["responses"]["200"]
+    assert thread_get["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Thread"
+    }
+    assert "Assistant" in spec["components"]["schemas"]
+
+    assistant = await client.assistants.create(graph_id="agent", metadata={"tag": tag})
+    shapes.Assistant.model_validate(assistant)
+    for version in await client.assistants.get_versions(assistant["assistant_id"]):
+        shapes.AssistantVersion.model_validate(version)
+    shapes.GraphSchemas.model_validate(
+        await client.assistants.get_schemas(assistant["assistant_id"])
+    )
+    thread = await client.threads.create(metadata={"tag": tag}, ttl=60)
+    shapes.Thread.model_validate(thread)
+    shapes.Thread.model_validate(await client.threads.get(thread["thread_id"], include=["ttl"]))
+    await client.store.put_item([tag], "k", {"v": 1})
+    shapes.StoreItem.model_validate(await client.store.get_item([tag], "k"))
+    shapes.StoreSearchResult.model_validate(await client.store.search_items([tag]))
+    shapes.StoreNamespacesResult.model_validate(await client.store.list_namespaces(prefix=[tag]))
+    shapes.Health.model_validate((await http.get("/health")).json())
+    shapes.Info.model_validate((await http.get("/info")).json())
