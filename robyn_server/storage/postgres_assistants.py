@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import sql
-
 from robyn_server.storage.base import (
     ASSISTANT_SORT_COLUMNS,
     IfExists,
     Page,
     Scope,
     SortOrder,
-    StorageConflict,
     canonical_uuid,
     check_paging,
     check_sort,
@@ -160,10 +157,6 @@ def _filters(
     return where
 
 
-def _fmt(template: str, where: Where, **parts: Any) -> sql.Composed:
-    return sql.SQL(template).format(where=where.sql(), **parts)
-
-
 class AssistantQueries(PostgresBase):
     async def assistant_create(
         self,
@@ -189,21 +182,20 @@ class AssistantQueries(PostgresBase):
             "name": name,
             "description": description,
         }
-        created = await self._one(CREATE_SQL, params)
-        if created is not None:
-            return created
-        if if_exists == "do_nothing":
-            existing = await self.assistant_get(scope, key)
-            if existing is not None:
-                return existing
-        raise StorageConflict(f"assistant {key} already exists")
+        return await self._create(
+            CREATE_SQL,
+            params,
+            if_exists,
+            lambda: self.assistant_get(scope, key),
+            f"assistant {key}",
+        )
 
     async def assistant_get(self, scope: Scope, assistant_id: str) -> dict[str, Any] | None:
         key = canonical_uuid(assistant_id)
         if key is None:
             return None
         where = _by_id(scope, key)
-        return await self._one(_fmt(SELECT_SQL, where), where.params)
+        return await self._one(where.render(SELECT_SQL), where.params)
 
     async def assistant_update(
         self,
@@ -231,7 +223,7 @@ class AssistantQueries(PostgresBase):
             "description": description,
         }
         async with self._pool.connection() as conn, conn.transaction():
-            locked = await conn.execute(_fmt(LOCK_SQL, where), where.params)
+            locked = await conn.execute(where.render(LOCK_SQL), where.params)
             if await locked.fetchone() is None:
                 return None
             cur = await conn.execute(UPDATE_SQL, params)
@@ -246,12 +238,12 @@ class AssistantQueries(PostgresBase):
         where = _by_id(scope, key)
         threads = Where(scope).add("metadata ->> 'assistant_id' = %s", key)
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(_fmt(DELETE_SQL, where), where.params)
+            cur = await conn.execute(where.render(DELETE_SQL), where.params)
             if await cur.fetchone() is None:
                 return None
             if not delete_threads:
                 return []
-            cur = await conn.execute(_fmt(DELETE_THREADS_SQL, threads), threads.params)
+            cur = await conn.execute(threads.render(DELETE_THREADS_SQL), threads.params)
             return [row["id"] for row in await cur.fetchall()]
 
     async def assistant_search(
@@ -269,8 +261,8 @@ class AssistantQueries(PostgresBase):
         check_sort(sort_by, sort_order, ASSISTANT_SORT_COLUMNS)
         check_paging(limit, offset)
         where = _filters(scope, metadata, graph_id, name)
-        query = _fmt(
-            SEARCH_SQL, where, order=order_by(sort_by, sort_order, "assistant_id", "assistants")
+        query = where.render(
+            SEARCH_SQL, order=order_by(sort_by, sort_order, "assistant_id", "assistants")
         )
         rows = await self._all(query, [*where.params, limit + 1, offset])
         return Page(rows[:limit], next_offset(offset, limit, len(rows)))
@@ -284,7 +276,7 @@ class AssistantQueries(PostgresBase):
         name: str | None = None,
     ) -> int:
         where = _filters(scope, metadata, graph_id, name)
-        row = await self._one(_fmt(COUNT_SQL, where), where.params)
+        row = await self._one(where.render(COUNT_SQL), where.params)
         return row["n"]
 
     async def assistant_versions(
@@ -303,7 +295,7 @@ class AssistantQueries(PostgresBase):
         where = _by_id(scope, key, "a")
         if metadata:
             where.add("v.metadata @> %s", jsonb(metadata))
-        return await self._all(_fmt(VERSIONS_SQL, where), [*where.params, limit, offset])
+        return await self._all(where.render(VERSIONS_SQL), [*where.params, limit, offset])
 
     async def assistant_set_latest(
         self, scope: Scope, assistant_id: str, version: int
@@ -312,4 +304,4 @@ class AssistantQueries(PostgresBase):
         if key is None:
             return None
         where = _by_id(scope, key, "a").add("v.version = %s", version)
-        return await self._one(_fmt(SET_LATEST_SQL, where), where.params)
+        return await self._one(where.render(SET_LATEST_SQL), where.params)

@@ -6,7 +6,7 @@ from whitelists; every value travels as a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from psycopg import sql
@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from robyn_server.serialization import dumps
-from robyn_server.storage.base import Scope, SortOrder, canonical_uuid
+from robyn_server.storage.base import IfExists, Scope, SortOrder, StorageConflict, canonical_uuid
 
 # Later timestamps are never earlier than the ones they replace, even when two writes
 # share a clock tick or the database clock steps back.
@@ -71,6 +71,10 @@ class Where:
     def sql(self) -> sql.SQL:
         return sql.SQL(" AND ".join(self.clauses) or "TRUE")
 
+    def render(self, template: str, **parts: Any) -> sql.Composed:
+        """`template` with `{where}` (and any other named parts) filled in."""
+        return sql.SQL(template).format(where=self.sql(), **parts)
+
 
 def order_by(sort_by: str, sort_order: SortOrder, id_column: str, table: str) -> sql.Composed:
     """ORDER BY a whitelisted column, ties broken by the id in the same direction.
@@ -94,6 +98,25 @@ class PostgresBase:
         async with self._pool.connection() as conn:
             cur = await conn.execute(query, params)
             return await cur.fetchone()
+
+    async def _create(
+        self,
+        query: Any,
+        params: Sequence[Any] | dict[str, Any],
+        if_exists: IfExists,
+        existing: Callable[[], Awaitable[dict[str, Any] | None]],
+        what: str,
+    ) -> dict[str, Any]:
+        """Run an `INSERT ... ON CONFLICT DO NOTHING RETURNING`; on a conflict, return the
+        visible existing row for `do_nothing`, else raise `StorageConflict`."""
+        created = await self._one(query, params)
+        if created is not None:
+            return created
+        if if_exists == "do_nothing":
+            row = await existing()
+            if row is not None:
+                return row
+        raise StorageConflict(f"{what} already exists")
 
     async def _all(self, query: Any, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         async with self._pool.connection() as conn:

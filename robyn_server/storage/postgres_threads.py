@@ -102,10 +102,6 @@ def _filters(
     return where
 
 
-def _fmt(template: str, where: Where, **parts: Any) -> sql.Composed:
-    return sql.SQL(template).format(where=where.sql(), **parts)
-
-
 class ThreadQueries(PostgresBase):
     async def _update(
         self,
@@ -123,7 +119,7 @@ class ThreadQueries(PostgresBase):
         set_sql = [fragment for fragment, _ in assignments]
         set_sql += [*constant_assignments, ADVANCE_UPDATED_AT]
         params = [param for _, param in assignments] + where.params
-        query = _fmt(UPDATE_SQL, where, assignments=sql.SQL(", ").join(map(sql.SQL, set_sql)))
+        query = where.render(UPDATE_SQL, assignments=sql.SQL(", ").join(map(sql.SQL, set_sql)))
         return await self._one(query, params)
 
     async def thread_create(
@@ -137,21 +133,16 @@ class ThreadQueries(PostgresBase):
     ) -> dict[str, Any]:
         key = require_uuid(thread_id, "thread_id")
         params = (key, scope.owner, jsonb(metadata), jsonb_or_null(ttl))
-        created = await self._one(CREATE_SQL, params)
-        if created is not None:
-            return created
-        if if_exists == "do_nothing":
-            existing = await self.thread_get(scope, key)
-            if existing is not None:
-                return existing
-        raise StorageConflict(f"thread {key} already exists")
+        return await self._create(
+            CREATE_SQL, params, if_exists, lambda: self.thread_get(scope, key), f"thread {key}"
+        )
 
     async def thread_get(self, scope: Scope, thread_id: str) -> dict[str, Any] | None:
         key = canonical_uuid(thread_id)
         if key is None:
             return None
         where = _by_id(scope, key)
-        return await self._one(_fmt(SELECT_SQL, where), where.params)
+        return await self._one(where.render(SELECT_SQL), where.params)
 
     async def thread_update(
         self,
@@ -176,7 +167,7 @@ class ThreadQueries(PostgresBase):
         if not keys:
             return []
         where = Where(scope).add("thread_id = ANY(%s::uuid[])", keys)
-        rows = await self._all(_fmt(DELETE_SQL, where), where.params)
+        rows = await self._all(where.render(DELETE_SQL), where.params)
         deleted = {row["id"] for row in rows}
         return [key for key in keys if key in deleted]
 
@@ -201,7 +192,9 @@ class ThreadQueries(PostgresBase):
         where = _filters(scope, metadata, values, status)
         if ids is not None:
             where.add("thread_id = ANY(%s::uuid[])", uuid_list(ids))
-        query = _fmt(SEARCH_SQL, where, order=order_by(sort_by, sort_order, "thread_id", "threads"))
+        query = where.render(
+            SEARCH_SQL, order=order_by(sort_by, sort_order, "thread_id", "threads")
+        )
         rows = await self._all(query, [*where.params, limit + 1, offset])
         return Page(rows[:limit], next_offset(offset, limit, len(rows)))
 
@@ -214,7 +207,7 @@ class ThreadQueries(PostgresBase):
         status: str | None = None,
     ) -> int:
         where = _filters(scope, metadata, values, status)
-        row = await self._one(_fmt(COUNT_SQL, where), where.params)
+        row = await self._one(where.render(COUNT_SQL), where.params)
         return row["n"]
 
     async def thread_copy(
@@ -225,7 +218,7 @@ class ThreadQueries(PostgresBase):
         if key is None:
             return None
         where = _by_id(scope, key)
-        copied = await self._one(_fmt(COPY_SQL, where), [new_key, scope.owner, *where.params])
+        copied = await self._one(where.render(COPY_SQL), [new_key, scope.owner, *where.params])
         if copied is not None:
             return copied
         # Nothing inserted: either the source is missing or the target id is taken.
