@@ -13,18 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
 import json
-import os
-import platform
 import re
-import secrets
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,34 +30,29 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import loadgen  # noqa: E402
-from sysload import CLK_TCK, ForeignCpu, Quiet, marked_ticks, process_ticks  # noqa: E402
-
-HOST = "127.0.0.1"
-CONFIG = ROOT / "tests" / "fixtures" / "langgraph.json"
-RESULTS = BENCH / "results"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Environment variables that would change the server's configuration under test.
-SERVER_ENV_PREFIXES = (
-    "DATABASE_",
-    "SERVER_",
-    "LANGGRAPH_",
-    "LANGSERVE_",
-    "CORS_",
-    "HTTP_MAX_",
-    "LOG_LEVEL",
-    "ROBYN_",
+from report import (  # noqa: E402
+    CG_CONCURRENCY,
+    OK_CONNECTIONS,
+    SEED_CONCURRENCY,
+    machine_info,
+    ratio,
+    render,
 )
-
-REFERENCE = {
-    "create_get_rps": 514.0,
-    "thread_search_p50_1k_ms": 2.4,
-    "thread_search_p50_10k_ms": 13.8,
-}
-GOALS = {
-    "ok_pct_of_bare": 80.0,
-    "create_get_rps": 3 * REFERENCE["create_get_rps"],
-    "thread_search_growth": 1.5,
-}
+from servers import (  # noqa: E402
+    HOST,
+    PG_ADMIN_URL,
+    RESULTS,
+    Pinning,
+    Server,
+    bare_server,
+    create_database,
+    database_url,
+    drop_database,
+    log,
+    our_server,
+    vacuum_analyze,
+)
+from sysload import CLK_TCK, ForeignCpu, Quiet, marked_ticks, process_ticks  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -82,205 +70,9 @@ class Durations:
 FULL = Durations(2.0, 5.0, 3, 2.0, 8.0, 0.5, 3.0, 3000)
 QUICK = Durations(1.0, 2.0, 1, 1.0, 3.0, 0.3, 1.0, 1000)
 
-OK_CONNECTIONS = 64
-CG_CONCURRENCY = 32
-SEED_CONCURRENCY = 32
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Processes and the database
-
-
-class Pinning:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
-        self.server_cpu, self.client_cpu = 1, 0
-
-    def server_prefix(self) -> list[str]:
-        return ["taskset", "-c", str(self.server_cpu)] if self.enabled else []
-
-    def client_prefix(self) -> list[str]:
-        return ["taskset", "-c", str(self.client_cpu)] if self.enabled else []
-
-    def pin_self(self) -> None:
-        if self.enabled:
-            os.sched_setaffinity(0, {self.client_cpu})
-
-    def describe(self) -> str:
-        if not self.enabled:
-            return "not pinned"
-        return (
-            f"server on CPU {self.server_cpu} (taskset -c {self.server_cpu}), load generator "
-            f"on CPU {self.client_cpu}; PostgreSQL not pinned"
-        )
-
-
-class Server:
-    """A server subprocess: started, polled on /ok until ready, stopped with SIGTERM."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
-        self.name, self.argv, self.env, self.port = name, argv, env, port
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
-
-    def _spawn(self) -> None:
-        log(f"starting {self.name} on port {self.port}")
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    async def start(self, ready_within: float = 90.0) -> None:
-        self._spawn()
-        assert self.proc is not None
-        deadline = time.monotonic() + ready_within
-        raw = loadgen.encode_request("GET", "/ok", f"{HOST}:{self.port}")
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}\n{self.tail()}")
-            conn = loadgen.Connection(HOST, self.port)
-            try:
-                status, _ = await conn.send(raw)
-                if status == 200:
-                    return
-            except (OSError, asyncio.IncompleteReadError, loadgen.HttpError):
-                pass
-            finally:
-                await conn.close()
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {ready_within:.0f}s\n{self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        self.log.flush()
-        text = Path(self.log.name).read_text(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                log(f"{self.name} ignored SIGTERM for 15 s; killing it")
-                proc.kill()
-                proc.wait(timeout=5)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def server_env(database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV_PREFIXES)}
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
-
-
-def our_server(name: str, pin: Pinning, database_url: str | None) -> Server:
-    port = free_port()
-    argv = [
-        *pin.server_prefix(),
-        sys.executable,
-        "-m",
-        "robyn_server",
-        "--config",
-        str(CONFIG),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "WARNING",
-        "--env-file",
-        str(BENCH / ".no-such-env-file"),
-    ]
-    return Server(name, argv, server_env(database_url), port)
-
-
-def bare_server(pin: Pinning) -> Server:
-    port = free_port()
-    argv = [*pin.server_prefix(), sys.executable, str(BENCH / "bare_robyn.py"), str(port)]
-    return Server("bare-robyn", argv, server_env(None), port)
-
-
-def pg_admin(statement: Any) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)
-
-
-def pg_version() -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-            return row[0] if row else None
-    except psycopg.OperationalError:
-        return None
-
-
-def vacuum_analyze(name: str) -> None:
-    import psycopg
-
-    started = time.perf_counter()
-    with psycopg.connect(database_url(name), autocommit=True, connect_timeout=5) as conn:
-        conn.execute("VACUUM ANALYZE")
-    log(f"  VACUUM ANALYZE in {time.perf_counter() - started:.1f}s")
-
-
-def database_url(name: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
-
-
-def create_database() -> str:
-    from psycopg import sql
-
-    name = f"bench_{secrets.token_hex(4)}"
-    pg_admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    log(f"created database {name}")
-    return name
-
-
-def drop_database(name: str) -> None:
-    from psycopg import sql
-
-    pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    log(f"dropped database {name}")
-
 
 # ---------------------------------------------------------------------------------------
 # Scenarios
-
-
-def wrk_version() -> str | None:
-    path = shutil.which("wrk")
-    if path is None:
-        return None
-    out = subprocess.run([path, "-v"], capture_output=True, text=True, check=False)
-    match = re.search(r"wrk (\S+)", out.stdout + out.stderr)
-    return match.group(1) if match else "unknown"
 
 
 async def wrk(pin: Pinning, port: int, path: str, duration: float) -> dict[str, Any]:
@@ -539,239 +331,6 @@ async def run_backend(
     finally:
         server.stop()
     return out
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
-
-
-# ---------------------------------------------------------------------------------------
-# Report
-
-
-def machine_info(pin: Pinning) -> dict[str, Any]:
-    from importlib.metadata import version
-
-    cpu = platform.processor()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "robyn": version("robyn"),
-        "postgres": pg_version(),
-        "wrk": wrk_version(),
-        "pinning": pin.describe(),
-    }
-
-
-def fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def fmt_lat(r: dict[str, Any] | None) -> str:
-    if not r:
-        return "-"
-    err = f" ⚠ {r['errors']} errors" if r.get("errors") else ""
-    return f"{fmt_ms(r['p50_ms'])} / {fmt_ms(r['p99_ms'])}{err}"
-
-
-def verdict(ok: bool | None) -> str:
-    return "" if ok is None else (" ✅" if ok else " ❌")
-
-
-def render(meta: dict[str, Any], results: list[dict]) -> str:
-    by = {r["backend"]: r for r in results}
-    backends = [b for b in ("memory", "postgres") if b in by]
-    heads = {"memory": "In memory", "postgres": "PostgreSQL"}
-
-    def cell(backend: str, fn: Any) -> str:
-        try:
-            return fn(by[backend])
-        except (KeyError, TypeError):
-            return "-"
-
-    def row(title: str, goal: str, fn: Any) -> str:
-        return "| " + " | ".join([title, *(cell(b, fn) for b in backends), goal]) + " |"
-
-    def ok_cell(r: dict) -> str:
-        ok, pct = r["ok"], r["ok"]["pct_of_bare"]
-        return (
-            f"{ok['rps']:,.0f} = {pct:.0f}% of {ok['bare']['rps']:,.0f}"
-            f"{verdict(pct >= GOALS['ok_pct_of_bare'])}"
-        )
-
-    def foreign(r: dict) -> list[tuple[float, str]]:
-        found = [(r["ok"]["foreign_cpu_pct"], "/ok"), (r["create_get"]["foreign_cpu_pct"], "c+g")]
-        found += [(v["foreign_cpu_pct"], f"a.search {k}") for k, v in r["assistant_search"].items()]
-        for key, tag in (("thread_search", ""), ("thread_search_fresh", " fresh")):
-            found += [
-                (v["foreign_cpu_pct"], f"t.search {label}@{size}{tag}")
-                for size, group in (r.get(key) or {}).items()
-                for label, v in group.items()
-            ]
-        return found
-
-    def foreign_cell(r: dict) -> str:
-        worst = max(foreign(r))
-        return f"{worst[0]:.0f}% ({worst[1]})"
-
-    def cg_cell(r: dict) -> str:
-        rps = r["create_get"]["rps"]
-        err = f" ⚠ {r['create_get']['errors']} errors" if r["create_get"]["errors"] else ""
-        times = rps / REFERENCE["create_get_rps"]
-        return f"{rps:,.0f} ({times:.1f}x){verdict(rps >= GOALS['create_get_rps'])}{err}"
-
-    def growth_cell(label: str) -> Any:
-        def fn(r: dict) -> str:
-            g = r["thread_search_growth"][label]
-            ok = g < GOALS["thread_search_growth"] if r["backend"] == "postgres" else None
-            return f"{g:.2f}x{verdict(ok)}" if g is not None else "-"
-
-        return fn
-
-    def fresh_cell(label: str) -> Any:
-        def fn(r: dict) -> str:
-            fresh = r["thread_search_fresh"]
-            if not fresh:
-                return "n/a"
-            a, b = fresh["1k"][label]["p50_ms"], fresh["10k"][label]["p50_ms"]
-            return f"{fmt_ms(a)} -> {fmt_ms(b)} ({r['thread_search_fresh_growth'][label]:.2f}x)"
-
-        return fn
-
-    ts = "thread_search"
-    lines = [
-        "# Foundation benchmark",
-        "",
-        f"- Date: {meta['date']}",
-        f"- Machine: {meta['nproc']} CPUs ({meta['cpu']}), Linux {meta['kernel']}",
-        f"- Python {meta['python']}, Robyn {meta['robyn']}, PostgreSQL {meta['postgres'] or '-'}",
-        f"- Pinning: {meta['pinning']}",
-        f"- Load: GET /ok with {meta['ok_client']}; everything else with the asyncio "
-        "client in bench/loadgen.py (keep-alive HTTP/1.1)",
-        f"- Mode: {meta['mode']}, {meta['total_seconds']:.0f} s in all; before each "
-        f"measurement waited up to {meta['quiet_wait']['max_per_measurement_s']:.0f} s for "
-        f"other processes to go idle, {meta['quiet_wait']['budget_s']:.0f} s in all (waited "
-        f"{meta['quiet_wait']['waited_s']:.0f} s, gave up {meta['quiet_wait']['gave_up']} "
-        "times)",
-        "",
-        "Latencies are p50 / p99 in milliseconds, measured sequentially on one keep-alive "
-        "connection. Throughputs are requests per second. On Postgres the search figures "
-        "are taken after a VACUUM ANALYZE (the state autovacuum reaches on its own within "
-        "about a minute); the two 'just after seeding' rows are taken before it, while "
-        "the new rows still sit in the GIN index's pending list and the planner has no "
-        "statistics, and vary with autovacuum's timing.",
-        "",
-        "| Scenario | " + " | ".join(heads[b] for b in backends) + " | Goal |",
-        "|---|" + "---|" * len(backends) + "---|",
-        row("GET /ok req/s = % of bare Robyn req/s", "≥ 80% of bare", ok_cell),
-        row(
-            "GET /ok p50 / p99 (64 connections)",
-            "",
-            lambda r: f"{fmt_ms(r['ok']['p50_ms'])} / {fmt_ms(r['ok']['p99_ms'])}",
-        ),
-        row(
-            f"Thread create + get req/s, {CG_CONCURRENCY} users (x reference 514)",
-            f"≥ {GOALS['create_get_rps']:.0f}",
-            cg_cell,
-        ),
-        row(
-            "Thread create + get p50 / p99 per request",
-            "",
-            lambda r: fmt_lat(r["create_get"]),
-        ),
-        row(
-            'Assistant search `{"limit":10}`, 1k assistants',
-            "",
-            lambda r: fmt_lat(r["assistant_search"]["limit"]),
-        ),
-        row(
-            "Assistant search, metadata filter (2%), 1k assistants",
-            "",
-            lambda r: fmt_lat(r["assistant_search"]["metadata"]),
-        ),
-        row(
-            'Thread search `{"limit":10}`, 1k threads',
-            f"ref. p50 {REFERENCE['thread_search_p50_1k_ms']}",
-            lambda r: fmt_lat(r[ts]["1k"]["limit"]),
-        ),
-        row(
-            'Thread search `{"limit":10}`, 10k threads',
-            f"ref. p50 {REFERENCE['thread_search_p50_10k_ms']}",
-            lambda r: fmt_lat(r[ts]["10k"]["limit"]),
-        ),
-        row(
-            "Thread search growth 10k/1k (p50)",
-            "< 1.5x (Postgres)",
-            growth_cell("limit"),
-        ),
-        row(
-            "Thread search, metadata filter (1%), 1k threads",
-            "",
-            lambda r: fmt_lat(r[ts]["1k"]["metadata"]),
-        ),
-        row(
-            "Thread search, metadata filter (1%), 10k threads",
-            "",
-            lambda r: fmt_lat(r[ts]["10k"]["metadata"]),
-        ),
-        row(
-            "Thread search growth 10k/1k, metadata filter (p50)",
-            "< 1.5x (Postgres)",
-            growth_cell("metadata"),
-        ),
-        row(
-            'Postgres just after seeding: thread search `{"limit":10}` p50 1k -> 10k',
-            "see note",
-            fresh_cell("limit"),
-        ),
-        row(
-            "Postgres just after seeding: thread search, metadata filter, p50 1k -> 10k",
-            "see note",
-            fresh_cell("metadata"),
-        ),
-        row(
-            "Seeding via HTTP (32 connections): 1k assistants / 9k threads, s",
-            "",
-            lambda r: f"{r['assistants_seed_s']:.1f} / {r['threads_seed_s']['10k']:.1f}",
-        ),
-        row(
-            "CPU during create + get: server / load generator / Postgres backends",
-            "",
-            lambda r: " / ".join(
-                "-" if v is None else f"{v:.0f}%"
-                for v in (
-                    r["create_get"]["server_cpu_pct"],
-                    r["create_get"]["client_cpu_pct"],
-                    r["create_get"]["postgres_cpu_pct"],
-                )
-            ),
-        ),
-        row("Other processes' CPU, worst measurement (% of one core)", "≈ 0", foreign_cell),
-    ]
-    notes = list(meta.get("notes") or [])
-    busy = [
-        (pct, f"{r['backend']} {what}") for r in results for pct, what in foreign(r) if pct >= 10
-    ]
-    if busy:
-        notes.append(
-            "Other processes used ≥ 10% of a core during: "
-            + ", ".join(f"{what} ({pct:.0f}%)" for pct, what in busy)
-            + ". Those figures are pessimistic; rerun on a quiet machine."
-        )
-    if notes:
-        lines += ["", *[f"- {n}" for n in notes]]
-    return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------
 
 
 async def main_async(args: argparse.Namespace) -> int:
