@@ -33,10 +33,6 @@ class AppContext:
     thread_ttl: ThreadTTLSettings | None = None
     background: list[Any] = field(default_factory=list)
 
-    @property
-    def ready(self) -> bool:
-        return self.persistence is not None
-
     def _persistence(self) -> Persistence:
         if self.persistence is None:
             raise ServiceUnavailable("The server is still starting")

@@ -168,13 +168,9 @@ class GraphRegistry:
         self, graph_id: str, xray: bool | int = False, config: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Nodes and edges as the /graph endpoint returns them; ValueError if undrawable."""
-        self._entry(graph_id)
-        if isinstance(xray, bool):
-            pass
-        elif isinstance(xray, int) and xray >= 0:
-            xray = xray or False
-        else:
+        if not isinstance(xray, int) or xray < 0:  # bool is an int
             raise ValueError(f"xray must be a boolean or a non-negative integer, got {xray!r}")
+        self._entry(graph_id)  # an unknown graph is a KeyError, not an undrawable graph
         try:
             async with self.graph(graph_id, config) as graph:
                 drawable = await graph.aget_graph(config, xray=xray)
@@ -253,10 +249,7 @@ class GraphRegistry:
     # -- internals ------------------------------------------------------------------------
 
     def _entry(self, graph_id: str) -> _Entry:
-        try:
-            return self._entries[graph_id]
-        except KeyError:
-            raise KeyError(graph_id) from None
+        return self._entries[graph_id]
 
 
 def _named(graph: Any, graph_id: str) -> Any:

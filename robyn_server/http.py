@@ -117,8 +117,8 @@ class ApiRequest:
     def query_all(self, name: str) -> list[str]:
         return self.query.get(name, [])
 
-    def json(self, *, allow_empty: bool = True) -> Any:
-        """The parsed JSON body; an empty body is `{}` unless `allow_empty` is False."""
+    def json(self) -> Any:
+        """The parsed JSON body; an empty body is `{}` (the SDK posts some without one)."""
         if self._body is _UNREAD:
             body = self.raw.body
             raw = body.encode() if isinstance(body, str) else bytes(body or b"")
@@ -127,8 +127,6 @@ class ApiRequest:
                     f"Request body is {len(raw)} bytes; the limit is {self.max_body_bytes}"
                 )
             if not raw.strip():
-                if not allow_empty:
-                    raise ValidationFailed("Request body is required")
                 self._body = {}
             else:
                 try:

@@ -45,11 +45,11 @@ async def _put(
         metadata,
         dict(item.checkpoint.get("channel_versions", {})),
     )
-    by_task: dict[tuple[str, str], list[tuple[str, Any]]] = defaultdict(list)
+    by_task: dict[str, list[tuple[str, Any]]] = defaultdict(list)
     for task_id, channel, value in item.pending_writes or ():
-        by_task[(task_id, "")].append((channel, value))
-    for (task_id, task_path), writes in by_task.items():
-        await saver.aput_writes(saved, writes, task_id, task_path)
+        by_task[task_id].append((channel, value))
+    for task_id, writes in by_task.items():
+        await saver.aput_writes(saved, writes, task_id)
 
 
 async def copy_thread_checkpoints(saver: BaseCheckpointSaver, source: str, target: str) -> None:

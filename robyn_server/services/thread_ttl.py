@@ -15,6 +15,7 @@ from typing import Any
 from robyn_server.context import AppContext
 from robyn_server.services.checkpoints import delete_thread_checkpoints, prune_keep_latest
 from robyn_server.storage.base import ANONYMOUS
+from robyn_server.store_ttl import check_ttl
 
 logger = logging.getLogger("robyn_server.ttl")
 
@@ -42,19 +43,18 @@ class ThreadTTLSettings:
             raise ThreadTTLConfigError(
                 f"checkpointer.ttl.strategy must be one of {list(STRATEGIES)}, got {strategy!r}"
             )
-        default = ttl.get("default_ttl")
-        interval = ttl.get("sweep_interval_minutes", DEFAULT_SWEEP_INTERVAL_MINUTES)
-        for name, value in (("default_ttl", default), ("sweep_interval_minutes", interval)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-            ):
-                raise ThreadTTLConfigError(
-                    f"checkpointer.ttl.{name} must be a positive number of minutes"
-                )
+        try:
+            default = check_ttl(ttl.get("default_ttl"), "checkpointer.ttl.default_ttl")
+            interval = check_ttl(
+                ttl.get("sweep_interval_minutes", DEFAULT_SWEEP_INTERVAL_MINUTES),
+                "checkpointer.ttl.sweep_interval_minutes",
+            )
+        except ValueError as exc:
+            raise ThreadTTLConfigError(str(exc)) from None
         return cls(
-            default_ttl_minutes=None if default is None else float(default),
+            default_ttl_minutes=default,
             strategy=strategy,
-            sweep_interval_minutes=float(interval),
+            sweep_interval_minutes=interval or DEFAULT_SWEEP_INTERVAL_MINUTES,
         )
 
     def default_record(self) -> dict[str, Any] | None:

@@ -194,7 +194,11 @@ async def prune(ctx: AppContext, scope: Scope, body: ThreadPrune) -> int:
         deleted = await ctx.storage.thread_delete_many(scope, ids)
         await delete_thread_checkpoints(ctx.checkpointer, deleted)
         return len(deleted)
-    existing = [tid for tid in ids if await ctx.storage.thread_get(scope, tid) is not None]
+    if not ids:
+        return 0
+    # One query for all of them, rather than a lookup per id.
+    page = await ctx.storage.thread_search(scope, ids=ids, limit=len(ids))
+    existing = [t["thread_id"] for t in page.items]
     await prune_keep_latest(ctx.checkpointer, existing)
     return len(existing)
 

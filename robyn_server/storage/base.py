@@ -168,14 +168,6 @@ def next_offset(offset: int, limit: int, fetched: int) -> int | None:
 class Storage(ABC):
     """Assistants and threads (runs and crons join them with the run engine)."""
 
-    # -- lifecycle -------------------------------------------------------------------
-
-    async def setup(self) -> None:  # noqa: B027 - optional hook
-        """Prepare the backend (Postgres: nothing; migrations run in database.py)."""
-
-    async def close(self) -> None:  # noqa: B027 - optional hook
-        """Release backend resources. The shared pool is closed by its owner, not here."""
-
     # -- assistants ------------------------------------------------------------------
 
     @abstractmethod
