@@ -32,6 +32,9 @@ class AppContext:
     stopping: bool = False
     thread_ttl: ThreadTTLSettings | None = None
     background: list[Any] = field(default_factory=list)
+    # The run engine and its event broker (robyn_server/runs), set up at startup.
+    engine: Any = None
+    broker: Any = None
 
     def _persistence(self) -> Persistence:
         if self.persistence is None:

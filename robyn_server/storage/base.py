@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from robyn_server.storage.base_runs import RunStorage
+
 IfExists = Literal["raise", "do_nothing"]
 SortOrder = Literal["asc", "desc"]
 
@@ -165,8 +167,8 @@ def next_offset(offset: int, limit: int, fetched: int) -> int | None:
     return offset + limit if fetched > limit else None
 
 
-class Storage(ABC):
-    """Assistants and threads (runs and crons join them with the run engine)."""
+class Storage(RunStorage, ABC):
+    """Assistants, threads and (through `RunStorage`) runs."""
 
     # -- assistants ------------------------------------------------------------------
 
@@ -306,7 +308,7 @@ class Storage(ABC):
 
     @abstractmethod
     async def thread_delete(self, scope: Scope, thread_id: str) -> bool:
-        """Delete a thread (and, once runs exist, its runs). False if it is missing."""
+        """Delete a thread and its runs. False if it is missing."""
 
     @abstractmethod
     async def thread_delete_many(self, scope: Scope, thread_ids: Sequence[str]) -> list[str]:
