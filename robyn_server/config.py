@@ -78,6 +78,8 @@ class Settings:
     cors_allow_origins: list[str] = field(default_factory=lambda: ["*"])
     max_request_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
+    # Lets run webhooks call loopback, private and link-local addresses (development, tests).
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
                 "HTTP_MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024
             ),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            webhook_allow_private=_env_bool("WEBHOOK_ALLOW_PRIVATE", False),
         )
         settings.validate()
         return settings
