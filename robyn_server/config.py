@@ -80,6 +80,15 @@ class Settings:
     log_level: str = "INFO"
     # Lets run webhooks call loopback, private and link-local addresses (development, tests).
     webhook_allow_private: bool = False
+    # The run engine (robyn_server/runs).
+    run_timeout_seconds: float = 3600.0
+    run_max_attempts: int = 3
+    run_max_concurrency: int = 1000
+    sse_heartbeat_seconds: float = 5.0
+    resumable_stream_ttl_seconds: float = 120.0
+    # Each open stream holds one of Robyn's blocking threads (about 256 per worker on
+    # this 2-core class of machine); 0 means "derive from workers".
+    max_open_streams: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,9 +114,22 @@ class Settings:
             ),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             webhook_allow_private=_env_bool("WEBHOOK_ALLOW_PRIVATE", False),
+            run_timeout_seconds=_env_float("BG_JOB_TIMEOUT_SECS", 3600.0),
+            run_max_attempts=_env_int("RUN_MAX_ATTEMPTS", 3, minimum=1),
+            run_max_concurrency=_env_int("RUN_MAX_CONCURRENCY", 1000, minimum=1),
+            sse_heartbeat_seconds=_env_float("SSE_HEARTBEAT_SECONDS", 5.0),
+            resumable_stream_ttl_seconds=_env_float("RESUMABLE_STREAM_TTL_SECONDS", 120.0),
+            max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
         )
         settings.validate()
         return settings
+
+    @property
+    def open_stream_limit(self) -> int:
+        if self.max_open_streams:
+            return self.max_open_streams
+        per_worker = max(512 // (os.cpu_count() or 1), 1)
+        return max(self.workers * per_worker - 16, 16)
 
     def with_overrides(self, **changes: object) -> Settings:
         updated = replace(self, **{k: v for k, v in changes.items() if v is not None})

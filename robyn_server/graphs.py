@@ -207,6 +207,10 @@ class GraphRegistry:
         """The raw `http` section of langgraph.json (CORS)."""
         return dict(self._config.raw.get("http") or {}) if self._config else {}
 
+    def webhooks_config(self) -> dict[str, Any]:
+        """The raw `webhooks` section of langgraph.json (URL policy, headers)."""
+        return dict(self._config.raw.get("webhooks") or {}) if self._config else {}
+
     def store_config(self) -> dict[str, Any]:
         return dict(self._config.store or {}) if self._config else {}
 

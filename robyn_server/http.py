@@ -22,7 +22,7 @@ import orjson
 import psycopg
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ValidationError
-from robyn import Request, Response
+from robyn import Request, Response, StreamingResponse
 
 from robyn_server.errors import ApiError, PayloadTooLarge, ValidationFailed
 from robyn_server.serialization import dumps
@@ -252,7 +252,11 @@ def wrap(handler: Handler, max_body_bytes: int, cors: CorsPolicy | None = None) 
     async def endpoint(request: Request) -> Response:
         try:
             result = await handler(ApiRequest(request, max_body_bytes))
-            response = result if isinstance(result, Response) else json_response(result)
+            response = (
+                result
+                if isinstance(result, Response | StreamingResponse)
+                else json_response(result)
+            )
         except ApiError as exc:
             response = error_response(exc.status_code, exc.detail)
         except (PoolTimeout, psycopg.OperationalError) as exc:

@@ -34,6 +34,7 @@ async def start(ctx: AppContext) -> None:
         pool_timeout=settings.database_pool_timeout,
     )
     await ensure_system_assistants(ctx)
+    await _start_engine(ctx)
     sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
     sweeper.start()
     ctx.background.append(sweeper)
@@ -49,7 +50,20 @@ async def start(ctx: AppContext) -> None:
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
+async def _start_engine(ctx: AppContext) -> None:
+    from robyn_server.runs.broker import Broker
+    from robyn_server.runs.engine import RunEngine
+
+    ctx.broker = Broker(ctx.settings.resumable_stream_ttl_seconds)
+    ctx.engine = RunEngine(ctx, ctx.broker)
+    await ctx.engine.start()
+
+
 async def stop(ctx: AppContext) -> None:
+    engine, ctx.engine = ctx.engine, None
+    if engine is not None:
+        # Before the pool closes: in-flight runs are marked for recovery in storage.
+        await engine.stop()
     background, ctx.background = ctx.background, []
     for task in background:
         await task.stop()

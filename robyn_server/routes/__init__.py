@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from robyn_server.http import RouteTable
-from robyn_server.routes import assistants, store, system, threads
+from robyn_server.routes import (
+    assistants,
+    runs,
+    store,
+    system,
+    thread_state,
+    thread_stream,
+    threads,
+)
 
-ROUTE_TABLES: list[RouteTable] = [system.table, assistants.table, threads.table, store.table]
+ROUTE_TABLES: list[RouteTable] = [
+    system.table,
+    assistants.table,
+    threads.table,
+    thread_state.table,
+    thread_stream.table,
+    runs.table,
+    store.table,
+]

@@ -82,3 +82,29 @@ async def prune_keep_latest(saver: BaseCheckpointSaver, thread_ids: Iterable[str
         await saver.adelete_thread(thread_id)
         for item in latest.values():
             await _put(saver, thread_id, item, None)
+
+
+async def delete_run_checkpoints(saver: BaseCheckpointSaver, thread_id: str, run_id: str) -> None:
+    """Drop the checkpoints a run wrote (rollback), keeping the rest of the thread."""
+    pool = getattr(saver, "conn", None)
+    if type(saver).__name__ == "AsyncPostgresSaver" and hasattr(pool, "connection"):
+        async with pool.connection() as conn:
+            await conn.execute(
+                "WITH gone AS (DELETE FROM checkpoints WHERE thread_id = %s "
+                "AND metadata->>'run_id' = %s RETURNING checkpoint_ns, checkpoint_id) "
+                "DELETE FROM checkpoint_writes w USING gone WHERE w.thread_id = %s "
+                "AND w.checkpoint_ns = gone.checkpoint_ns "
+                "AND w.checkpoint_id = gone.checkpoint_id",
+                (thread_id, run_id, thread_id),
+            )
+        return
+    items = await _tuples(saver, thread_id)
+    keep = [item for item in items if (item.metadata or {}).get("run_id") != run_id]
+    if len(keep) == len(items):
+        return
+    await saver.adelete_thread(thread_id)
+    for item in reversed(keep):
+        parent = (
+            item.parent_config["configurable"].get("checkpoint_id") if item.parent_config else None
+        )
+        await _put(saver, thread_id, item, parent)

@@ -1,0 +1,354 @@
+"""/threads/{id}/runs and /runs: create (background, stream, wait), read, cancel, join."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from robyn_server.auth import scope_for
+from robyn_server.context import get_context
+from robyn_server.errors import ValidationFailed
+from robyn_server.http import (
+    ApiRequest,
+    RouteTable,
+    empty_response,
+    format_validation_error,
+    json_response,
+    parse_bool,
+    parse_uuid,
+)
+from robyn_server.runs.broker import mode_filter
+from robyn_server.runs.responses import (
+    empty,
+    follow,
+    json_stream_response,
+    run_headers,
+    single_event,
+    sse_response,
+    wait_body,
+)
+from robyn_server.serialization import project
+from robyn_server.services import runs
+from robyn_server.services.run_create import create_run
+from robyn_server.storage.base_runs import INFLIGHT_STATUSES, RUN_STATUSES
+from robyn_server.wire_runs import RunCancelMany, RunCreateStateful, RunCreateStateless
+
+table = RouteTable()
+route = table.route
+TAGS = ["Thread Runs"]
+STATELESS = ["Stateless Runs"]
+RUN_QUERY = {"cancel_on_disconnect": "Cancel the run if this client disconnects"}
+
+
+def _ids(req: ApiRequest) -> tuple[str, str]:
+    return (
+        parse_uuid(req.path_params["thread_id"], "thread ID"),
+        parse_uuid(req.path_params["run_id"], "run ID"),
+    )
+
+
+def _thread_id(req: ApiRequest) -> str:
+    return parse_uuid(req.path_params["thread_id"], "thread ID")
+
+
+def _int(req: ApiRequest, name: str, default: int, minimum: int) -> int:
+    raw = req.query_one(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: must be an integer") from None
+    if value < minimum:
+        raise ValidationFailed(f"{name}: must be at least {minimum}")
+    return value
+
+
+async def _create(req: ApiRequest, thread_id: str | None, model: type) -> Any:
+    ctx = get_context()
+    return await create_run(
+        ctx, scope_for(req), thread_id, req.model(model), request_id=req.header("x-request-id")
+    )
+
+
+# -- creating ------------------------------------------------------------------------------
+
+
+async def _background(req: ApiRequest, thread_id: str | None) -> Any:
+    created = await _create(req, thread_id, RunCreateStateful if thread_id else RunCreateStateless)
+    headers = run_headers(thread_id, created.run["run_id"], "")
+    return json_response(
+        runs.present(created.run), headers={"content-location": headers["content-location"]}
+    )
+
+
+async def _stream(req: ApiRequest, thread_id: str | None) -> Any:
+    ctx = get_context()
+    ctx.engine.stream_slots.check()
+    body = req.model(RunCreateStateful)
+    created = await create_run(
+        ctx, scope_for(req), thread_id, body, request_id=req.header("x-request-id")
+    )
+    run = created.run
+    events = follow(
+        ctx.engine,
+        created.channel,
+        0,
+        with_ids=body.stream_resumable,
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
+    return sse_response(events, run_headers(thread_id, run["run_id"], "stream"))
+
+
+async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
+    ctx = get_context()
+    ctx.engine.stream_slots.check()
+    body = req.model(RunCreateStateful)
+    created = await create_run(
+        ctx, scope_for(req), thread_id, body, request_id=req.header("x-request-id")
+    )
+    answer = wait_body(
+        ctx.engine, created.channel, cancel_on_disconnect=body.on_disconnect == "cancel"
+    )
+    return json_stream_response(
+        answer, run_headers(created.thread_id, created.run["run_id"], "join")
+    )
+
+
+@route("POST", "/threads/:thread_id/runs", summary="Create a background run", tags=TAGS)
+async def create_background_run(req: ApiRequest) -> Any:
+    return await _background(req, _thread_id(req))
+
+
+@route("POST", "/threads/:thread_id/runs/stream", summary="Create a run and stream it", tags=TAGS)
+async def create_streamed_run(req: ApiRequest) -> Any:
+    return await _stream(req, _thread_id(req))
+
+
+@route("POST", "/threads/:thread_id/runs/wait", summary="Create a run and wait for it", tags=TAGS)
+async def create_waited_run(req: ApiRequest) -> Any:
+    return await _wait(req, _thread_id(req))
+
+
+@route("POST", "/runs", summary="Create a stateless background run", tags=STATELESS)
+async def create_stateless_run(req: ApiRequest) -> Any:
+    return await _background(req, None)
+
+
+@route("POST", "/runs/stream", summary="Create a stateless run and stream it", tags=STATELESS)
+async def create_stateless_streamed_run(req: ApiRequest) -> Any:
+    return await _stream(req, None)
+
+
+@route("POST", "/runs/wait", summary="Create a stateless run and wait for it", tags=STATELESS)
+async def create_stateless_waited_run(req: ApiRequest) -> Any:
+    return await _wait(req, None)
+
+
+@route("POST", "/runs/batch", summary="Create several stateless background runs", tags=STATELESS)
+async def create_run_batch(req: ApiRequest) -> Any:
+    items = req.json()
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed("Request body must be a non-empty JSON array of runs")
+    bodies = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationFailed(f"{index}: must be a JSON object")
+        try:
+            bodies.append(RunCreateStateless.model_validate(item))
+        except ValidationError as exc:
+            raise ValidationFailed(f"{index}: {format_validation_error(exc)}") from None
+    ctx = get_context()
+    scope = scope_for(req)
+    created = [await create_run(ctx, scope, None, body) for body in bodies]
+    return [runs.present(c.run) for c in created]
+
+
+# -- reading and deleting --------------------------------------------------------------------
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/runs",
+    summary="List a thread's runs, newest first",
+    tags=TAGS,
+    query={"limit": "Page size", "offset": "Offset", "status": "Filter", "select": "Fields"},
+)
+async def list_runs(req: ApiRequest) -> Any:
+    status = req.query_one("status") or None
+    if status is not None and status not in RUN_STATUSES:
+        raise ValidationFailed(f"status: must be one of {', '.join(RUN_STATUSES)}")
+    found = await runs.list_runs(
+        get_context(),
+        scope_for(req),
+        _thread_id(req),
+        limit=_int(req, "limit", 10, 1),
+        offset=_int(req, "offset", 0, 0),
+        status=status,
+    )
+    return project(found, req.query_all("select") or None)
+
+
+@route("GET", "/threads/:thread_id/runs/:run_id", summary="Get a run", tags=TAGS)
+async def get_run(req: ApiRequest) -> Any:
+    thread_id, run_id = _ids(req)
+    return await runs.get_run(get_context(), scope_for(req), thread_id, run_id)
+
+
+@route(
+    "DELETE",
+    "/threads/:thread_id/runs/:run_id",
+    summary="Delete a run",
+    tags=TAGS,
+    responses={204: "Deleted"},
+)
+async def delete_run(req: ApiRequest) -> Any:
+    thread_id, run_id = _ids(req)
+    await runs.delete_run(get_context(), scope_for(req), thread_id, run_id)
+    return empty_response()
+
+
+# -- cancelling ------------------------------------------------------------------------------
+
+
+def _action(req: ApiRequest) -> str:
+    action = req.query_one("action") or "interrupt"
+    if action not in ("interrupt", "rollback"):
+        raise ValidationFailed("action: must be 'interrupt' or 'rollback'")
+    return action
+
+
+@route(
+    "POST",
+    "/threads/:thread_id/runs/:run_id/cancel",
+    summary="Cancel a run",
+    tags=TAGS,
+    query={"wait": "Wait for the run to stop", "action": "interrupt or rollback"},
+    responses={202: "Cancelling"},
+)
+async def cancel_run(req: ApiRequest) -> Any:
+    ctx = get_context()
+    thread_id, run_id = _ids(req)
+    wait = parse_bool(req.query_one("wait"))
+    action = _action(req)
+    channel = ctx.broker.get(run_id)
+    await runs.cancel_run(ctx, scope_for(req), thread_id, run_id, action)
+    if not wait:
+        return empty_response(202)
+    headers = run_headers(thread_id, run_id, "join")
+    if channel is None:
+        await ctx.engine.wait_stopped(run_id, seconds=30)
+        return json_response({}, headers=headers)
+    return json_stream_response(wait_body(ctx.engine, channel), headers)
+
+
+@route(
+    "POST",
+    "/runs/cancel",
+    summary="Cancel runs by status, or by thread and ids",
+    tags=STATELESS,
+    body=RunCancelMany,
+    responses={204: "Cancelled"},
+)
+async def cancel_runs(req: ApiRequest) -> Any:
+    body = req.model(RunCancelMany)
+    thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else None
+    run_ids = [parse_uuid(r, "run ID") for r in body.run_ids] if body.run_ids else None
+    await runs.cancel_many(
+        get_context(),
+        scope_for(req),
+        status=body.status,
+        thread_id=thread_id,
+        run_ids=run_ids,
+        action=_action(req),
+    )
+    return empty_response()
+
+
+# -- joining ---------------------------------------------------------------------------------
+
+
+async def _channel_for(ctx: Any, run: dict[str, Any]) -> Any:
+    channel = ctx.broker.get(run["run_id"])
+    if channel is None and run["status"] in INFLIGHT_STATUSES:
+        # Queued (or recovered) and not started yet: watchers attach to the channel the
+        # executor will publish to.
+        channel = ctx.broker.open(
+            run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
+        )
+    return channel
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/runs/:run_id/join",
+    summary="Wait for a run and get its final state",
+    tags=TAGS,
+    query=RUN_QUERY,
+)
+async def join_run(req: ApiRequest) -> Any:
+    ctx = get_context()
+    scope = scope_for(req)
+    thread_id, run_id = _ids(req)
+    headers = run_headers(thread_id, run_id, "join")
+    run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
+    if run is None:
+        missing = {"__error__": {"error": "HTTPException", "message": "404: Run not found"}}
+        return json_response(missing, headers=headers)
+    channel = await _channel_for(ctx, run)
+    if channel is None or (channel.done and channel.result is None):
+        return json_response(await runs.finished_result(ctx, scope, run), headers=headers)
+    ctx.engine.stream_slots.check()
+    cancel = parse_bool(req.query_one("cancel_on_disconnect"))
+    return json_stream_response(
+        wait_body(ctx.engine, channel, cancel_on_disconnect=cancel), headers
+    )
+
+
+def _modes(req: ApiRequest, *names: str) -> list[str]:
+    modes: list[str] = []
+    for name in names:
+        for value in req.query_all(name):
+            value = value.strip()
+            if value.startswith("["):
+                try:
+                    import orjson
+
+                    modes.extend(str(v) for v in orjson.loads(value))
+                    continue
+                except (ValueError, TypeError):
+                    pass
+            modes.extend(part.strip() for part in value.split(",") if part.strip())
+    return modes
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/runs/:run_id/stream",
+    summary="Join a run's event stream",
+    tags=TAGS,
+    query={**RUN_QUERY, "stream_mode": "Only these modes"},
+)
+async def join_run_stream(req: ApiRequest) -> Any:
+    ctx = get_context()
+    thread_id, run_id = _ids(req)
+    headers = run_headers(thread_id, run_id, "stream")
+    run = await ctx.storage.run_get(scope_for(req), run_id, thread_id=thread_id)
+    if run is None:
+        error = {"error": "HTTPException", "message": "404: Run not found"}
+        return sse_response(single_event("error", error), headers)
+    channel = await _channel_for(ctx, run)
+    if channel is None:
+        return sse_response(empty(), headers)
+    ctx.engine.stream_slots.check()
+    start = channel.start_index(req.header("last-event-id"))
+    events = follow(
+        ctx.engine,
+        channel,
+        start,
+        with_ids=channel.resumable,
+        accept=mode_filter(_modes(req, "stream_mode")),
+        cancel_on_disconnect=parse_bool(req.query_one("cancel_on_disconnect")),
+    )
+    return sse_response(events, headers)

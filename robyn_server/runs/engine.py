@@ -1,0 +1,215 @@
+"""The run engine: one queue per thread, started the moment a run is created.
+
+A run is never tied to the request that created it. `submit` opens the run's event
+channel and wakes its thread's worker; the worker claims pending runs of that thread one
+at a time, oldest first (storage makes the claim atomic), and executes them as tasks of
+the server's event loop. No polling: the only timers are for runs delayed with
+`after_seconds`.
+
+Cancellation (`cancel`, and the interrupt/rollback multitask strategies) cancels the
+executing task with an action the executor reads when it sees the cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from robyn_server.context import AppContext
+from robyn_server.runs import webhooks
+from robyn_server.runs.broker import Broker, RunChannel
+from robyn_server.runs.responses import StreamSlots
+from robyn_server.storage.base import utcnow
+
+logger = logging.getLogger("robyn_server.runs")
+
+
+@dataclass
+class Execution:
+    run: dict[str, Any]
+    task: asyncio.Task | None = None
+    cancel_action: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RunEngine:
+    def __init__(self, ctx: AppContext, broker: Broker) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        settings = ctx.settings
+        self.timeout = settings.run_timeout_seconds
+        self.max_attempts = settings.run_max_attempts
+        self.heartbeat = settings.sse_heartbeat_seconds
+        self._semaphore = asyncio.Semaphore(settings.run_max_concurrency)
+        self._workers: dict[str, asyncio.Task] = {}
+        self._rekick: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._executions: dict[str, Execution] = {}
+        self._secrets: dict[str, Any] = {}
+        self._background: set[asyncio.Task] = set()
+        self.webhook_policy = webhooks.WebhookPolicy.from_sources(
+            ctx.registry.webhooks_config(), settings.webhook_allow_private
+        )
+        self.stream_slots = StreamSlots(settings.open_stream_limit)
+        self.stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Pick up what a previous process left: runs it was executing (crash or
+        SIGTERM) and runs still queued."""
+        recovered = await self.ctx.storage.run_recover(max_attempts=self.max_attempts)
+        if recovered["requeued"] or recovered["failed"]:
+            logger.warning(
+                "Recovered runs from a previous process: %d re-queued, %d failed after %d attempts",
+                len(recovered["requeued"]),
+                len(recovered["failed"]),
+                self.max_attempts,
+            )
+        from robyn_server.runs.execution import settle_failed_runs
+
+        await settle_failed_runs(self, recovered["failed"])
+        for thread_id in recovered["threads"]:
+            self.kick(thread_id)
+
+    async def stop(self) -> None:
+        """Stop executing; runs that were running go back to pending so the next start
+        runs them again (attempt unchanged)."""
+        self.stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        suspended: list[str] = []
+        try:
+            suspended = await self.ctx.storage.run_suspend_running()
+        except Exception:
+            logger.exception("Could not mark in-flight runs for recovery")
+        for execution in list(self._executions.values()):
+            if execution.task is not None:
+                execution.cancel_action = "shutdown"
+                execution.task.cancel()
+        tasks = [e.task for e in self._executions.values() if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        if suspended:
+            logger.info("Marked %d in-flight runs for recovery", len(suspended))
+        await webhooks.close()
+
+    # -- submitting and scheduling ------------------------------------------------------
+
+    def submit(self, run: dict[str, Any], secrets: Any = None) -> RunChannel:
+        kwargs = run["kwargs"]
+        channel = self.broker.open(run["run_id"], run["thread_id"], bool(kwargs.get("resumable")))
+        if secrets is not None:
+            self._secrets[run["run_id"]] = secrets
+        self.kick(run["thread_id"])
+        return channel
+
+    def kick(self, thread_id: str) -> None:
+        if self.stopping:
+            return
+        if thread_id in self._workers:
+            self._rekick.add(thread_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._work(thread_id))
+        self._workers[thread_id] = task
+
+    async def _work(self, thread_id: str) -> None:
+        storage = self.ctx.storage
+        try:
+            while not self.stopping:
+                self._rekick.discard(thread_id)
+                run = await storage.run_claim(thread_id)
+                if run is None:
+                    if thread_id in self._rekick:
+                        continue
+                    await self._schedule_delayed(thread_id)
+                    return
+                await self._execute(run)
+        except Exception:
+            logger.exception("Run worker for thread %s failed", thread_id)
+        finally:
+            if self._workers.get(thread_id) is asyncio.current_task():
+                del self._workers[thread_id]
+            if thread_id in self._rekick and not self.stopping:
+                self._rekick.discard(thread_id)
+                self.kick(thread_id)
+
+    async def _schedule_delayed(self, thread_id: str) -> None:
+        due = await self.ctx.storage.run_next_due(thread_id)
+        if due is None:
+            return
+        delay = max(0.0, (due - utcnow()).total_seconds())
+        old = self._timers.pop(thread_id, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[thread_id] = loop.call_later(delay + 0.001, self._timer_fired, thread_id)
+
+    def _timer_fired(self, thread_id: str) -> None:
+        self._timers.pop(thread_id, None)
+        self.kick(thread_id)
+
+    async def _execute(self, run: dict[str, Any]) -> None:
+        from robyn_server.runs.execution import execute_run
+
+        execution = Execution(run)
+        self._executions[run["run_id"]] = execution
+        try:
+            async with self._semaphore:
+                task = asyncio.current_task()
+                execution.task = task
+                if execution.cancel_action is not None:
+                    # Cancelled between claim and start.
+                    task.cancel()
+                await execute_run(self, execution, self._secrets.pop(run["run_id"], None))
+        finally:
+            execution.done.set()
+            self._executions.pop(run["run_id"], None)
+
+    # -- cancelling ----------------------------------------------------------------------
+
+    async def cancel(self, run_ids: list[str], *, thread_id: str | None, action: str) -> None:
+        """Stop running runs (their executor settles status and checkpoints) and end
+        pending ones: `interrupted`, or deleted for `rollback`."""
+        from robyn_server.runs.execution import end_pending_run
+
+        for run_id in run_ids:
+            execution = self._executions.get(run_id)
+            if execution is not None:
+                execution.cancel_action = action
+                if execution.task is not None and execution.task is not asyncio.current_task():
+                    execution.task.cancel()
+                continue
+            await end_pending_run(self, run_id, action)
+
+    async def wait_stopped(self, run_id: str, seconds: float | None = None) -> None:
+        execution = self._executions.get(run_id)
+        if execution is not None:
+            try:
+                await asyncio.wait_for(execution.done.wait(), seconds)
+            except TimeoutError:
+                pass
+
+    def is_executing(self, run_id: str) -> bool:
+        return run_id in self._executions
+
+    # -- helpers for the executor and services ---------------------------------------------
+
+    async def validate_webhook(self, url: str) -> None:
+        await self.webhook_policy.validate(url)
+
+    def split_secrets(self, config: dict[str, Any], context: dict[str, Any]) -> Any:
+        try:
+            from robyn_server.services.secrets import split_secrets
+        except ImportError:
+            return None
+        return split_secrets(config, context)
+
+    def spawn(self, coro: Any) -> None:
+        """Fire-and-forget work (webhooks, temporary thread clean-up) that must not die
+        with the garbage collector."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

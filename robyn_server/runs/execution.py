@@ -1,0 +1,244 @@
+"""Executing one claimed run, and settling how it ended.
+
+The order at the end matters to clients: the run's final status and the thread row are
+written *before* the event channel closes, because the SDK reads the run status when a
+stream ends and reconnects if it still says running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+from robyn_server.runs import webhooks
+from robyn_server.runs.graph_input import build_input
+from robyn_server.runs.stream_modes import RunStream
+from robyn_server.serialization import to_jsonable
+from robyn_server.services.checkpoints import delete_run_checkpoints
+from robyn_server.services.thread_state import thread_fields
+from robyn_server.storage.base import ANONYMOUS, utcnow
+
+if TYPE_CHECKING:
+    from robyn_server.runs.engine import Execution, RunEngine
+
+logger = logging.getLogger("robyn_server.runs")
+
+# Exceptions whose message is shown to clients as is; anything else might carry internals,
+# so clients get a generic message (and the log gets the traceback), as the reference does.
+PUBLIC_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    RuntimeError,
+    TimeoutError,
+    GraphRecursionError,
+    InvalidUpdateError,
+    NotImplementedError,
+    PermissionError,
+)
+
+
+def error_payload(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, PUBLIC_ERRORS):
+        message = (
+            str(exc) if not isinstance(exc, KeyError) else repr(exc.args[0]) if exc.args else ""
+        )
+    else:
+        message = "An internal error occurred"
+    return {"error": type(exc).__name__, "message": message}
+
+
+def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
+    config = dict(run["kwargs"].get("config") or {})
+    config["configurable"] = dict(config.get("configurable") or {})
+    config["metadata"] = {**(config.get("metadata") or {}), "run_attempt": run.get("attempt", 1)}
+    return config
+
+
+async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> None:
+    ctx = engine.ctx
+    run = execution.run
+    run_id, thread_id = run["run_id"], run["thread_id"]
+    kwargs = run["kwargs"]
+    broker = engine.broker
+    channel = broker.open(run_id, thread_id, bool(kwargs.get("resumable")))
+    broker.publish(channel, "metadata", {"run_id": run_id, "attempt": run.get("attempt", 1)})
+    started_at = utcnow()
+
+    config = _graph_config(run)
+    context = kwargs.get("context") or None
+    if secrets is not None:
+        from robyn_server.services.secrets import inject_secrets
+
+        config, context = inject_secrets(config, context or {}, secrets)
+    graph_id = config["configurable"].get("graph_id")
+    stream = RunStream(
+        kwargs.get("stream_mode") or ["values"], subgraphs=bool(kwargs.get("subgraphs"))
+    )
+    status, error = "success", None
+    state_config = {"configurable": {"thread_id": thread_id}}
+    fields: dict[str, Any] | None = None
+    try:
+        async with ctx.registry.graph(
+            graph_id, config, checkpointer=ctx.checkpointer, store=ctx.store
+        ) as graph:
+            try:
+                async with asyncio.timeout(engine.timeout):
+                    async for name, data in stream.run(
+                        graph,
+                        build_input(kwargs.get("input"), kwargs.get("command")),
+                        config,
+                        context=context,
+                        interrupt_before=kwargs.get("interrupt_before"),
+                        interrupt_after=kwargs.get("interrupt_after"),
+                        durability=kwargs.get("durability"),
+                    ):
+                        broker.publish(channel, name, data)
+            except asyncio.CancelledError:
+                if execution.cancel_action is None:
+                    raise
+                asyncio.current_task().uncancel()
+                status = "rollback" if execution.cancel_action == "rollback" else "interrupted"
+            except TimeoutError as exc:
+                status, error = (
+                    "timeout",
+                    {
+                        "error": "TimeoutError",
+                        "message": f"Run exceeded its time limit of {engine.timeout:g} s",
+                    },
+                )
+                del exc
+            except Exception as exc:
+                status, error = "error", error_payload(exc)
+                logger.info("Run %s failed: %s: %s", run_id, type(exc).__name__, exc)
+            if status == "rollback":
+                await delete_run_checkpoints(ctx.checkpointer, thread_id, run_id)
+            if not kwargs.get("temporary"):
+                fields = thread_fields(await graph.aget_state(state_config))
+    except asyncio.CancelledError:
+        if execution.cancel_action is None:
+            raise
+        asyncio.current_task().uncancel()
+        status = "rollback" if execution.cancel_action == "rollback" else "interrupted"
+    except Exception as exc:
+        # The graph could not even be built (a factory raised) or state read failed.
+        status, error = "error", error_payload(exc)
+        logger.exception("Run %s could not execute", run_id)
+
+    if execution.cancel_action == "shutdown":
+        # Back to pending for the next process; the stream ends without a verdict, so
+        # a client reconnects and sees the re-run.
+        broker.close(channel, None, "pending")
+        return
+    if error is not None:
+        broker.publish(channel, "error", error)
+    result = _wait_result(stream, status, error, fields)
+    await settle(engine, run, status, error, fields)
+    broker.close(channel, result, status)
+    if kwargs.get("webhook") and status != "rollback":
+        payload = webhooks.webhook_payload(
+            run,
+            status=status,
+            started_at=started_at,
+            ended_at=utcnow(),
+            values=stream.last_values,
+            error=error,
+        )
+        engine.spawn(webhooks.deliver(kwargs["webhook"], payload, policy=engine.webhook_policy))
+    if kwargs.get("temporary"):
+        await _delete_temporary_thread(engine, thread_id)
+
+
+def _wait_result(
+    stream: RunStream, status: str, error: dict | None, fields: dict[str, Any] | None
+) -> Any:
+    if error is not None:
+        return {"__error__": error}
+    values = stream.last_values
+    if values is None:
+        values = (fields or {}).get("values") or {}
+    if stream.interrupts and isinstance(values, dict):
+        values = {**values, "__interrupt__": stream.interrupts}
+    return to_jsonable(values)
+
+
+async def settle(
+    engine: RunEngine,
+    run: dict[str, Any],
+    status: str,
+    error: dict[str, Any] | None,
+    fields: dict[str, Any] | None,
+) -> None:
+    """Write the run's final status, then the thread's: busy while other runs are queued,
+    else error / interrupted / idle from the final checkpoint."""
+    storage = engine.ctx.storage
+    run_id, thread_id = run["run_id"], run["thread_id"]
+    if status == "rollback":
+        await storage.run_delete(ANONYMOUS, run_id, thread_id=thread_id)
+    else:
+        await storage.run_set_status(run_id, status)
+    if run["kwargs"].get("temporary"):
+        return
+    queued = await storage.run_inflight(ANONYMOUS, thread_id=thread_id)
+    update: dict[str, Any] = dict(fields) if fields else {}
+    if queued:
+        update["status"] = "busy"
+    elif error is not None:
+        update["status"] = "error"
+    update["error"] = error
+    await storage.thread_set_state(ANONYMOUS, thread_id, **update)
+
+
+async def _delete_temporary_thread(engine: RunEngine, thread_id: str) -> None:
+    ctx = engine.ctx
+    try:
+        await ctx.storage.thread_delete(ANONYMOUS, thread_id)
+        await ctx.checkpointer.adelete_thread(thread_id)
+    except Exception:
+        logger.exception("Could not delete temporary thread %s", thread_id)
+
+
+async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
+    """Cancel a run that is not executing: pending ones end interrupted (or are deleted
+    for rollback); a run that finished meanwhile is left alone."""
+    storage = engine.ctx.storage
+    run = await storage.run_get(ANONYMOUS, run_id)
+    if run is None or run["status"] != "pending":
+        return
+    if action == "rollback":
+        await storage.run_delete(ANONYMOUS, run_id, thread_id=run["thread_id"])
+    else:
+        changed = await storage.run_set_status(run_id, "interrupted", only_if=["pending"])
+        if changed is None:
+            return
+    channel = engine.broker.get(run_id)
+    if channel is not None and not channel.done:
+        engine.broker.close(channel, {}, "interrupted")
+    remaining = await storage.run_inflight(ANONYMOUS, thread_id=run["thread_id"])
+    if not remaining:
+        thread = await storage.thread_get(ANONYMOUS, run["thread_id"])
+        if thread is not None and thread["status"] == "busy":
+            status = "interrupted" if thread.get("interrupts") else "idle"
+            await storage.thread_set_state(ANONYMOUS, run["thread_id"], status=status)
+
+
+async def settle_failed_runs(engine: RunEngine, run_ids: list[str]) -> None:
+    """Runs that crashed too often: make sure their threads are not left busy."""
+    storage = engine.ctx.storage
+    for run_id in run_ids:
+        run = await storage.run_get(ANONYMOUS, run_id)
+        if run is None:
+            continue
+        if not await storage.run_inflight(ANONYMOUS, thread_id=run["thread_id"]):
+            await storage.thread_set_state(
+                ANONYMOUS,
+                run["thread_id"],
+                status="error",
+                error={
+                    "error": "RunRecoveryError",
+                    "message": "The server stopped while the run was executing, too often",
+                },
+            )

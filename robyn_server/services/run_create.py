@@ -1,0 +1,216 @@
+"""Creating a run: validate the body, merge configuration, store it, hand it to the engine.
+
+Everything that can be refused is refused here, before any row is written, so a 4xx
+never leaves a half-created run or thread behind (§1.3, §3.12 of the contract).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from langchain_core.utils.uuid import uuid7
+
+from robyn_server.context import AppContext
+from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from robyn_server.graphs import system_assistant_id
+from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT
+from robyn_server.services.config_keys import (
+    RESERVED_CONFIGURABLE_KEYS,
+    RESERVED_METADATA_KEYS,
+    clean_config,
+    strip_keys,
+)
+from robyn_server.storage.base import Scope, canonical_uuid, utcnow
+from robyn_server.storage.base_runs import ThreadBusy
+from robyn_server.wire_runs import RunCreateStateless
+
+NOT_FOUND = "Thread or assistant not found."
+BUSY = (
+    "Thread is already running a task. Wait for it to finish or choose a different multitask "
+    "strategy."
+)
+RESUME_WITHOUT_THREAD = "You must provide a thread_id when resuming."
+
+
+@dataclass(slots=True)
+class CreatedRun:
+    run: dict[str, Any]
+    channel: Any
+    thread_id: str
+    temporary: bool
+
+
+def resolve_assistant_id(ctx: AppContext, value: str) -> str:
+    if value in ctx.registry:
+        return system_assistant_id(value)
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        graphs = ", ".join(ctx.registry.ids())
+        raise ValidationFailed(
+            f"Invalid assistant: '{value}'. Must be either:\n- A valid assistant UUID, or\n"
+            f"- One of the registered graphs: {graphs}"
+        )
+    return canonical
+
+
+def _merged_config(assistant: dict[str, Any], body: RunCreateStateless) -> dict[str, Any]:
+    config = clean_config(assistant.get("config"))
+    request = clean_config(body.config)
+    merged = {**config, **{k: v for k, v in request.items() if k != "configurable"}}
+    merged["configurable"] = {
+        **(config.get("configurable") or {}),
+        **(request.get("configurable") or {}),
+    }
+    return merged
+
+
+def _checkpoint_keys(body: RunCreateStateless) -> dict[str, Any]:
+    keys: dict[str, Any] = {}
+    if body.checkpoint is not None:
+        ref = body.checkpoint.model_dump(exclude_none=True)
+        ref.pop("thread_id", None)
+        keys.update(ref)
+    if body.checkpoint_id is not None:
+        keys["checkpoint_id"] = body.checkpoint_id
+    if "checkpoint_id" in keys and canonical_uuid(keys["checkpoint_id"]) is None:
+        raise ValidationFailed("Invalid checkpoint ID: must be a UUID")
+    return keys
+
+
+def _durability(body: RunCreateStateless) -> str:
+    if body.durability is not None:
+        return body.durability
+    if body.checkpoint_during is False:
+        return "exit"
+    return "async"
+
+
+async def create_run(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str | None,
+    body: RunCreateStateless,
+    *,
+    request_id: str | None = None,
+) -> CreatedRun:
+    """Validate, store and enqueue a run. `thread_id=None` makes a stateless run on a
+    temporary thread."""
+    stateless = thread_id is None
+    command = body.command.model_dump(exclude_none=True) if body.command else None
+    if stateless and command and "resume" in command:
+        raise BadRequest(RESUME_WITHOUT_THREAD)
+    assistant_id = resolve_assistant_id(ctx, body.assistant_id)
+    checkpoint_keys = _checkpoint_keys(body)
+    request_configurable = (body.config or {}).get("configurable") or {}
+    if request_configurable and body.context:
+        raise BadRequest(BOTH_CONFIGURABLE_AND_CONTEXT)
+    if body.webhook is not None and ctx.engine is not None:
+        await ctx.engine.validate_webhook(body.webhook)
+
+    assistant = await ctx.storage.assistant_get(scope, assistant_id)
+    if assistant is None:
+        raise NotFound(NOT_FOUND)
+    graph_id = assistant["graph_id"]
+    if graph_id not in ctx.registry:
+        raise NotFound(f"Graph '{graph_id}' of assistant {assistant_id} is not loaded")
+
+    create_thread: dict[str, Any] | None = None
+    thread_metadata: dict[str, Any] = {}
+    if stateless:
+        thread_id = str(uuid7())
+        create_thread = {"graph_id": graph_id, "assistant_id": assistant_id}
+    else:
+        thread = await ctx.storage.thread_get(scope, thread_id)
+        if thread is not None:
+            thread_metadata = thread["metadata"]
+        elif body.if_not_exists == "create":
+            create_thread = {"graph_id": graph_id, "assistant_id": assistant_id}
+        else:
+            raise NotFound(NOT_FOUND)
+
+    run_id = str(uuid7())
+    config = _merged_config(assistant, body)
+    context = {
+        **strip_keys(assistant.get("context"), RESERVED_CONFIGURABLE_KEYS),
+        **strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS),
+    }
+    user_configurable = dict(config["configurable"])
+    secrets = ctx.engine.split_secrets(config, context) if ctx.engine is not None else None
+    if secrets is not None:
+        config, context, secret_values = secrets
+        user_configurable = {
+            k: v for k, v in user_configurable.items() if k in config["configurable"]
+        }
+    else:
+        secret_values = None
+
+    metadata = {
+        **(assistant.get("metadata") or {}),
+        **thread_metadata,
+        **strip_keys(config.get("metadata"), RESERVED_METADATA_KEYS),
+        **strip_keys(body.metadata, RESERVED_METADATA_KEYS),
+        "graph_id": graph_id,
+        "assistant_id": assistant_id,
+    }
+    after = body.after_seconds or 0
+    config["configurable"] = {
+        **config["configurable"],
+        **checkpoint_keys,
+        "langgraph_auth_user_id": scope.owner or "",
+        "langgraph_request_id": request_id or str(uuid.uuid4()),
+        "__request_start_time_ms__": int(time.time() * 1000),
+        "__after_seconds__": after,
+        "run_id": run_id,
+        "thread_id": thread_id,
+        "graph_id": graph_id,
+        "assistant_id": assistant_id,
+        "user_id": scope.owner or "",
+    }
+    config["metadata"] = dict(metadata)
+    temporary = stateless and body.on_completion == "delete"
+    kwargs = {
+        "input": body.input,
+        "command": command,
+        "config": config,
+        "context": context,
+        "stream_mode": body.modes(),
+        "interrupt_before": body.interrupt_before,
+        "interrupt_after": body.interrupt_after,
+        "webhook": body.webhook,
+        "feedback_keys": body.feedback_keys,
+        "temporary": temporary,
+        "subgraphs": body.stream_subgraphs,
+        "resumable": body.stream_resumable,
+        "checkpoint_during": _durability(body) != "exit",
+        "durability": _durability(body),
+    }
+    created_at = utcnow() + timedelta(seconds=after) if after else None
+    strategy = body.multitask_strategy
+    try:
+        result = await ctx.storage.run_create(
+            scope,
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            metadata=metadata,
+            kwargs=kwargs,
+            multitask_strategy=strategy,
+            created_at=created_at,
+            create_thread=create_thread,
+            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
+            thread_config={"configurable": user_configurable},
+            reject_if_inflight=strategy == "reject",
+        )
+    except ThreadBusy:
+        raise Conflict(BUSY) from None
+    if result is None:
+        raise NotFound(NOT_FOUND)
+    run, others = result
+    channel = ctx.engine.submit(run, secret_values)
+    if others and strategy in ("interrupt", "rollback"):
+        await ctx.engine.cancel(others, thread_id=thread_id, action=strategy)
+    return CreatedRun(run=run, channel=channel, thread_id=thread_id, temporary=temporary)
