@@ -176,20 +176,24 @@ async def settle(
     else error / interrupted / idle from the final checkpoint."""
     storage = engine.ctx.storage
     run_id, thread_id = run["run_id"], run["thread_id"]
+    # The thread first: a client that sees the run finished must find the thread settled.
+    if not run["kwargs"].get("temporary"):
+        queued = [
+            r
+            for r in await storage.run_inflight(ANONYMOUS, thread_id=thread_id)
+            if r["run_id"] != run_id
+        ]
+        update: dict[str, Any] = dict(fields) if fields else {}
+        if queued:
+            update["status"] = "busy"
+        elif error is not None:
+            update["status"] = "error"
+        update["error"] = error
+        await storage.thread_set_state(ANONYMOUS, thread_id, **update)
     if status == "rollback":
         await storage.run_delete(ANONYMOUS, run_id, thread_id=thread_id)
     else:
         await storage.run_set_status(run_id, status)
-    if run["kwargs"].get("temporary"):
-        return
-    queued = await storage.run_inflight(ANONYMOUS, thread_id=thread_id)
-    update: dict[str, Any] = dict(fields) if fields else {}
-    if queued:
-        update["status"] = "busy"
-    elif error is not None:
-        update["status"] = "error"
-    update["error"] = error
-    await storage.thread_set_state(ANONYMOUS, thread_id, **update)
 
 
 async def _delete_temporary_thread(engine: RunEngine, thread_id: str) -> None:
