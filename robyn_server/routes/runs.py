@@ -116,32 +116,68 @@ async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
     )
 
 
-@route("POST", "/threads/:thread_id/runs", summary="Create a background run", tags=TAGS)
+@route(
+    "POST",
+    "/threads/:thread_id/runs",
+    summary="Create a background run",
+    tags=TAGS,
+    body=RunCreateStateful,
+)
 async def create_background_run(req: ApiRequest) -> Any:
     return await _background(req, _thread_id(req))
 
 
-@route("POST", "/threads/:thread_id/runs/stream", summary="Create a run and stream it", tags=TAGS)
+@route(
+    "POST",
+    "/threads/:thread_id/runs/stream",
+    summary="Create a run and stream it",
+    tags=TAGS,
+    body=RunCreateStateful,
+)
 async def create_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, _thread_id(req))
 
 
-@route("POST", "/threads/:thread_id/runs/wait", summary="Create a run and wait for it", tags=TAGS)
+@route(
+    "POST",
+    "/threads/:thread_id/runs/wait",
+    summary="Create a run and wait for it",
+    tags=TAGS,
+    body=RunCreateStateful,
+)
 async def create_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, _thread_id(req))
 
 
-@route("POST", "/runs", summary="Create a stateless background run", tags=STATELESS)
+@route(
+    "POST",
+    "/runs",
+    summary="Create a stateless background run",
+    tags=STATELESS,
+    body=RunCreateStateful,
+)
 async def create_stateless_run(req: ApiRequest) -> Any:
     return await _background(req, None)
 
 
-@route("POST", "/runs/stream", summary="Create a stateless run and stream it", tags=STATELESS)
+@route(
+    "POST",
+    "/runs/stream",
+    summary="Create a stateless run and stream it",
+    tags=STATELESS,
+    body=RunCreateStateful,
+)
 async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, None)
 
 
-@route("POST", "/runs/wait", summary="Create a stateless run and wait for it", tags=STATELESS)
+@route(
+    "POST",
+    "/runs/wait",
+    summary="Create a stateless run and wait for it",
+    tags=STATELESS,
+    body=RunCreateStateful,
+)
 async def create_stateless_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, None)
 
