@@ -1,0 +1,174 @@
+"""/threads/{id}/state and /threads/{id}/history: a thread's checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from robyn_server.auth import scope_for
+from robyn_server.context import get_context
+from robyn_server.errors import ValidationFailed
+from robyn_server.http import (
+    ApiRequest,
+    RouteTable,
+    format_validation_error,
+    parse_bool,
+    parse_uuid,
+)
+from robyn_server.services import thread_state
+from robyn_server.wire_state import (
+    HistorySearch,
+    StateAtCheckpoint,
+    StateUpdate,
+    StateUpdateResult,
+    ThreadState,
+)
+
+table = RouteTable()
+route = table.route
+TAGS = ["Thread state"]
+STATE_QUERY = {
+    "subgraphs": "Include the states of subgraphs (true/false)",
+    "select": "Fields to return (repeatable); values.<key> for one state key",
+}
+
+
+def _thread_id(req: ApiRequest) -> str:
+    return parse_uuid(req.path_params["thread_id"], "thread ID")
+
+
+def _subgraphs(req: ApiRequest) -> bool:
+    return parse_bool(req.query_one("subgraphs"), default=False)
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/state",
+    summary="Get a thread's latest state",
+    tags=TAGS,
+    query=STATE_QUERY,
+    response=ThreadState,
+)
+async def get_state(req: ApiRequest) -> Any:
+    return await thread_state.get_state(
+        get_context(),
+        scope_for(req),
+        _thread_id(req),
+        subgraphs=_subgraphs(req),
+        select=req.query_all("select") or None,
+    )
+
+
+@route(
+    "POST",
+    "/threads/:thread_id/state",
+    summary="Update a thread's state, optionally from a past checkpoint",
+    tags=TAGS,
+    body=StateUpdate,
+    responses={400: "The thread has no graph_id", 409: "A run is in flight"},
+    response=StateUpdateResult,
+)
+async def update_state(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    body = req.model(StateUpdate)
+    return await thread_state.update_state(get_context(), scope_for(req), thread_id, body)
+
+
+@route(
+    "POST",
+    "/threads/:thread_id/state/checkpoint",
+    summary="Get a thread's state at a checkpoint (or a subgraph's, by namespace)",
+    tags=TAGS,
+    body=StateAtCheckpoint,
+    response=ThreadState,
+)
+async def get_state_for_checkpoint(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    body = req.model(StateAtCheckpoint)
+    return await thread_state.get_state_for_checkpoint(
+        get_context(),
+        scope_for(req),
+        thread_id,
+        body.checkpoint,
+        subgraphs=body.subgraphs,
+        select=body.select,
+    )
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/state/:checkpoint_id",
+    summary="Get a thread's state at a checkpoint",
+    tags=TAGS,
+    query=STATE_QUERY,
+    response=ThreadState,
+)
+async def get_state_at(req: ApiRequest) -> Any:
+    return await thread_state.get_state_at(
+        get_context(),
+        scope_for(req),
+        _thread_id(req),
+        req.path_params["checkpoint_id"],
+        subgraphs=_subgraphs(req),
+        select=req.query_all("select") or None,
+    )
+
+
+@route(
+    "POST",
+    "/threads/:thread_id/history",
+    summary="List a thread's past states, newest first",
+    tags=TAGS,
+    body=HistorySearch,
+    response=list[ThreadState],
+)
+async def post_history(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    body = req.model(HistorySearch)
+    return await thread_state.history(get_context(), scope_for(req), thread_id, body)
+
+
+@route(
+    "GET",
+    "/threads/:thread_id/history",
+    summary="List a thread's past states, newest first",
+    tags=TAGS,
+    query={
+        "limit": "How many states (default 1)",
+        "before": "Only states older than this checkpoint ID",
+        "select": "Fields to return (repeatable); values.<key> for one state key",
+    },
+    response=list[ThreadState],
+)
+async def get_history(req: ApiRequest) -> Any:
+    thread_id = _thread_id(req)
+    return await thread_state.history(get_context(), scope_for(req), thread_id, _history_query(req))
+
+
+def _history_query(req: ApiRequest) -> HistorySearch:
+    fields: dict[str, Any] = {}
+    limit = req.query_one("limit")
+    if limit:
+        try:
+            fields["limit"] = int(limit)
+        except ValueError:
+            raise ValidationFailed(f"limit: must be an integer, got {limit!r}") from None
+    before = req.query_one("before")
+    if before:
+        # A checkpoint ID, or the JSON checkpoint object the POST form takes.
+        fields["before"] = _before_json(before) if before.lstrip().startswith("{") else before
+    if select := req.query_all("select"):
+        fields["select"] = select
+    try:
+        return HistorySearch.model_validate(fields)
+    except ValidationError as exc:
+        raise ValidationFailed(format_validation_error(exc)) from None
+
+
+def _before_json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ValidationFailed("before: must be a checkpoint ID or a JSON checkpoint") from None

@@ -1,0 +1,387 @@
+"""Thread state and history, read and written only through the graph and its checkpointer.
+
+LangGraph's `StateSnapshot` is the one source of truth: the endpoints turn it into the
+wire's ThreadState, the thread row's status/values/interrupts are derived from it, and
+updates go through `aupdate_state` so the checkpoints are exactly what LangGraph itself
+would write. Nothing here keeps a copy of state on the side.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph.types import StateSnapshot
+
+from robyn_server.context import AppContext
+from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from robyn_server.http import parse_uuid
+from robyn_server.serialization import to_jsonable
+from robyn_server.services.threads import NO_GRAPH, not_found
+from robyn_server.storage.base import Scope
+from robyn_server.wire_state import CheckpointAddress, HistorySearch, StateUpdate
+
+# What a thread without a graph or without checkpoints reports, as the reference does.
+EMPTY_STATE: dict[str, Any] = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "metadata": None,
+    "created_at": None,
+    "checkpoint": None,
+    "parent_checkpoint": None,
+    "interrupts": [],
+    "checkpoint_id": None,
+    "parent_checkpoint_id": None,
+}
+STATE_FIELDS = tuple(EMPTY_STATE)
+BUSY = "Thread is busy with an in-flight run; wait for it to finish before updating its state"
+# Keys of a checkpoint config that address a checkpoint, as opposed to run settings.
+_ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+
+
+# -- StateSnapshot -> wire ---------------------------------------------------------------
+
+
+def _address(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The public part of a checkpoint config: what a client sends back to reach it.
+
+    Subgraph configs also carry LangGraph's private `__pregel_*` objects, which must
+    never leave the server.
+    """
+    if not config:
+        return None
+    conf = config.get("configurable") or {}
+    address = {
+        "checkpoint_id": conf.get("checkpoint_id"),
+        "thread_id": conf.get("thread_id"),
+        "checkpoint_ns": conf.get("checkpoint_ns", ""),
+    }
+    if conf.get("checkpoint_map"):
+        address["checkpoint_map"] = conf["checkpoint_map"]
+    return address
+
+
+def _checkpoint(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    address = _address(config)
+    return address if address and address["checkpoint_id"] else None
+
+
+def interrupt_json(interrupt: Any) -> dict[str, Any]:
+    out = {"id": interrupt.id, "value": interrupt.value}
+    schema = getattr(interrupt, "response_schema", None)
+    if schema is not None:
+        out["response_schema"] = schema
+    return out
+
+
+def _task_json(task: Any) -> dict[str, Any]:
+    # A subgraph task points at the subgraph's state: expanded when subgraphs were
+    # asked for, else only its address, which POST .../state/checkpoint accepts.
+    state = task.state
+    if isinstance(state, StateSnapshot):
+        checkpoint, nested = _address(state.config), state_to_json(state)
+    else:
+        checkpoint, nested = _address(state), None
+    return {
+        "id": task.id,
+        "name": task.name,
+        "path": task.path,
+        "error": task.error,
+        "interrupts": [interrupt_json(i) for i in task.interrupts],
+        "checkpoint": checkpoint,
+        "state": nested,
+        "result": getattr(task, "result", None),
+    }
+
+
+def state_to_json(snapshot: StateSnapshot) -> dict[str, Any]:
+    """The ThreadState wire shape, ready for `serialization.dumps` (values may still hold
+    LangChain messages; use `to_jsonable` on it where plain JSON is needed)."""
+    checkpoint = _checkpoint(snapshot.config)
+    parent = _checkpoint(snapshot.parent_config)
+    return {
+        "values": snapshot.values,
+        "next": list(snapshot.next),
+        "tasks": [_task_json(t) for t in snapshot.tasks],
+        "metadata": snapshot.metadata,
+        "created_at": snapshot.created_at,
+        "checkpoint": checkpoint,
+        "parent_checkpoint": parent,
+        "interrupts": [interrupt_json(i) for i in snapshot.interrupts],
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }
+
+
+def empty_state() -> dict[str, Any]:
+    return copy.deepcopy(EMPTY_STATE)
+
+
+def _exists(snapshot: StateSnapshot) -> bool:
+    # LangGraph answers a missing checkpoint with a blank snapshot rather than an error.
+    return snapshot.created_at is not None or snapshot.metadata is not None
+
+
+# -- the thread row ----------------------------------------------------------------------
+
+
+def thread_fields(snapshot: StateSnapshot) -> dict[str, Any]:
+    """The thread row's `status`, `values` and `interrupts` for the thread's latest state.
+
+    `interrupted` whenever nodes are left to run: an `interrupt()` (then `interrupts`
+    lists it under its task id) or a static breakpoint (then `interrupts` is `{}`).
+    Busy and error are the run engine's to decide; it overrides `status` for them.
+    Values and interrupts come back as plain JSON, ready for storage.
+    """
+    interrupts = {
+        task.id: [interrupt_json(i) for i in task.interrupts]
+        for task in snapshot.tasks
+        if task.interrupts
+    }
+    values = snapshot.values if _exists(snapshot) else None
+    plain = to_jsonable({"values": values, "interrupts": interrupts})
+    return {
+        "status": "interrupted" if snapshot.next or interrupts else "idle",
+        "values": plain["values"],
+        "interrupts": plain["interrupts"],
+    }
+
+
+def _latest(config: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """`config` readdressed to the thread's newest root checkpoint."""
+    conf = {
+        k: v
+        for k, v in (config.get("configurable") or {}).items()
+        if k not in _ADDRESS_KEYS and not k.startswith("__")
+    }
+    conf["thread_id"] = thread_id
+    return {"configurable": conf}
+
+
+async def _store_fields(
+    ctx: AppContext, scope: Scope, thread_id: str, snapshot: StateSnapshot
+) -> dict[str, Any]:
+    fields = thread_fields(snapshot)
+    await ctx.storage.thread_set_state(scope, thread_id, **fields, error=None)
+    return fields
+
+
+async def refresh_thread(
+    ctx: AppContext, scope: Scope, thread_id: str, graph: Any, config: dict[str, Any]
+) -> dict[str, Any]:
+    """Recompute the thread row from its latest checkpoint (error cleared) and return
+    the fields written: `{"status", "values", "interrupts"}`."""
+    snapshot = await graph.aget_state(_latest(config, thread_id))
+    return await _store_fields(ctx, scope, thread_id, snapshot)
+
+
+# -- resolving a thread's graph ----------------------------------------------------------
+
+
+async def _thread(ctx: AppContext, scope: Scope, thread_id: str) -> dict[str, Any]:
+    thread = await ctx.storage.thread_get(scope, thread_id)
+    if thread is None:
+        raise not_found(thread_id)
+    return thread
+
+
+@asynccontextmanager
+async def _thread_graph(
+    ctx: AppContext, thread: dict[str, Any], graph_id: str
+) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+    """The thread's graph and the config that addresses the thread's root state."""
+    if graph_id not in ctx.registry:
+        raise NotFound(f"Graph '{graph_id}' not found")
+    thread_id = thread["thread_id"]
+    ids = {"thread_id": thread_id, "graph_id": graph_id}
+    # A factory builds the graph from config: give it the thread's, as runs do.
+    thread_config = dict(thread.get("config") or {})
+    factory_config = {
+        **thread_config,
+        "configurable": {**(thread_config.get("configurable") or {}), **ids},
+    }
+    async with ctx.registry.graph(
+        graph_id, factory_config, checkpointer=ctx.checkpointer, store=ctx.store
+    ) as graph:
+        yield graph, {"configurable": ids}
+
+
+def _addressed(
+    config: dict[str, Any], address: CheckpointAddress | None, checkpoint_id: str | None = None
+) -> dict[str, Any]:
+    """`config` pointed at a checkpoint; ids are checked so a typo is a 422, not a miss."""
+    conf = {**config["configurable"], "checkpoint_ns": ""}
+    if address is not None:
+        if address.checkpoint_ns:
+            conf["checkpoint_ns"] = address.checkpoint_ns
+        if address.checkpoint_id:
+            conf["checkpoint_id"] = parse_uuid(address.checkpoint_id, "checkpoint ID")
+        if address.checkpoint_map:
+            conf["checkpoint_map"] = address.checkpoint_map
+    if checkpoint_id:
+        conf["checkpoint_id"] = parse_uuid(checkpoint_id, "checkpoint ID")
+    return {"configurable": conf}
+
+
+def _missing_checkpoint(thread_id: str, config: dict[str, Any]) -> NotFound:
+    checkpoint_id = config["configurable"]["checkpoint_id"]
+    return NotFound(f"Checkpoint {checkpoint_id} not found in thread {thread_id}")
+
+
+# -- select ------------------------------------------------------------------------------
+
+
+def check_select(select: list[str] | None) -> None:
+    for field in select or ():
+        if field not in STATE_FIELDS and not (field.startswith("values.") and len(field) > 7):
+            raise ValidationFailed(
+                f"Invalid select field {field!r}: use one of {list(STATE_FIELDS)} or values.<key>"
+            )
+
+
+def select_fields(state: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    """Only the selected fields; `values.<key>` keeps just those keys of `values`."""
+    if not select:
+        return state
+    out = {field: state[field] for field in select if field in state}
+    keys = [field.removeprefix("values.") for field in select if field.startswith("values.")]
+    if keys and "values" not in out:
+        values = state["values"]
+        out["values"] = (
+            {k: values[k] for k in keys if k in values} if isinstance(values, dict) else values
+        )
+    return out
+
+
+# -- endpoints -----------------------------------------------------------------------------
+
+
+async def get_state(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str,
+    *,
+    subgraphs: bool = False,
+    checkpoint: CheckpointAddress | None = None,
+    select: list[str] | None = None,
+) -> dict[str, Any]:
+    """The thread's state, latest unless `checkpoint` names one (404 if it is unknown)."""
+    check_select(select)
+    thread = await _thread(ctx, scope, thread_id)
+    graph_id = thread["metadata"].get("graph_id")
+    if not graph_id:
+        return select_fields(empty_state(), select)
+    async with _thread_graph(ctx, thread, graph_id) as (graph, config):
+        config = _addressed(config, checkpoint)
+        snapshot = await graph.aget_state(config, subgraphs=subgraphs)
+    if "checkpoint_id" in config["configurable"] and not _exists(snapshot):
+        raise _missing_checkpoint(thread_id, config)
+    return select_fields(state_to_json(snapshot), select)
+
+
+async def get_state_at(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str,
+    checkpoint_id: str,
+    *,
+    subgraphs: bool = False,
+    select: list[str] | None = None,
+) -> dict[str, Any]:
+    address = CheckpointAddress(checkpoint_id=parse_uuid(checkpoint_id, "checkpoint ID"))
+    return await get_state(
+        ctx, scope, thread_id, subgraphs=subgraphs, checkpoint=address, select=select
+    )
+
+
+async def get_state_for_checkpoint(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str,
+    checkpoint: CheckpointAddress,
+    *,
+    subgraphs: bool = False,
+    select: list[str] | None = None,
+) -> dict[str, Any]:
+    return await get_state(
+        ctx, scope, thread_id, subgraphs=subgraphs, checkpoint=checkpoint, select=select
+    )
+
+
+async def update_state(
+    ctx: AppContext, scope: Scope, thread_id: str, body: StateUpdate
+) -> dict[str, Any]:
+    """Apply `values` as if node `as_node` had written them, on the latest checkpoint or
+    the one given (which forks history there), then bring the thread row up to date.
+
+    Refused while a run is pending or running: the run would overwrite the update, or
+    the update would land in the middle of the run's steps.
+    """
+    from langgraph.errors import EmptyInputError, InvalidUpdateError
+
+    thread = await _thread(ctx, scope, thread_id)
+    graph_id = thread["metadata"].get("graph_id")
+    if not graph_id:
+        raise BadRequest(NO_GRAPH.format(thread_id=thread_id))
+    if await ctx.storage.run_inflight(scope, thread_id=thread_id):
+        raise Conflict(BUSY)
+    async with _thread_graph(ctx, thread, graph_id) as (graph, root):
+        config = _addressed(root, body.checkpoint, body.checkpoint_id)
+        if "checkpoint_id" in config["configurable"]:
+            # LangGraph would silently start a new history from an unknown id.
+            if not _exists(await graph.aget_state(config)):
+                raise _missing_checkpoint(thread_id, config)
+        try:
+            saved = await graph.aupdate_state(config, body.values, as_node=body.as_node)
+        except (ValueError, KeyError, TypeError, InvalidUpdateError, EmptyInputError) as exc:
+            raise BadRequest(f"Invalid state update: {exc}") from None
+        snapshot = await graph.aget_state(root)
+    await _store_fields(ctx, scope, thread_id, snapshot)
+    if ctx.broker is not None:
+        await ctx.broker.publish_state_update(
+            thread_id, {"state": state_to_json(snapshot), "thread_id": thread_id}
+        )
+    written = {k: v for k, v in saved["configurable"].items() if not k.startswith("__")}
+    return {
+        "checkpoint": written,
+        "configurable": dict(written),
+        "checkpoint_id": written.get("checkpoint_id"),
+    }
+
+
+def _before(before: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every form clients send: an id, `{"configurable": {...}}` or a flat checkpoint."""
+    if before is None:
+        return None
+    if isinstance(before, str):
+        checkpoint_id: Any = before
+    else:
+        conf = before.get("configurable")
+        checkpoint_id = (conf if isinstance(conf, dict) else before).get("checkpoint_id")
+    if not isinstance(checkpoint_id, str) or not checkpoint_id:
+        raise ValidationFailed("before: must be a checkpoint ID or a checkpoint with one")
+    return {"configurable": {"checkpoint_id": parse_uuid(checkpoint_id, "checkpoint ID")}}
+
+
+async def history(
+    ctx: AppContext, scope: Scope, thread_id: str, body: HistorySearch
+) -> list[dict[str, Any]]:
+    """Past states, newest first, across every branch of the thread."""
+    check_select(body.select)
+    before = _before(body.before)
+    thread = await _thread(ctx, scope, thread_id)
+    graph_id = thread["metadata"].get("graph_id")
+    if not graph_id:
+        return []
+    async with _thread_graph(ctx, thread, graph_id) as (graph, config):
+        config = _addressed(config, body.checkpoint)
+        snapshots = [
+            s
+            async for s in graph.aget_state_history(
+                config, filter=body.metadata or None, before=before, limit=body.limit
+            )
+        ]
+    return [select_fields(state_to_json(s), body.select) for s in snapshots]
