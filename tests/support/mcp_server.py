@@ -1,0 +1,98 @@
+"""A real MCP server (the `mcp` package's FastMCP) on loopback, over both transports.
+
+One process-local server answers streamable HTTP at `/mcp` and SSE at `/sse`. Its tools:
+`add(a, b)`, `echo(text)`, `fail(message)` (an MCP tool error), and `whoami()` (the
+`Authorization` header the call arrived with). Every tool call and the headers of every
+HTTP request are recorded so tests can see what reached the server. `stop()` takes it
+down (to test a server that went away); `start()` brings it back on the same port.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from mcp.server.fastmcp import Context, FastMCP
+from starlette.applications import Starlette
+
+from tests.support.loopback import LoopbackServer
+
+
+class McpTestServer:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.request_headers: list[dict[str, str]] = []
+        self._server: LoopbackServer | None = None
+        self._port = 0
+
+    @property
+    def streamable_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/mcp"
+
+    @property
+    def sse_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/sse"
+
+    def start(self) -> McpTestServer:
+        self._server = LoopbackServer(self._app(), port=self._port).start()
+        self._port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def calls_of(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [args for tool, args in self.calls if tool == name]
+
+    def _record(self, name: str, args: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls.append((name, args))
+
+    def _app(self) -> Starlette:
+        mcp = FastMCP("tools-agent-test")
+
+        @mcp.tool()
+        def add(a: int, b: int) -> int:
+            """Add two integers."""
+            self._record("add", {"a": a, "b": b})
+            return a + b
+
+        @mcp.tool()
+        def echo(text: str) -> str:
+            """Repeat the text back."""
+            self._record("echo", {"text": text})
+            return text
+
+        @mcp.tool()
+        def fail(message: str) -> str:
+            """Always fails with the given message."""
+            self._record("fail", {"message": message})
+            raise ValueError(message)
+
+        @mcp.tool()
+        def whoami(ctx: Context) -> str:
+            """The Authorization header this call was made with."""
+            self._record("whoami", {})
+            request = ctx.request_context.request
+            return (request.headers.get("authorization") if request else None) or "nobody"
+
+        streamable = mcp.streamable_http_app()
+        sse = mcp.sse_app()
+        app = Starlette(
+            routes=[*streamable.routes, *sse.routes],
+            lifespan=lambda _app: mcp.session_manager.run(),
+        )
+        recorder = self
+
+        async def recording_app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+                with recorder._lock:
+                    recorder.request_headers.append(headers)
+            await app(scope, receive, send)
+
+        return recording_app
