@@ -3,7 +3,7 @@
 It mirrors `PostgresStorage` rule for rule (the contract suite runs against both), so
 switching backends never changes what a client sees. State lives only in this process.
 Stored dicts never leave it: inputs are deep-copied in and records deep-copied out.
-Threads live in memory_threads.py.
+Threads live in memory_threads.py, runs in memory_runs.py.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from robyn_server.storage.base import (
     require_uuid,
     utcnow,
 )
-from robyn_server.storage.memory_threads import Record, Row, ThreadsInMemory, later_than, page_of
+from robyn_server.storage.memory_runs import RunsInMemory
+from robyn_server.storage.memory_threads import Record, Row, later_than, page_of
 
 
-class InMemoryStorage(ThreadsInMemory, Storage):
+class InMemoryStorage(RunsInMemory, Storage):
     def __init__(self) -> None:
         super().__init__()
         self._assistants: dict[str, Row] = {}
@@ -136,7 +137,7 @@ class InMemoryStorage(ThreadsInMemory, Storage):
             if self._visible(scope, thread) and thread.data["metadata"].get("assistant_id") == key
         ]
         for thread_id in doomed:
-            del self._threads[thread_id]
+            self._forget_thread(thread_id)
         return doomed
 
     def _assistant_filter(

@@ -69,6 +69,10 @@ class ThreadsInMemory:
         row = self._threads.get(key) if key else None
         return row if self._visible(scope, row) else None
 
+    def _forget_thread(self, key: str) -> None:
+        """Drop a thread; the runs half extends this to drop the thread's runs with it."""
+        del self._threads[key]
+
     def _insert_thread(self, scope: Scope, key: str, **fields: Any) -> Record:
         now = utcnow()
         record = {
@@ -132,7 +136,7 @@ class ThreadsInMemory:
         row = self._thread_row(scope, thread_id)
         if row is None:
             return False
-        del self._threads[row.data["thread_id"]]
+        self._forget_thread(row.data["thread_id"])
         return True
 
     async def thread_delete_many(self, scope: Scope, thread_ids: Sequence[str]) -> list[str]:
@@ -141,7 +145,7 @@ class ThreadsInMemory:
             row = self._thread_row(scope, thread_id)
             if row is not None:
                 key = row.data["thread_id"]
-                del self._threads[key]
+                self._forget_thread(key)
                 deleted.append(key)
         return deleted
 
