@@ -90,7 +90,9 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                     async for name, data in stream.run(
                         graph,
                         build_input(kwargs.get("input"), kwargs.get("command")),
-                        config,
+                        # The graph's root LangChain run is the server's run, so `events`
+                        # and traces correlate with it (as in the reference).
+                        {**config, "run_id": run_id},
                         context=context,
                         interrupt_before=kwargs.get("interrupt_before"),
                         interrupt_after=kwargs.get("interrupt_after"),
