@@ -110,3 +110,15 @@ async def test_debug_tasks_and_checkpoints_of_subgraphs_are_namespaced():
             assert ref["checkpoint_id"] == configurable["checkpoint_id"]
             # Addressing a subgraph checkpoint needs the parents' ids too.
             assert ref["checkpoint_map"] == configurable["checkpoint_map"]
+
+
+async def test_events_mode_with_subgraphs_keeps_namespaced_mode_events():
+    stream = RunStream(["events", "custom"], subgraphs=True)
+    events = await collect(stream, counting_parent(InMemorySaver()), {"count": 0}, thread_config())
+
+    custom = [(name, data) for name, data in events if name != "events"]
+    assert len(custom) == 1
+    assert re.fullmatch(rf"custom\|child:{TASK}", custom[0][0])
+    started = [data["name"] for name, data in events if data.get("event") == "on_chain_start"]
+    assert {"child", "inner_node", "after"} <= set(started)
+    assert stream.last_values == {"messages": [], "count": 11}
