@@ -75,6 +75,8 @@ class Settings:
     database_probe_timeout: float = 5.0
     database_pool_timeout: float = 10.0
     database_fallback_to_memory: bool = False
+    # False: commits do not wait for the WAL flush, except the one creating a run.
+    database_synchronous_commit: bool = False
     cors_allow_origins: list[str] = field(default_factory=lambda: ["*"])
     max_request_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
@@ -108,6 +110,7 @@ class Settings:
             database_probe_timeout=_env_float("DATABASE_PROBE_TIMEOUT", 5.0),
             database_pool_timeout=_env_float("DATABASE_POOL_TIMEOUT", 10.0),
             database_fallback_to_memory=_env_bool("DATABASE_FALLBACK_TO_MEMORY", False),
+            database_synchronous_commit=_env_bool("DATABASE_SYNCHRONOUS_COMMIT", False),
             cors_allow_origins=_env_list("CORS_ALLOW_ORIGINS", ["*"]),
             max_request_body_bytes=_env_int(
                 "HTTP_MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024

@@ -32,6 +32,7 @@ async def start(ctx: AppContext) -> None:
         store_ttl=ctx.registry.store_config().get("ttl"),
         probe_timeout=settings.database_probe_timeout,
         pool_timeout=settings.database_pool_timeout,
+        synchronous_commit=settings.database_synchronous_commit,
     )
     await ensure_system_assistants(ctx)
     await _start_engine(ctx)

@@ -242,6 +242,9 @@ class RunQueries(PostgresBase):
         ]
         try:
             async with self._pipelined_transaction() as conn:
+                # The pool may commit asynchronously; an acknowledged run must survive
+                # a database crash, so this one commit waits for its WAL flush.
+                await conn.execute("SET LOCAL synchronous_commit = on", prepare=False)
                 if create_thread is not None:
                     await conn.execute(
                         CREATE_THREAD_SQL, (thread_key, scope.owner, jsonb(create_thread))
