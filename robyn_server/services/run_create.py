@@ -17,6 +17,7 @@ from langchain_core.utils.uuid import uuid7
 from robyn_server.context import AppContext
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.graphs import system_assistant_id
+from robyn_server.runs.graph_input import build_input
 from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT
 from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
@@ -103,6 +104,11 @@ async def create_run(
     command = body.command.model_dump(exclude_none=True) if body.command else None
     if stateless and command and "resume" in command:
         raise BadRequest(RESUME_WITHOUT_THREAD)
+    if command:
+        try:
+            build_input(body.input, command)  # a malformed goto/update is the client's error
+        except ValueError as exc:
+            raise BadRequest(f"Invalid command: {exc}") from None
     assistant_id = resolve_assistant_id(ctx, body.assistant_id)
     checkpoint_keys = _checkpoint_keys(body)
     request_configurable = (body.config or {}).get("configurable") or {}
