@@ -127,6 +127,8 @@ class RunEngine:
                     await self._schedule_delayed(thread_id)
                     return
                 await self._execute(run)
+                if run["kwargs"].get("temporary"):
+                    return  # a stateless run's thread has no other run, and is gone now
         except Exception:
             logger.exception("Run worker for thread %s failed", thread_id)
         finally:
