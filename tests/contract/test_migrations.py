@@ -20,7 +20,7 @@ from robyn_server.database import (
 
 pytestmark = pytest.mark.postgres
 
-OUR_TABLES = ("assistants", "assistant_versions", "threads", "schema_migrations")
+OUR_TABLES = ("assistants", "assistant_versions", "threads", "runs", "schema_migrations")
 
 
 def make_pool(url: str) -> AsyncConnectionPool:
@@ -177,6 +177,9 @@ def test_search_indexes_exist(pg_persistence: Persistence, postgres_url: str) ->
         "threads_state_updated_at_idx",
         "threads_status_idx",
         "threads_assistant_id_idx",
+        "runs_thread_idx",
+        "runs_inflight_idx",
+        "runs_running_idx",
     ):
         assert name in defs, name
 
