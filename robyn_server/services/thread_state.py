@@ -209,21 +209,26 @@ async def _thread_graph(
         yield graph, {"configurable": ids}
 
 
-def _addressed(
-    config: dict[str, Any], address: CheckpointAddress | None, checkpoint_id: str | None = None
+def _address_keys(
+    address: CheckpointAddress | None, checkpoint_id: str | None = None
 ) -> dict[str, Any]:
-    """`config` pointed at a checkpoint; ids are checked so a typo is a 422, not a miss."""
-    conf = {**config["configurable"], "checkpoint_ns": ""}
+    """The configurable keys that point at a checkpoint. Ids are checked here, before any
+    lookup, so a malformed one is always a 422 rather than a miss."""
+    keys: dict[str, Any] = {"checkpoint_ns": ""}
     if address is not None:
         if address.checkpoint_ns:
-            conf["checkpoint_ns"] = address.checkpoint_ns
+            keys["checkpoint_ns"] = address.checkpoint_ns
         if address.checkpoint_id:
-            conf["checkpoint_id"] = parse_uuid(address.checkpoint_id, "checkpoint ID")
+            keys["checkpoint_id"] = parse_uuid(address.checkpoint_id, "checkpoint ID")
         if address.checkpoint_map:
-            conf["checkpoint_map"] = address.checkpoint_map
+            keys["checkpoint_map"] = address.checkpoint_map
     if checkpoint_id:
-        conf["checkpoint_id"] = parse_uuid(checkpoint_id, "checkpoint ID")
-    return {"configurable": conf}
+        keys["checkpoint_id"] = parse_uuid(checkpoint_id, "checkpoint ID")
+    return keys
+
+
+def _addressed(config: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    return {"configurable": {**config["configurable"], **keys}}
 
 
 def _missing_checkpoint(thread_id: str, config: dict[str, Any]) -> NotFound:
@@ -270,12 +275,13 @@ async def get_state(
 ) -> dict[str, Any]:
     """The thread's state, latest unless `checkpoint` names one (404 if it is unknown)."""
     check_select(select)
+    keys = _address_keys(checkpoint)
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:
         return select_fields(empty_state(), select)
     async with _thread_graph(ctx, thread, graph_id) as (graph, config):
-        config = _addressed(config, checkpoint)
+        config = _addressed(config, keys)
         snapshot = await graph.aget_state(config, subgraphs=subgraphs)
     if "checkpoint_id" in config["configurable"] and not _exists(snapshot):
         raise _missing_checkpoint(thread_id, config)
@@ -291,7 +297,7 @@ async def get_state_at(
     subgraphs: bool = False,
     select: list[str] | None = None,
 ) -> dict[str, Any]:
-    address = CheckpointAddress(checkpoint_id=parse_uuid(checkpoint_id, "checkpoint ID"))
+    address = CheckpointAddress(checkpoint_id=checkpoint_id)
     return await get_state(
         ctx, scope, thread_id, subgraphs=subgraphs, checkpoint=address, select=select
     )
@@ -322,6 +328,7 @@ async def update_state(
     """
     from langgraph.errors import EmptyInputError, InvalidUpdateError
 
+    keys = _address_keys(body.checkpoint, body.checkpoint_id)
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:
@@ -329,7 +336,7 @@ async def update_state(
     if await ctx.storage.run_inflight(scope, thread_id=thread_id):
         raise Conflict(BUSY)
     async with _thread_graph(ctx, thread, graph_id) as (graph, root):
-        config = _addressed(root, body.checkpoint, body.checkpoint_id)
+        config = _addressed(root, keys)
         if "checkpoint_id" in config["configurable"]:
             # LangGraph would silently start a new history from an unknown id.
             if not _exists(await graph.aget_state(config)):
@@ -372,12 +379,13 @@ async def history(
     """Past states, newest first, across every branch of the thread."""
     check_select(body.select)
     before = _before(body.before)
+    keys = _address_keys(body.checkpoint)
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:
         return []
     async with _thread_graph(ctx, thread, graph_id) as (graph, config):
-        config = _addressed(config, body.checkpoint)
+        config = _addressed(config, keys)
         snapshots = [
             s
             async for s in graph.aget_state_history(

@@ -55,11 +55,13 @@ def message_texts(values: dict) -> list[tuple[str, str]]:
     return [(m["type"], m["content"]) for m in values["messages"]]
 
 
-async def test_state_of_thread_without_graph_is_empty(client, tag):
+async def test_state_of_thread_without_graph_is_empty(client, http, tag):
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]
     assert await client.threads.get_state(thread_id) == EMPTY_STATE
     assert await client.threads.get_history(thread_id) == []
+    # A malformed checkpoint id is refused even where no checkpoint could be found.
+    assert (await http.get(f"/threads/{thread_id}/state/nope")).status_code == 422
 
     with pytest.raises(BadRequestError) as err:
         await client.threads.update_state(thread_id, {"count": 5})
