@@ -1,0 +1,146 @@
+"""tools_agent settings: one typed model read from context and configurable, with the
+form hints Open Agent Platform renders, and the server's secrets hand-over."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from robyn_server.services.secrets import inject_secrets, split_secrets
+from tools_agent.context import DEFAULT_MODEL, AgentContext, McpServer
+from tools_agent.graph import graph
+from tools_agent.memory import memory_namespace, user_id_of
+
+FIELDS = {
+    "model_name",
+    "temperature",
+    "max_tokens",
+    "system_prompt",
+    "base_url",
+    "api_key",
+    "model",
+    "mcp_config",
+    "memory",
+    "memory_namespace",
+    "interrupt_before_tools",
+}
+
+
+def test_the_published_schema_describes_every_setting_for_a_form():
+    schema = graph.get_context_jsonschema()
+    assert set(schema["properties"]) == FIELDS
+    for name, prop in schema["properties"].items():
+        ui = prop["x_oap_ui_config"]
+        assert ui["type"] and ui["description"], name
+    assert schema["properties"]["model_name"]["x_oap_ui_config"]["type"] == "select"
+    options = schema["properties"]["model_name"]["x_oap_ui_config"]["options"]
+    assert {"label": DEFAULT_MODEL, "value": DEFAULT_MODEL} in options
+    assert schema["properties"]["mcp_config"]["x_oap_ui_config"]["type"] == "mcp"
+    assert schema["properties"]["memory"]["x_oap_ui_config"]["type"] == "switch"
+
+
+def test_defaults():
+    settings = AgentContext.resolve(None, None)
+    assert settings.model_name == DEFAULT_MODEL
+    assert settings.memory is True and settings.memory_namespace == "memories/{user_id}"
+    assert settings.mcp_config == [] and settings.interrupt_before_tools == []
+    assert settings.api_key is None and settings.temperature is None
+
+
+def test_context_wins_over_configurable_and_unknown_keys_are_ignored():
+    configurable = {"model_name": "openai:gpt-4.1", "temperature": 0.1, "thread_id": "t"}
+    settings = AgentContext.resolve({"temperature": 0.9, "other": 1}, configurable)
+    assert settings.model_name == "openai:gpt-4.1"
+    assert settings.temperature == 0.9
+    explicit = AgentContext(max_tokens=5)  # what LangGraph makes of a context dict
+    assert AgentContext.resolve(explicit, {"max_tokens": 9}).max_tokens == 5
+
+
+def test_invalid_values_are_refused():
+    with pytest.raises(ValidationError):
+        AgentContext(temperature=5)
+    with pytest.raises(ValidationError, match="may only use"):
+        AgentContext(memory_namespace="memories/{thread_id}")
+    with pytest.raises(ValidationError, match="cannot contain"):
+        AgentContext(memory_namespace="my.memories/{user_id}")
+
+
+def test_memory_as_an_object():
+    settings = AgentContext(memory={"enabled": False, "namespace": "notes/{assistant_id}"})
+    assert settings.memory is False and settings.memory_namespace == "notes/{assistant_id}"
+
+
+def test_open_agent_platform_single_mcp_object():
+    settings = AgentContext(mcp_config={"url": "https://tools.example", "tools": ["a"]})
+    assert [s.url for s in settings.mcp_config] == ["https://tools.example"]
+    assert settings.mcp_config[0].tools == ["a"]
+    assert AgentContext(mcp_config={"url": "", "tools": []}).mcp_config == []
+    # OAP stores the server's base URL; the agent talks to its /mcp endpoint.
+    assert settings.mcp_config[0].connection()["url"] == "https://tools.example/mcp"
+
+
+def test_mcp_connection():
+    sse = McpServer(url="http://h:1/sse", auth_token="tok", headers={"X-A": "1"})
+    assert sse.connection() == {
+        "transport": "sse",
+        "url": "http://h:1/sse",
+        "headers": {"X-A": "1", "Authorization": "Bearer tok"},
+        "timeout": 30.0,
+    }
+    http = McpServer(url="http://h:1/mcp", transport="streamable-http", timeout=5)
+    assert http.connection()["transport"] == "streamable_http"
+    assert http.connection()["timeout"] == 5
+
+
+def test_secrets_handed_over_by_the_server_are_used():
+    context = {"model_name": "openai:x", "api_key": "sk-ctx"}
+    configurable = {
+        "mcp_config": [{"url": "http://h/mcp", "headers": {"Authorization": "Bearer t"}}],
+        "api_key": "sk-conf",
+    }
+    config, clean_context, secrets = split_secrets({"configurable": configurable}, context)
+    run_config, run_context = inject_secrets(config, clean_context, secrets)
+    settings = AgentContext.resolve(AgentContext(**run_context), run_config["configurable"])
+    assert settings.api_key == "sk-ctx"
+    headers = settings.mcp_config[0].connection()["headers"]
+    assert headers == {"Authorization": "Bearer t"}
+    settings = AgentContext.resolve(None, run_config["configurable"])
+    assert settings.api_key == "sk-conf"
+
+
+def test_a_redacted_placeholder_is_not_a_value():
+    configurable = {
+        "api_key": "***",
+        "mcp_config": [{"url": "http://h/mcp", "headers": {"Authorization": "***"}}],
+    }
+    settings = AgentContext.resolve(None, configurable)
+    assert settings.api_key is None
+    assert settings.mcp_config[0].connection()["headers"] == {}
+
+
+@pytest.mark.parametrize(
+    ("configurable", "expected"),
+    [
+        ({}, "anonymous"),
+        ({"user_id": ""}, "anonymous"),
+        ({"user_id": "u1"}, "u1"),
+        ({"langgraph_auth_user_id": "auth-1", "user_id": "u1"}, "auth-1"),
+        ({"langgraph_auth_user": {"identity": "id-2"}}, "id-2"),
+    ],
+)
+def test_user_of_a_run(configurable, expected):
+    assert user_id_of(configurable) == expected
+
+
+def test_memory_namespace_is_per_user_and_valid_for_the_store():
+    assert memory_namespace("memories/{user_id}", {}) == ("memories", "anonymous")
+    email = {"user_id": "ann.lee@example.com"}
+    assert memory_namespace("memories/{user_id}", email) == (
+        "memories",
+        "ann%2Elee@example%2Ecom",
+    )
+    assert memory_namespace("m/{assistant_id}/{user_id}", {"assistant_id": "a1"}) == (
+        "m",
+        "a1",
+        "anonymous",
+    )
