@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from robyn_server.context import AppContext
@@ -10,6 +11,7 @@ from robyn_server.graphs import system_assistant_id
 from robyn_server.http import parse_uuid
 from robyn_server.services.checkpoints import delete_thread_checkpoints
 from robyn_server.services.config_keys import RESERVED_CONFIGURABLE_KEYS, clean_config, strip_keys
+from robyn_server.services.secrets import keep_redacted, redact
 from robyn_server.storage.base import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
 from robyn_server.wire import AssistantCount, AssistantCreate, AssistantPatch, AssistantSearch
 
@@ -40,6 +42,11 @@ def _require_graph(ctx: AppContext, graph_id: str) -> None:
         raise NotFound(f"Graph '{graph_id}' not found. Expected one of: {ctx.registry.ids()}")
 
 
+def present(assistant: dict[str, Any]) -> dict[str, Any]:
+    """An assistant as clients see it: API keys and tokens in its config are "***"."""
+    return redact(assistant)
+
+
 def not_found(assistant_id: str) -> NotFound:
     return NotFound(f"Assistant '{assistant_id}' not found")
 
@@ -58,7 +65,7 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
     )
     config, context = _mirror(body.config, body.context)
     try:
-        return await ctx.storage.assistant_create(
+        created = await ctx.storage.assistant_create(
             scope,
             assistant_id=assistant_id,
             graph_id=body.graph_id,
@@ -71,13 +78,19 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
         )
     except StorageConflict:
         raise Conflict(f"Assistant {assistant_id} already exists") from None
+    return present(created)
 
 
-async def get(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+async def load(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+    """The stored assistant, secrets included: for the server's own use, never for output."""
     assistant = await ctx.storage.assistant_get(scope, assistant_id)
     if assistant is None:
         raise NotFound("Not Found")  # the reference's exact answer to a miss
     return assistant
+
+
+async def get(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+    return present(await load(ctx, scope, assistant_id))
 
 
 async def update(
@@ -85,7 +98,7 @@ async def update(
 ) -> dict[str, Any]:
     if body.graph_id is not None:
         _require_graph(ctx, body.graph_id)
-    current = await get(ctx, scope, assistant_id)
+    current = await load(ctx, scope, assistant_id)
     # A non-empty config replaces the current one; a given context replaces too, and the
     # two stay mirrored through config.configurable.
     config = clean_config(body.config) if body.config else None
@@ -99,6 +112,9 @@ async def update(
     if context is not None and not (config or {}).get("configurable"):
         base = config if config is not None else current["config"]
         config = {**base, "configurable": dict(context)}
+    # A client that read the assistant back sends its secrets as "***": keep the stored ones.
+    config = keep_redacted(config, current["config"])
+    context = keep_redacted(context, current.get("context"))
     updated = await ctx.storage.assistant_update(
         scope,
         assistant_id,
@@ -111,7 +127,7 @@ async def update(
     )
     if updated is None:
         raise not_found(assistant_id)
-    return updated
+    return present(updated)
 
 
 async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_threads: bool) -> None:
@@ -126,7 +142,7 @@ async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_thread
 async def search(ctx: AppContext, scope: Scope, body: AssistantSearch) -> Page:
     if body.graph_id is not None:
         _require_graph(ctx, body.graph_id)
-    return await ctx.storage.assistant_search(
+    page = await ctx.storage.assistant_search(
         scope,
         metadata=body.metadata,
         graph_id=body.graph_id,
@@ -136,6 +152,7 @@ async def search(ctx: AppContext, scope: Scope, body: AssistantSearch) -> Page:
         limit=body.limit,
         offset=body.offset,
     )
+    return replace(page, items=[present(item) for item in page.items])
 
 
 async def count(ctx: AppContext, scope: Scope, body: AssistantCount) -> int:
@@ -159,7 +176,7 @@ async def versions(
     )
     if not rows and offset == 0 and await ctx.storage.assistant_get(scope, assistant_id) is None:
         raise not_found(assistant_id)
-    return rows
+    return [present(row) for row in rows]
 
 
 async def set_latest(
@@ -169,11 +186,11 @@ async def set_latest(
     if assistant is None:
         await get(ctx, scope, assistant_id)
         raise NotFound(f"Version {version} not found for assistant {assistant_id}")
-    return assistant
+    return present(assistant)
 
 
 async def graph_of(ctx: AppContext, scope: Scope, assistant_id: str) -> str:
-    return (await get(ctx, scope, assistant_id))["graph_id"]
+    return (await load(ctx, scope, assistant_id))["graph_id"]
 
 
 async def draw(ctx: AppContext, scope: Scope, assistant_id: str, xray: bool | int) -> dict:
