@@ -11,7 +11,6 @@ from langchain_core.utils.uuid import uuid7
 from robyn_server.context import AppContext
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.http import parse_uuid
-from robyn_server.serialization import to_jsonable
 from robyn_server.services.checkpoints import (
     copy_thread_checkpoints,
     delete_thread_checkpoints,
@@ -91,6 +90,9 @@ async def _apply_supersteps(
     """
     from langgraph.errors import EmptyInputError, InvalidUpdateError
 
+    # thread_state builds on this module (NO_GRAPH, not_found), hence the late import.
+    from robyn_server.services.thread_state import state_to_json, thread_fields
+
     thread_id = thread["thread_id"]
     config = {"configurable": {"thread_id": thread_id, "graph_id": thread["metadata"]["graph_id"]}}
     try:
@@ -102,14 +104,18 @@ async def _apply_supersteps(
             except (ValueError, KeyError, TypeError, InvalidUpdateError, EmptyInputError) as exc:
                 raise BadRequest(f"Invalid supersteps: {exc}") from None
             state = await graph.aget_state(config)
-        # Values may hold LangChain messages: store their JSON form, as any backend can.
+        # The same status/values/interrupts a run would leave (interrupted if `next`).
         updated = await ctx.storage.thread_set_state(
-            scope, thread_id, values=to_jsonable(state.values), interrupts={}, error=None
+            scope, thread_id, **thread_fields(state), error=None
         )
     except BaseException:
         await ctx.storage.thread_delete(scope, thread_id)
         await delete_thread_checkpoints(ctx.checkpointer, [thread_id])
         raise
+    if ctx.broker is not None:
+        await ctx.broker.publish_state_update(
+            thread_id, {"state": state_to_json(state), "thread_id": thread_id}
+        )
     return updated or thread
 
 

@@ -253,9 +253,13 @@ async def test_update_state_is_published_on_the_thread_stream(client, tag):
         thread_id, stream_mode="state_update", last_event_id="-"
     )
     try:
+        # Seeding the thread with supersteps published its own state_update first.
+        seeded = await asyncio.wait_for(anext(stream), timeout=10)
         part = await asyncio.wait_for(anext(stream), timeout=10)
     finally:
         await stream.aclose()
+    assert seeded.event == "state_update"
+    assert seeded.data["state"]["values"]["count"] == 1
     assert part.event == "state_update"
     assert part.data["thread_id"] == thread_id
     assert part.data["state"]["checkpoint_id"] == result["checkpoint_id"]
