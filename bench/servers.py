@@ -70,8 +70,10 @@ class Pinning:
 class Server:
     """A server subprocess: started, polled on /ok until ready, stopped with SIGTERM."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
-        self.name, self.argv, self.env, self.port = name, argv, env, port
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+    ) -> None:
+        self.name, self.argv, self.env, self.port, self.cwd = name, argv, env, port, cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
 
@@ -79,7 +81,7 @@ class Server:
         log(f"starting {self.name} on port {self.port}")
         self.proc = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -143,7 +145,7 @@ def server_env(database_url: str | None) -> dict[str, str]:
     return env
 
 
-def our_server(name: str, pin: Pinning, database_url: str | None) -> Server:
+def our_server(name: str, pin: Pinning, database_url: str | None, config: Path = CONFIG) -> Server:
     port = free_port()
     argv = [
         *pin.server_prefix(),
@@ -151,7 +153,7 @@ def our_server(name: str, pin: Pinning, database_url: str | None) -> Server:
         "-m",
         "robyn_server",
         "--config",
-        str(CONFIG),
+        str(config),
         "--host",
         HOST,
         "--port",
