@@ -12,11 +12,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
-from tests.support.fixtures import mcp_server, model_id, openai_stub  # noqa: F401
 from tests.support.mcp_server import McpTestServer
 from tests.support.openai_stub import OpenAIStub, Text, ToolCall, ToolCalls, tool_call
 from tools_agent.graph import graph
 from tools_agent.models import AgentConfigurationError
+
+pytest_plugins = ["tests.support.fixtures"]
 
 UNUSED_PORT_URL = "http://127.0.0.1:9/mcp"  # discard port: nothing listens
 
@@ -30,7 +31,7 @@ def thread() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(openai_stub: OpenAIStub, model_id: str) -> dict[str, Any]:  # noqa: F811
+def settings(openai_stub: OpenAIStub, model_id: str) -> dict[str, Any]:
     return {"base_url": openai_stub.base_url, "model": model_id, "api_key": "sk-unit"}
 
 
@@ -44,7 +45,7 @@ def text_of(message: ToolMessage) -> str:
     return "".join(block.get("text", "") for block in message.content)
 
 
-async def test_streams_the_answer_token_by_token(openai_stub, model_id, settings):  # noqa: F811
+async def test_streams_the_answer_token_by_token(openai_stub, model_id, settings):
     openai_stub.script(model_id, Text("Hello there, how are you?"))
     settings.update(system_prompt="Be terse.", temperature=0.5, max_tokens=64)
     tokens = []
@@ -66,7 +67,7 @@ async def test_streams_the_answer_token_by_token(openai_stub, model_id, settings
 
 
 @pytest.mark.parametrize("transport", ["streamable_http", "sse"])
-async def test_mcp_tool_round_trip(openai_stub, model_id, settings, mcp_server, transport):  # noqa: F811
+async def test_mcp_tool_round_trip(openai_stub, model_id, settings, mcp_server, transport):
     url = mcp_server.streamable_url if transport == "streamable_http" else mcp_server.sse_url
     settings["mcp_config"] = [{"url": url, "auth_token": f"tok-{model_id}"}]
     openai_stub.script(
@@ -87,7 +88,7 @@ async def test_mcp_tool_round_trip(openai_stub, model_id, settings, mcp_server, 
     assert "42" in str(tool_results[0]["content"])
 
 
-async def test_the_allowlist_is_enforced(openai_stub, model_id, settings, mcp_server):  # noqa: F811
+async def test_the_allowlist_is_enforced(openai_stub, model_id, settings, mcp_server):
     settings["mcp_config"] = [{"url": mcp_server.streamable_url, "tools": ["echo"]}]
     settings["memory"] = False
     before = len(mcp_server.calls_of("add"))
@@ -102,7 +103,7 @@ async def test_the_allowlist_is_enforced(openai_stub, model_id, settings, mcp_se
     assert result["messages"][-1].content == "Cannot add."
 
 
-async def test_a_server_that_is_down_becomes_a_tool_error(openai_stub, model_id, settings):  # noqa: F811
+async def test_a_server_that_is_down_becomes_a_tool_error(openai_stub, model_id, settings):
     settings["mcp_config"] = [{"url": UNUSED_PORT_URL, "name": "calculator", "timeout": 5}]
     openai_stub.script(model_id, tool_call("add", {"a": 1, "b": 2}), Text("The tools are down."))
     result = await agent().ainvoke({"messages": [("user", "1+2")]}, thread(), context=settings)
@@ -118,8 +119,8 @@ async def test_a_server_that_is_down_becomes_a_tool_error(openai_stub, model_id,
 
 
 async def test_a_server_that_goes_away_and_comes_back(
-    openai_stub,  # noqa: F811
-    model_id,  # noqa: F811
+    openai_stub,
+    model_id,
     settings,
     monkeypatch,
 ):
@@ -148,7 +149,7 @@ async def test_a_server_that_goes_away_and_comes_back(
         server.stop()
 
 
-async def test_a_failing_tool_is_reported_to_the_model(openai_stub, model_id, settings, mcp_server):  # noqa: F811
+async def test_a_failing_tool_is_reported_to_the_model(openai_stub, model_id, settings, mcp_server):
     settings["mcp_config"] = [{"url": mcp_server.streamable_url}]
     openai_stub.script(model_id, tool_call("fail", {"message": "disk full"}), Text("Sorry."))
     result = await agent().ainvoke({"messages": [("user", "go")]}, thread(), context=settings)
@@ -158,8 +159,8 @@ async def test_a_failing_tool_is_reported_to_the_model(openai_stub, model_id, se
 
 
 async def test_memory_written_in_one_thread_is_recalled_in_another(
-    openai_stub,  # noqa: F811
-    model_id,  # noqa: F811
+    openai_stub,
+    model_id,
     settings,
 ):
     store = InMemoryStore()
@@ -187,7 +188,7 @@ async def test_memory_written_in_one_thread_is_recalled_in_another(
     assert text_of(tool_messages(result)[0]) == "No memories yet."
 
 
-async def test_forget_and_memory_off(openai_stub, model_id, settings):  # noqa: F811
+async def test_forget_and_memory_off(openai_stub, model_id, settings):
     store = InMemoryStore()
     await store.aput(("memories", "anonymous"), "m1", {"content": "x"})
     openai_stub.script(model_id, tool_call("forget", {"memory_id": "m1"}), Text("Gone."))
@@ -203,20 +204,20 @@ async def test_forget_and_memory_off(openai_stub, model_id, settings):  # noqa: 
     assert "tools" not in openai_stub.requests(model_id)[-1].body
 
 
-async def interrupted(app, config, settings, openai_stub, model_id, args):  # noqa: F811
+async def interrupted(app, config, settings, openai_stub, model_id, args):
     openai_stub.script(model_id, tool_call("echo", args, id="call_review"))
     result = await app.ainvoke({"messages": [("user", "echo")]}, config, context=settings)
     return result["__interrupt__"][0].value
 
 
 @pytest.fixture
-def reviewed(settings, mcp_server):  # noqa: F811
+def reviewed(settings, mcp_server):
     settings["mcp_config"] = [{"url": mcp_server.streamable_url}]
     settings["interrupt_before_tools"] = ["echo"]
     return settings
 
 
-async def test_approval_pauses_with_the_proposed_call(openai_stub, model_id, reviewed, mcp_server):  # noqa: F811
+async def test_approval_pauses_with_the_proposed_call(openai_stub, model_id, reviewed, mcp_server):
     app, config = agent(), thread()
     before = len(mcp_server.calls_of("echo"))
     request = await interrupted(app, config, reviewed, openai_stub, model_id, {"text": "hi"})
@@ -245,7 +246,7 @@ async def test_approval_pauses_with_the_proposed_call(openai_stub, model_id, rev
     assert result["messages"][-1].content == "Echoed."
 
 
-async def test_an_edited_call_runs_as_edited(openai_stub, model_id, reviewed, mcp_server):  # noqa: F811
+async def test_an_edited_call_runs_as_edited(openai_stub, model_id, reviewed, mcp_server):
     app, config = agent(), thread()
     await interrupted(app, config, reviewed, openai_stub, model_id, {"text": "draft"})
     openai_stub.script(model_id, Text("Done."))
@@ -259,7 +260,7 @@ async def test_an_edited_call_runs_as_edited(openai_stub, model_id, reviewed, mc
     assert '"final"' in sent[2]["tool_calls"][0]["function"]["arguments"]
 
 
-async def test_a_rejected_call_does_not_run(openai_stub, model_id, reviewed, mcp_server):  # noqa: F811
+async def test_a_rejected_call_does_not_run(openai_stub, model_id, reviewed, mcp_server):
     app, config = agent(), thread()
     await interrupted(app, config, reviewed, openai_stub, model_id, {"text": "secret-plan"})
     openai_stub.script(model_id, Text("Understood."))
@@ -274,14 +275,14 @@ async def test_a_rejected_call_does_not_run(openai_stub, model_id, reviewed, mcp
     assert result["messages"][-1].content == "Understood."
 
 
-async def test_a_resume_that_does_not_fit_is_an_error(openai_stub, model_id, reviewed):  # noqa: F811
+async def test_a_resume_that_does_not_fit_is_an_error(openai_stub, model_id, reviewed):
     app, config = agent(), thread()
     await interrupted(app, config, reviewed, openai_stub, model_id, {"text": "x"})
     with pytest.raises(ValueError, match="must hold 1 decision"):
         await app.ainvoke(Command(resume=["approve", "approve"]), config, context=reviewed)
 
 
-async def test_a_missing_key_is_a_clear_error_before_any_request(monkeypatch, openai_stub):  # noqa: F811
+async def test_a_missing_key_is_a_clear_error_before_any_request(monkeypatch, openai_stub):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(AgentConfigurationError) as caught:
         await agent().ainvoke({"messages": [("user", "hi")]}, thread())
