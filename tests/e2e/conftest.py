@@ -29,6 +29,11 @@ FIXTURE_GRAPHS = [
     "hitl",
     "errgraph",
     "slow",
+    "stream_tools",
+    "stream_loop",
+    "stream_nested",
+    "stream_approvals",
+    "stream_config",
 ]
 
 
