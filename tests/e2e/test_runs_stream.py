@@ -1,0 +1,279 @@
+"""Streamed runs on the wire: SSE framing, headers, errors before the stream, and the
+run's status when the stream ends. Both backends, through raw HTTP and langgraph-sdk.
+
+The helpers here are shared by the other test_runs_stream* / test_runs_interrupt* /
+test_runs_state* modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+
+HI = {"messages": [{"role": "user", "content": "hi"}]}
+REPLY = "hello there friend"
+BUSY = (
+    "Thread is already running a task. Wait for it to finish or choose a different multitask "
+    "strategy."
+)
+
+
+# -- shared helpers ------------------------------------------------------------------------
+
+
+async def stream(client: Any, thread_id: str | None, assistant_id: str, **kwargs: Any) -> list:
+    """Every (event, data) pair the SDK yields for one streamed run."""
+    return [
+        (part.event, part.data)
+        async for part in client.runs.stream(thread_id, assistant_id, **kwargs)
+    ]
+
+
+def names(events: list[tuple[str, Any]]) -> list[str]:
+    return [name for name, _ in events]
+
+
+def of(events: list[tuple[str, Any]], name: str) -> list[Any]:
+    return [data for event, data in events if event == name]
+
+
+def sse_blocks(raw: bytes) -> list[dict[str, Any]]:
+    """Parse an SSE body strictly as the reference frames it: CRLF lines, blocks ending
+    in a blank line, `event` then `data` (one line of JSON) then an optional `id`.
+    Heartbeat comments are dropped."""
+    assert raw.endswith(b"\r\n\r\n"), raw[-200:]
+    blocks = []
+    for block in raw[: -len(b"\r\n\r\n")].split(b"\r\n\r\n"):
+        if block == b": heartbeat":
+            continue
+        lines = block.split(b"\r\n")
+        assert lines[0].startswith(b"event: "), block
+        assert lines[1].startswith(b"data: "), block
+        assert len(lines) in (2, 3), block
+        parsed = {
+            "event": lines[0][len(b"event: ") :].decode(),
+            "data": orjson.loads(lines[1][len(b"data: ") :]),
+        }
+        if len(lines) == 3:
+            assert lines[2].startswith(b"id: "), block
+            parsed["id"] = lines[2][len(b"id: ") :].decode()
+        blocks.append(parsed)
+    return blocks
+
+
+async def new_thread(client: Any, tag: str, **kwargs: Any) -> str:
+    thread = await client.threads.create(metadata={"tag": tag}, **kwargs)
+    return thread["thread_id"]
+
+
+async def raw_stream(http: Any, path: str, body: dict[str, Any]) -> tuple[Any, bytes]:
+    """POST a streamed run and read the whole body; (response, bytes)."""
+    async with http.stream("POST", path, json=body) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    return response, raw
+
+
+async def wait_idle(client: Any, thread_id: str, seconds: float = 20.0) -> dict[str, Any]:
+    """The thread once no run of it is pending or running."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        thread = await client.threads.get(thread_id)
+        if thread["status"] != "busy":
+            return thread
+        assert asyncio.get_running_loop().time() < deadline, thread
+        await asyncio.sleep(0.05)
+
+
+# -- framing -------------------------------------------------------------------------------
+
+
+async def test_sse_bytes_headers_and_final_status(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    response, raw = await raw_stream(
+        http,
+        f"/threads/{thread_id}/runs/stream",
+        {"assistant_id": "agent", "input": HI, "stream_mode": ["values"]},
+    )
+    # The run's verdict is written before the stream closes: the SDK reads it to decide
+    # whether to reconnect.
+    run_id = response.headers["content-location"].rsplit("/", 1)[1]
+    run = await client.runs.get(thread_id, run_id)
+    assert run["status"] == "success"
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["location"] == f"/threads/{thread_id}/runs/{run_id}/stream"
+    assert response.headers["content-location"] == f"/threads/{thread_id}/runs/{run_id}"
+    assert "no-store" in response.headers["cache-control"]
+
+    metadata = f'event: metadata\r\ndata: {{"run_id":"{run_id}","attempt":1}}\r\n\r\n'
+    assert raw.startswith(metadata.encode())
+    blocks = sse_blocks(raw)
+    assert [b["event"] for b in blocks] == ["metadata", "values", "values"]
+    # Without stream_resumable there are no ids, and nothing marks the end but the close.
+    assert all("id" not in b for b in blocks)
+    first, last = blocks[1]["data"], blocks[2]["data"]
+    assert [m["content"] for m in first["messages"]] == ["hi"]
+    assert [m["content"] for m in last["messages"]] == ["hi", REPLY]
+    assert last["count"] == 1
+    # Compact JSON, as orjson writes it.
+    assert b'"type":"human"' in raw and b'": ' not in raw.split(b"\r\n", 2)[1]
+
+
+async def test_stream_ids_only_for_resumable_runs(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    _, raw = await raw_stream(
+        http,
+        f"/threads/{thread_id}/runs/stream",
+        {"assistant_id": "agent", "input": HI, "stream_resumable": True},
+    )
+    blocks = sse_blocks(raw)
+    assert [b["event"] for b in blocks] == ["metadata", "values", "values"]
+    keys = [tuple(int(part) for part in b["id"].split("-")) for b in blocks]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+async def test_stateless_stream_headers(client, http):
+    response, raw = await raw_stream(
+        http, "/runs/stream", {"assistant_id": "agent", "input": HI, "stream_mode": "updates"}
+    )
+    blocks = sse_blocks(raw)
+    run_id = blocks[0]["data"]["run_id"]
+    assert response.headers["content-location"] == f"/runs/{run_id}"
+    assert response.headers["location"] == f"/runs/{run_id}/stream"
+    assert [b["event"] for b in blocks] == ["metadata", "updates"]
+    assert blocks[1]["data"]["chat"]["count"] == 1
+
+
+async def test_sdk_stream_ends_without_reconnecting(client, tag):
+    """The SDK re-reads the run when a stream closes without `end`; a finished run must
+    not be re-joined (which would duplicate nothing but would cost a request)."""
+    thread_id = await new_thread(client, tag)
+    created: list[Any] = []
+    events = await stream(
+        client, thread_id, "agent", input=HI, on_run_created=lambda meta: created.append(meta)
+    )
+    assert names(events) == ["metadata", "values", "values"]
+    run_id = events[0][1]["run_id"]
+    assert events[0][1] == {"run_id": run_id, "attempt": 1}
+    assert created and created[0]["run_id"] == run_id
+    assert created[0]["thread_id"] == thread_id
+    runs = await client.runs.list(thread_id)
+    assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "success")]
+
+
+# -- refusals come as JSON, before any stream ----------------------------------------------
+
+
+def _json_error(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()["detail"]
+
+
+async def test_unknown_thread_is_404_json(client, http):
+    missing = str(uuid.uuid4())
+    response = await http.post(
+        f"/threads/{missing}/runs/stream", json={"assistant_id": "agent", "input": HI}
+    )
+    assert _json_error(response, 404) == "Thread or assistant not found."
+    with pytest.raises(NotFoundError):
+        await stream(client, missing, "agent", input=HI)
+
+
+async def test_invalid_bodies_are_422_json_and_create_nothing(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    path = f"/threads/{thread_id}/runs/stream"
+    bad = [
+        {"assistant_id": "agent", "input": HI, "stream_mode": ["tools"]},
+        {"assistant_id": "agent", "input": HI, "stream_mode": "lifecycle"},
+        {"assistant_id": "no_such_graph", "input": HI},
+        {"assistant_id": "agent", "input": HI, "checkpoint_id": "not-a-uuid"},
+        {"assistant_id": "agent", "input": HI, "interrupt_before": "chat"},
+    ]
+    for body in bad:
+        _json_error(await http.post(path, json=body), 422)
+    with pytest.raises(UnprocessableEntityError):
+        await stream(client, thread_id, "agent", input=HI, stream_mode="tools")
+    assert await client.runs.list(thread_id) == []
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
+async def test_busy_thread_with_reject_is_409_json(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    slow = await client.runs.create(
+        thread_id, "slow", input={}, config={"configurable": {"delay": 1.5}}
+    )
+    response = await http.post(
+        f"/threads/{thread_id}/runs/stream",
+        json={"assistant_id": "agent", "input": HI, "multitask_strategy": "reject"},
+    )
+    assert _json_error(response, 409) == BUSY
+    with pytest.raises(ConflictError):
+        await stream(client, thread_id, "agent", input=HI, multitask_strategy="reject")
+    await client.runs.join(thread_id, slow["run_id"])
+    runs = await client.runs.list(thread_id)
+    assert [r["run_id"] for r in runs] == [slow["run_id"]]
+    assert runs[0]["status"] == "success"
+
+
+# -- stream_mode spellings -----------------------------------------------------------------
+
+
+async def test_stream_mode_string_list_and_default(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    as_string = await stream(client, thread_id, "agent", input=HI, stream_mode="updates")
+    assert names(as_string) == ["metadata", "updates"]
+    as_list = await stream(client, thread_id, "agent", input=HI, stream_mode=["updates"])
+    assert names(as_list) == ["metadata", "updates"]
+    duplicated = await stream(
+        client, thread_id, "agent", input=HI, stream_mode=["updates", "updates"]
+    )
+    assert names(duplicated) == ["metadata", "updates"]
+    # No stream_mode at all means values.
+    _, raw = await raw_stream(
+        http, f"/threads/{thread_id}/runs/stream", {"assistant_id": "agent", "input": HI}
+    )
+    assert [b["event"] for b in sse_blocks(raw)] == ["metadata", "values", "values"]
+    runs = await client.runs.list(thread_id, limit=10)
+    assert [r["kwargs"]["stream_mode"] for r in runs] == [
+        ["values"],
+        ["updates"],
+        ["updates"],
+        ["updates"],
+    ]
+
+
+async def test_sdk_v2_parts(client, tag):
+    thread_id = await new_thread(client, tag)
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread_id,
+            "stream_nested",
+            input={"count": 0},
+            stream_mode=["values", "custom"],
+            stream_subgraphs=True,
+            version="v2",
+        )
+    ]
+    assert parts[0]["type"] == "metadata"
+    top = [p for p in parts if p["type"] == "values" and not p["ns"]]
+    assert [p["data"]["count"] for p in top] == [0, 10, 11]
+    assert all(p["interrupts"] == [] for p in top)
+    custom = [p for p in parts if p["type"] == "custom"]
+    assert [p["data"] for p in custom] == [{"progress": 50}]
+    (ns,) = {tuple(p["ns"]) for p in parts if p["ns"]}
+    assert len(ns) == 1 and ns[0].startswith("child:")
+
+    hitl_thread = await new_thread(client, tag)
+    hitl = [part async for part in client.runs.stream(hitl_thread, "hitl", input=HI, version="v2")]
+    values = [p for p in hitl if p["type"] == "values"]
+    assert values[-1]["interrupts"][0]["value"] == {"question": "approve?"}
+    assert "__interrupt__" not in values[-1]["data"]
