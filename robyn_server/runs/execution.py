@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from langgraph.errors import GraphRecursionError, InvalidUpdateError
+from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
 from robyn_server.runs import webhooks
 from robyn_server.runs.graph_input import build_input
@@ -36,6 +36,7 @@ PUBLIC_ERRORS = (
     TimeoutError,
     GraphRecursionError,
     InvalidUpdateError,
+    EmptyInputError,
     NotImplementedError,
     PermissionError,
 )
