@@ -34,6 +34,7 @@ FIXTURE_GRAPHS = [
     "stream_nested",
     "stream_approvals",
     "stream_config",
+    "stream_subhitl",
 ]
 
 

@@ -199,3 +199,61 @@ async def test_stateless_resume_is_refused(client, http):
     with pytest.raises(httpx.HTTPStatusError) as err:
         await client.runs.wait(None, "hitl", command={"resume": "ok"})
     assert err.value.response.status_code == 400
+
+
+async def test_interrupt_inside_a_subgraph(client, tag):
+    thread_id = await new_thread(client, tag)
+    events = await stream(
+        client,
+        thread_id,
+        "stream_subhitl",
+        input={"item": "box"},
+        stream_mode=["values", "updates"],
+        stream_subgraphs=True,
+    )
+    (ns,) = {name.split("|", 1)[1] for name in names(events) if "|" in name}
+    assert ns.startswith("child:")
+    # The interrupt shows inside the subgraph and again at the top.
+    (inner,) = of(events, f"updates|{ns}")
+    (outer,) = of(events, "updates")
+    assert inner == outer
+    (pending,) = outer["__interrupt__"]
+    assert pending["value"] == {"question": "ship box?"}
+    assert of(events, "values")[-1]["__interrupt__"] == [pending]
+
+    thread = await client.threads.get(thread_id)
+    assert thread["status"] == "interrupted"
+    # Listed under the parent's task: the one a client resumes through.
+    task_id = ns.split(":", 1)[1]
+    assert thread["interrupts"] == {task_id: [{"id": pending["id"], "value": pending["value"]}]}
+
+    state = await client.threads.get_state(thread_id, subgraphs=True)
+    assert state["next"] == ["child"]
+    (task,) = state["tasks"]
+    assert (task["id"], task["name"]) == (task_id, "child")
+    assert task["checkpoint"]["checkpoint_ns"] == ns
+    inside = task["state"]
+    assert inside["next"] == ["review"]
+    assert inside["interrupts"] == [{"id": pending["id"], "value": pending["value"]}]
+    # The subgraph's own state is reachable by its checkpoint address.
+    addressed = await client.threads.get_state(thread_id, checkpoint=task["checkpoint"])
+    assert addressed["next"] == ["review"]
+
+    result = await client.runs.wait(
+        thread_id, "stream_subhitl", command={"resume": {pending["id"]: "yes"}}
+    )
+    assert result == {"item": "box", "approved": "yes", "result": "box: yes"}
+    thread = await client.threads.get(thread_id)
+    assert (thread["status"], thread["interrupts"]) == ("idle", {})
+
+
+async def test_interrupt_inside_a_subgraph_without_subgraph_streaming(client, tag):
+    thread_id = await new_thread(client, tag)
+    events = await stream(
+        client, thread_id, "stream_subhitl", input={"item": "crate"}, stream_mode="updates"
+    )
+    assert names(events) == ["metadata", "updates"]
+    (pending,) = of(events, "updates")[0]["__interrupt__"]
+    assert pending["value"] == {"question": "ship crate?"}
+    result = await client.runs.wait(thread_id, "stream_subhitl", command={"resume": "no"})
+    assert result["result"] == "crate: no"
