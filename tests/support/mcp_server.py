@@ -2,8 +2,8 @@
 
 One process-local server answers streamable HTTP at `/mcp` and SSE at `/sse`. Its tools:
 `add(a, b)`, `echo(text)`, `fail(message)` (an MCP tool error), and `whoami()` (the
-`Authorization` header the call arrived with). Every tool call and the headers of every
-HTTP request are recorded so tests can see what reached the server. `stop()` takes it
+`Authorization` header the call arrived with). Every tool call and every HTTP request
+(method, path, headers) are recorded so tests can see what reached the server. `stop()` takes it
 down (to test a server that went away); `start()` brings it back on the same port.
 """
 
@@ -23,6 +23,7 @@ class McpTestServer:
         self._lock = threading.Lock()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.request_headers: list[dict[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path)
         self._server: LoopbackServer | None = None
         self._port = 0
 
@@ -43,6 +44,19 @@ class McpTestServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    @property
+    def sessions_opened(self) -> int:
+        """Sessions clients opened: SSE connections, and streamable HTTP requests that
+        carried no session id (the `initialize` that starts a session)."""
+        with self._lock:
+            pairs = list(zip(self.requests, self.request_headers, strict=True))
+        return sum(
+            1
+            for (method, path), headers in pairs
+            if (method, path) == ("GET", "/sse")
+            or ((method, path) == ("POST", "/mcp") and "mcp-session-id" not in headers)
+        )
 
     def calls_of(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -93,6 +107,7 @@ class McpTestServer:
                 headers = {k.decode(): v.decode() for k, v in scope["headers"]}
                 with recorder._lock:
                     recorder.request_headers.append(headers)
+                    recorder.requests.append((scope["method"], scope["path"]))
             await app(scope, receive, send)
 
         return recording_app

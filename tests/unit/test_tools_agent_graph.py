@@ -3,6 +3,7 @@ ChatOpenAI client against the loopback stub and a real FastMCP server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from langgraph.types import Command
 from tests.support.mcp_server import McpTestServer
 from tests.support.openai_stub import OpenAIStub, Text, ToolCall, ToolCalls, tool_call
 from tools_agent.graph import graph
+from tools_agent.mcp_tools import mcp_cache
 from tools_agent.models import AgentConfigurationError
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -149,6 +151,36 @@ async def test_a_server_that_goes_away_and_comes_back(
         server.stop()
 
 
+async def test_one_mcp_session_per_server_configuration_until_its_ttl(
+    openai_stub,
+    model_id,
+    settings,
+    monkeypatch,
+):
+    server = McpTestServer().start()
+    try:
+        settings["mcp_config"] = [{"url": server.streamable_url}]
+        app, config = agent(), thread()
+        for word in ("one", "two", "three"):
+            openai_stub.script(model_id, tool_call("echo", {"text": word}), Text(word))
+            await app.ainvoke({"messages": [("user", word)]}, config, context=settings)
+        assert [c["text"] for c in server.calls_of("echo")] == ["one", "two", "three"]
+        assert server.sessions_opened == 1
+
+        # Another configuration of the same server is another session, kept for the TTL.
+        monkeypatch.setattr(mcp_cache(), "ttl", 0.2)
+        settings["mcp_config"] = [{"url": server.streamable_url, "headers": {"X-Team": "b"}}]
+        openai_stub.script(model_id, Text("a"), Text("b"), Text("c"))
+        await app.ainvoke({"messages": [("user", "a")]}, config, context=settings)
+        await app.ainvoke({"messages": [("user", "b")]}, config, context=settings)
+        assert server.sessions_opened == 2
+        await asyncio.sleep(0.3)
+        await app.ainvoke({"messages": [("user", "c")]}, config, context=settings)
+        assert server.sessions_opened == 3
+    finally:
+        server.stop()
+
+
 async def test_a_failing_tool_is_reported_to_the_model(openai_stub, model_id, settings, mcp_server):
     settings["mcp_config"] = [{"url": mcp_server.streamable_url}]
     openai_stub.script(model_id, tool_call("fail", {"message": "disk full"}), Text("Sorry."))
@@ -273,6 +305,25 @@ async def test_a_rejected_call_does_not_run(openai_stub, model_id, reviewed, mcp
     )
     assert {"text": "secret-plan"} not in mcp_server.calls_of("echo")
     assert result["messages"][-1].content == "Understood."
+
+
+async def test_only_the_listed_tools_wait_for_approval(
+    openai_stub,
+    model_id,
+    reviewed,
+    mcp_server,
+):
+    app, config = agent(), thread()
+    calls = [ToolCall("add", {"a": 5, "b": 5}, "call_add"), ToolCall("echo", {"text": model_id})]
+    openai_stub.script(model_id, ToolCalls(calls))
+    result = await app.ainvoke({"messages": [("user", "both")]}, config, context=reviewed)
+    [pending] = result["__interrupt__"][0].value["action_requests"]
+    assert pending["name"] == "echo"
+    assert {"a": 5, "b": 5} not in mcp_server.calls_of("add")  # nothing runs before approval
+
+    openai_stub.script(model_id, Text("Both done."))
+    result = await app.ainvoke(Command(resume="approve"), config, context=reviewed)
+    assert [text_of(m) for m in tool_messages(result)] == ["10", model_id]
 
 
 async def test_a_resume_that_does_not_fit_is_an_error(openai_stub, model_id, reviewed):

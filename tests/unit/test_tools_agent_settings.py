@@ -3,13 +3,16 @@ form hints Open Agent Platform renders, and the server's secrets hand-over."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from langgraph.store.base import Item
 from pydantic import ValidationError
 
 from robyn_server.services.secrets import inject_secrets, split_secrets
 from tools_agent.context import DEFAULT_MODEL, AgentContext, McpServer
 from tools_agent.graph import graph
-from tools_agent.memory import memory_namespace, user_id_of
+from tools_agent.memory import _rank, memory_namespace, user_id_of
 
 FIELDS = {
     "model_name",
@@ -144,3 +147,26 @@ def test_memory_namespace_is_per_user_and_valid_for_the_store():
         "a1",
         "anonymous",
     )
+
+
+def _memory(key: str, content: str, age: int) -> Item:
+    when = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(minutes=age)
+    return Item(
+        value={"content": content}, key=key, namespace=("m",), created_at=when, updated_at=when
+    )
+
+
+def test_recall_without_an_index_ranks_by_shared_words_then_recency():
+    items = [
+        _memory("old-tea", "Likes green tea", 30),
+        _memory("new-tea", "Prefers tea without sugar", 1),
+        _memory("pet", "Has a cat named Tea Party", 10),
+        _memory("job", "Works as a nurse", 5),
+    ]
+    ranked, note = _rank(items, "green tea?", 5)
+    assert note == ""
+    assert [i.key for i in ranked] == ["old-tea", "new-tea", "pet"]  # 2 words, then 1 by age
+    recent, note = _rank(items, "astronomy", 2)
+    assert [i.key for i in recent] == ["new-tea", "job"]
+    assert note.startswith("Nothing matched")
+    assert [i.key for i in _rank(items, "", 1)[0]] == ["new-tea"]
