@@ -277,3 +277,36 @@ async def test_sdk_v2_parts(client, tag):
     values = [p for p in hitl if p["type"] == "values"]
     assert values[-1]["interrupts"][0]["value"] == {"question": "approve?"}
     assert "__interrupt__" not in values[-1]["data"]
+
+
+async def test_newlines_and_unicode_stay_on_one_data_line(client, http, tag):
+    thread_id = await new_thread(client, tag)
+    text = "line one\nline two\r\n\u2603 caf\u00e9 \U0001f30d"
+    body = {
+        "assistant_id": "stategraph",
+        "input": {"messages": [{"role": "user", "content": text}]},
+        "stream_mode": "updates",
+    }
+    _, raw = await raw_stream(http, f"/threads/{thread_id}/runs/stream", body)
+    (update,) = [b["data"] for b in sse_blocks(raw) if b["event"] == "updates"]
+    assert update["echo"]["messages"][0]["content"] == f"echo: {text}"
+    # UTF-8 on the wire, not \u escapes.
+    assert "\u2603".encode() in raw
+    events = await stream(client, thread_id, "stategraph", input=body["input"])
+    assert of(events, "values")[-1]["messages"][-1]["content"] == f"echo: {text}"
+
+
+async def test_run_and_thread_while_the_stream_is_open(client, tag):
+    thread_id = await new_thread(client, tag)
+    seen: list[tuple[str, str]] = []
+    async for part in client.runs.stream(
+        thread_id, "slow", input={}, config={"configurable": {"delay": 0.5}}
+    ):
+        if part.event == "metadata":
+            run = await client.runs.get(thread_id, part.data["run_id"])
+            thread = await client.threads.get(thread_id)
+            seen.append((run["status"], thread["status"]))
+    assert seen == [("running", "busy")]
+    thread = await client.threads.get(thread_id)
+    assert thread["status"] == "idle"
+    assert thread["values"]["messages"][-1]["content"] == "slept 0.5s"
