@@ -60,7 +60,6 @@ class _Session:
     def __init__(self, connection: dict[str, Any]) -> None:
         self.connection = connection
         self.tools: list[BaseTool] = []
-        self.opened_at = time.monotonic()
         self._ready = asyncio.Event()
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -81,6 +80,11 @@ class _Session:
             done, _ = await asyncio.wait(
                 {ready, self._task}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
             )
+        except BaseException:
+            # The run opening it was cancelled: nobody else would ever close this session.
+            self._closing.set()
+            self._task.cancel()
+            raise
         finally:
             ready.cancel()
         if self._ready.is_set():
@@ -119,6 +123,7 @@ class _Entry:
     session: _Session | None
     error: str | None
     expires: float
+    grace: float = 0.0  # how long calls on the session may still run after it expired
 
 
 class McpToolCache:
@@ -135,6 +140,7 @@ class McpToolCache:
     async def tools_for(self, server: McpServer) -> McpServerTools:
         """The server's tools (allowlist applied), or the reason it has none now."""
         key = self.key(server)
+        self._sweep()
         entry = await self._entry(key, server)
         result = McpServerTools(server=server, key=key, error=entry.error)
         if entry.session is not None:
@@ -152,9 +158,19 @@ class McpToolCache:
             if entry is not None and self._usable(entry):
                 return entry
             if entry is not None and entry.session is not None:
-                self._retire(entry.session, grace=server.timeout)
+                self._retire(entry.session, grace=entry.grace)
             self._entries[key] = entry = await self._connect(server)
             return entry
+
+    def _sweep(self) -> None:
+        """Close the sessions of configurations nobody used within the TTL."""
+        now = time.monotonic()
+        for key, entry in list(self._entries.items()):
+            lock = self._locks.get(key)
+            if now >= entry.expires and not (lock is not None and lock.locked()):
+                del self._entries[key]
+                if entry.session is not None:
+                    self._retire(entry.session, grace=entry.grace)
 
     def _usable(self, entry: _Entry) -> bool:
         fresh = time.monotonic() < entry.expires
@@ -168,7 +184,7 @@ class McpToolCache:
             error = describe_error(exc)
             logger.warning("MCP server %s is unavailable: %s", server.label, error)
             return _Entry(None, error, time.monotonic() + min(FAILURE_TTL, self.ttl))
-        return _Entry(session, None, time.monotonic() + self.ttl)
+        return _Entry(session, None, time.monotonic() + self.ttl, grace=server.timeout)
 
     def invalidate(self, key: str) -> None:
         """Forget a server's session (after it failed); the next use reconnects."""
