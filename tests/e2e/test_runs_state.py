@@ -243,6 +243,16 @@ async def test_thread_row_follows_the_final_checkpoint_after_each_run(client, ta
 # -- durability and config ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("durability", ["sync", "async"])
+async def test_durability_sync_and_async_write_every_step(client, tag, durability):
+    thread_id = await new_thread(client, tag)
+    await client.runs.wait(thread_id, "agent", input=HI, durability=durability)
+    history = await client.threads.get_history(thread_id, limit=10)
+    assert [h["metadata"]["step"] for h in history] == [1, 0, -1]
+    run = (await client.runs.list(thread_id))[0]
+    assert run["kwargs"]["durability"] == durability
+
+
 async def test_durability_exit_still_leaves_the_final_checkpoint(client, tag):
     thread_id = await new_thread(client, tag)
     events = await stream(client, thread_id, "agent", input=HI, durability="exit")
@@ -299,3 +309,19 @@ async def test_the_graph_receives_the_run_config(client, tag):
     assert metadata["run_id"] == events[0][1]["run_id"]
     assert metadata["assistant_id"] == system_id
     assert metadata["graph_id"] == "stream_config"
+
+
+async def test_the_graph_receives_the_run_context(client, tag):
+    assistant = await client.assistants.create(
+        "stream_config", context={"model": "small", "tone": "dry"}, metadata={"tag": tag}
+    )
+    thread_id = await new_thread(client, tag)
+    result = await client.runs.wait(
+        thread_id, assistant["assistant_id"], input={}, context={"tone": "warm"}
+    )
+    # The run's context is merged over the assistant's.
+    assert result["context"] == {"model": "small", "tone": "warm"}
+    events = await stream(client, thread_id, "stream_config", input={}, context={"a": 1})
+    assert of(events, "values")[-1]["context"] == {"a": 1}
+    # Without any context the graph gets none.
+    assert (await client.runs.wait(thread_id, "stream_config", input={}))["context"] is None
