@@ -310,3 +310,24 @@ async def test_run_and_thread_while_the_stream_is_open(client, tag):
     thread = await client.threads.get(thread_id)
     assert thread["status"] == "idle"
     assert thread["values"]["messages"][-1]["content"] == "slept 0.5s"
+
+
+async def test_concurrent_streams_each_get_their_own_events_in_order(client, tag):
+    threads = [await new_thread(client, tag) for _ in range(12)]
+
+    async def one(thread_id: str) -> list:
+        return await stream(
+            client, thread_id, "agent", input=HI, stream_mode=["messages-tuple", "updates"]
+        )
+
+    results = await asyncio.gather(*(one(t) for t in threads))
+    run_ids = set()
+    for thread_id, events in zip(threads, results, strict=True):
+        assert names(events) == ["metadata"] + ["messages"] * 5 + ["updates"]
+        run_id = events[0][1]["run_id"]
+        run_ids.add(run_id)
+        chunks = of(events, "messages")
+        assert "".join(chunk["content"] for chunk, _ in chunks) == REPLY
+        assert {meta["run_id"] for _, meta in chunks} == {run_id}
+        assert {meta["thread_id"] for _, meta in chunks} == {thread_id}
+    assert len(run_ids) == len(threads)
