@@ -94,6 +94,7 @@ class RunEngine:
             await asyncio.wait(tasks, timeout=5)
         if suspended:
             logger.info("Marked %d in-flight runs for recovery", len(suspended))
+        self.stream_slots.stop()
         await webhooks.close()
 
     # -- submitting and scheduling ------------------------------------------------------

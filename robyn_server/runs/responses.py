@@ -2,7 +2,8 @@
 
 Robyn only notices a gone client when a write fails, so every stream writes a heartbeat
 after `heartbeat` seconds of silence; the generator then sees GeneratorExit at its
-`yield`, and its `finally` applies `on_disconnect`.
+`yield`, and its `finally` applies `on_disconnect` (see `StreamSlots` for when that
+happens, and on which thread).
 
 Each open stream holds one of Robyn's blocking threads (field notes §1.4), so the engine
 counts open streams and new ones beyond the cap get a 503 before any run is created.
@@ -10,6 +11,7 @@ counts open streams and new ones beyond the cap get a 503 before any run is crea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -33,11 +35,36 @@ SSE_HEADERS = {
 
 
 class StreamSlots:
-    """Counts open streaming responses against the configured cap."""
+    """Counts open streaming responses against the configured cap.
+
+    A stream whose client left is let go by Robyn's native side without holding the
+    GIL, and pyo3 defers that release until the next call between Python and native
+    code. Until then the stream's generator is not finalized: its slot stays taken and
+    on_disconnect=cancel does not happen, forever on an otherwise quiet server. So while
+    streams are open, a task calls into Robyn's native code once per heartbeat.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open = 0
+        self._flusher: asyncio.Task | None = None
+
+    def opened(self, heartbeat: float) -> None:
+        self.open += 1
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(heartbeat))
+
+    def closed(self) -> None:
+        self.open -= 1
+
+    async def _flush(self, heartbeat: float) -> None:
+        while self.open > 0:
+            await asyncio.sleep(heartbeat)
+            Headers({})  # any native call applies pyo3's deferred releases
+
+    def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
 
     def check(self) -> None:
         if self.open >= self.limit:
@@ -72,8 +99,8 @@ async def follow(
     cancel_on_disconnect: bool = False,
 ) -> AsyncIterator[bytes]:
     """SSE frames of a run from event `start` until it ends."""
-    slots: StreamSlots = engine.stream_slots
-    slots.open += 1
+    loop = asyncio.get_running_loop()
+    engine.stream_slots.opened(engine.heartbeat)
     finished = False
     try:
         async for event in channel.follow(start, engine.heartbeat):
@@ -83,12 +110,27 @@ async def follow(
                 yield event.frame(with_ids)
         finished = True
     finally:
-        slots.open -= 1
-        if not finished and cancel_on_disconnect and not channel.done:
+        _stream_ended(engine, loop, channel, cancel=cancel_on_disconnect and not finished)
+
+
+def _stream_ended(
+    engine: RunEngine, loop: asyncio.AbstractEventLoop, channel: RunChannel, *, cancel: bool
+) -> None:
+    """Free the stream's slot and apply on_disconnect=cancel, on the server's loop.
+
+    When a client leaves, Robyn drops the stream later, on one of its own threads, and
+    the generator's `finally` runs there, where no event loop is running."""
+
+    def on_loop() -> None:
+        engine.stream_slots.closed()
+        if cancel and not channel.done:
             logger.info("Client left run %s; cancelling it (on_disconnect=cancel)", channel.run_id)
             engine.spawn(
                 engine.cancel([channel.run_id], thread_id=channel.thread_id, action="interrupt")
             )
+
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(on_loop)
 
 
 async def single_event(name: str, data: Any) -> AsyncIterator[bytes]:
@@ -108,8 +150,8 @@ async def wait_body(
 ) -> AsyncIterator[bytes]:
     """A long-poll JSON answer: a newline every heartbeat while the run executes (legal
     leading whitespace, and how a gone client is noticed), then the result."""
-    slots: StreamSlots = engine.stream_slots
-    slots.open += 1
+    loop = asyncio.get_running_loop()
+    engine.stream_slots.opened(engine.heartbeat)
     finished = False
     try:
         while not await channel.wait_done(engine.heartbeat):
@@ -117,11 +159,7 @@ async def wait_body(
         finished = True
         yield dumps(channel.result if channel.result is not None else {})
     finally:
-        slots.open -= 1
-        if not finished and cancel_on_disconnect and not channel.done:
-            engine.spawn(
-                engine.cancel([channel.run_id], thread_id=channel.thread_id, action="interrupt")
-            )
+        _stream_ended(engine, loop, channel, cancel=cancel_on_disconnect and not finished)
 
 
 def run_headers(thread_id: str | None, run_id: str, tail: str) -> dict[str, str]:
