@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
 from robyn_server.http import ApiRequest, RouteTable, parse_uuid
-from robyn_server.runs.broker import HEARTBEAT, Broker, Event, parse_event_id
+from robyn_server.runs.broker import HEARTBEAT, Event, ThreadWatch, parse_event_id
 from robyn_server.runs.responses import sse_response
 from robyn_server.services.runs import require_thread
+
+if TYPE_CHECKING:
+    from robyn_server.runs.engine import RunEngine
 
 table = RouteTable()
 THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")
@@ -45,9 +48,12 @@ def _accept(modes: set[str], event: Event) -> bool:
 
 
 async def _thread_events(
-    broker: Broker, heartbeat: float, thread_id: str, modes: set[str], after: Any
+    engine: RunEngine, thread_id: str, modes: set[str], after: Any
 ) -> AsyncIterator[bytes]:
+    broker, heartbeat = engine.broker, engine.heartbeat
+    loop = asyncio.get_running_loop()
     watch = broker.watch_thread(thread_id)
+    engine.stream_slots.opened(heartbeat)
     try:
         if after is not None:
             for event in broker.thread_replay(thread_id, after):
@@ -62,7 +68,15 @@ async def _thread_events(
             if _accept(modes, event):
                 yield event.frame(True)
     finally:
-        broker.unwatch_thread(thread_id, watch)
+        # A client that left is noticed by Robyn, which drops the stream later on one of
+        # its own threads: unwatch on the loop, where the broker iterates its watchers.
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_unwatch, engine, thread_id, watch)
+
+
+def _unwatch(engine: RunEngine, thread_id: str, watch: ThreadWatch) -> None:
+    engine.broker.unwatch_thread(thread_id, watch)
+    engine.stream_slots.closed()
 
 
 @table.route(
@@ -80,5 +94,5 @@ async def join_thread_stream(req: ApiRequest) -> Any:
     ctx.engine.stream_slots.check()
     last = req.header("last-event-id")
     after = parse_event_id(last) if last is not None else None
-    body = _thread_events(ctx.broker, ctx.engine.heartbeat, thread_id, modes, after)
+    body = _thread_events(ctx.engine, thread_id, modes, after)
     return sse_response(body, {"content-location": f"/threads/{thread_id}/stream"})
