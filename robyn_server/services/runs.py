@@ -98,7 +98,12 @@ async def finished_result(ctx: AppContext, scope: Scope, run: dict[str, Any]) ->
     if run["status"] in ("error", "timeout") and thread.get("error"):
         return {"__error__": thread["error"]}
     values = thread.get("values") or {}
-    interrupts = [i for group in (thread.get("interrupts") or {}).values() for i in group]
+    # The shape a live /wait gives (`response_schema` included), not the thread row's.
+    interrupts = [
+        {"value": i.get("value"), "id": i.get("id"), "response_schema": i.get("response_schema")}
+        for group in (thread.get("interrupts") or {}).values()
+        for i in group
+    ]
     if interrupts and isinstance(values, dict):
         values = {**values, "__interrupt__": interrupts}
     return to_jsonable(values)
