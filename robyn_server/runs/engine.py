@@ -203,13 +203,6 @@ class RunEngine:
     async def validate_webhook(self, url: str) -> None:
         await self.webhook_policy.validate(url)
 
-    def split_secrets(self, config: dict[str, Any], context: dict[str, Any]) -> Any:
-        try:
-            from robyn_server.services.secrets import split_secrets
-        except ImportError:
-            return None
-        return split_secrets(config, context)
-
     def spawn(self, coro: Any) -> None:
         """Fire-and-forget work (webhooks, temporary thread clean-up) that must not die
         with the garbage collector."""

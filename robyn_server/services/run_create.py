@@ -25,6 +25,7 @@ from robyn_server.services.config_keys import (
     clean_config,
     strip_keys,
 )
+from robyn_server.services.secrets import split_secrets
 from robyn_server.storage.base import Scope, canonical_uuid, utcnow
 from robyn_server.storage.base_runs import ThreadBusy
 from robyn_server.wire_runs import RunCreateStateless
@@ -144,15 +145,10 @@ async def create_run(
         **strip_keys(assistant.get("context"), RESERVED_CONFIGURABLE_KEYS),
         **strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS),
     }
+    # Keys and tokens leave the config here: everything stored below (run kwargs, thread
+    # config, metadata, checkpoints) is built from the cleaned copies.
+    config, context, secret_values = split_secrets(config, context)
     user_configurable = dict(config["configurable"])
-    secrets = ctx.engine.split_secrets(config, context) if ctx.engine is not None else None
-    if secrets is not None:
-        config, context, secret_values = secrets
-        user_configurable = {
-            k: v for k, v in user_configurable.items() if k in config["configurable"]
-        }
-    else:
-        secret_values = None
 
     metadata = {
         **(assistant.get("metadata") or {}),
