@@ -66,7 +66,13 @@ def config_jsonschema(graph: Any) -> dict[str, Any] | None:
     # `config_schema` (the configurable fields) so it is still served.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return graph.config_schema().model_json_schema()
+        model = graph.config_schema()
+    # Clients (Open Agent Platform forms) read the configurable fields at the top level
+    # (`config_schema.properties.<field>.x_oap_ui_config`), not under `configurable`.
+    field = getattr(model, "model_fields", {}).get("configurable")
+    if field is None:
+        return model.model_json_schema()
+    return TypeAdapter(field.annotation).json_schema()
 
 
 def draw_graph_json(drawable: Any) -> dict[str, Any]:
