@@ -244,6 +244,19 @@ def render(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
             first = get(results[key], f"{scenario}.first_error")
             if first:
                 notes.append(f"{HEADS[key]}, {scenario}: first failure: {first}")
+    busy = [
+        f"{HEADS[key]} {scenario} ({results[key][scenario]['foreign_cpu_pct']:.0f}%)"
+        for key in keys
+        for scenario in ("wait", "stream", "burst")
+        if (get(results[key], f"{scenario}.foreign_cpu_pct") or 0) >= 10
+    ]
+    if busy:
+        notes.append(
+            "Other processes used ≥ 10% of a core during: " + ", ".join(busy) + ". Figures "
+            "that depend on CPU (our throughputs and latencies) are pessimistic there; the "
+            "reference's barely move, as its runs wait far more than they compute (about "
+            "1 s per run at under 5% of a core). Rerun on a quiet machine for firm figures."
+        )
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
     lines += ["", *RERUN]
