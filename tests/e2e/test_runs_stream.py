@@ -78,17 +78,6 @@ async def raw_stream(http: Any, path: str, body: dict[str, Any]) -> tuple[Any, b
     return response, raw
 
 
-async def wait_idle(client: Any, thread_id: str, seconds: float = 20.0) -> dict[str, Any]:
-    """The thread once no run of it is pending or running."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        thread = await client.threads.get(thread_id)
-        if thread["status"] != "busy":
-            return thread
-        assert asyncio.get_running_loop().time() < deadline, thread
-        await asyncio.sleep(0.05)
-
-
 # -- framing -------------------------------------------------------------------------------
 
 
