@@ -8,6 +8,7 @@ stream ends and reconnects if it still says running.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from robyn_server.runs.engine import Execution, RunEngine
 
 logger = logging.getLogger("robyn_server.runs")
+LANGGRAPH_VERSION = importlib.metadata.version("langgraph")
 
 # Exceptions whose message is shown to clients as is; anything else might carry internals,
 # so clients get a generic message (and the log gets the traceback), as the reference does.
@@ -55,7 +57,14 @@ def error_payload(exc: BaseException) -> dict[str, str]:
 def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
     config = dict(run["kwargs"].get("config") or {})
     config["configurable"] = dict(config.get("configurable") or {})
-    config["metadata"] = {**(config.get("metadata") or {}), "run_attempt": run.get("attempt", 1)}
+    # LangGraph copies configurable values into checkpoint metadata but never thread_id;
+    # clients filter history by it, as on the reference server.
+    config["metadata"] = {
+        **(config.get("metadata") or {}),
+        "run_attempt": run.get("attempt", 1),
+        "langgraph_version": LANGGRAPH_VERSION,
+        "thread_id": run["thread_id"],
+    }
     return config
 
 

@@ -27,11 +27,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("robyn_server.runs")
 
-SSE_HEADERS = {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-store",
-    "x-accel-buffering": "no",
-}
+# Robyn's Rust layer adds cache-control (no-store among others), pragma, expires and
+# x-accel-buffering to every stream itself; repeating them would send them twice.
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
 
 
 class StreamSlots:
@@ -82,7 +80,7 @@ def _response(body: AsyncIterator[bytes], headers: dict[str, str], media: str) -
 
 
 def sse_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
-    return _response(body, {**SSE_HEADERS, **headers}, "text/event-stream")
+    return _response(body, {**SSE_HEADERS, **headers}, SSE_HEADERS["content-type"])
 
 
 def json_stream_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
