@@ -30,7 +30,7 @@ from robyn_server.runs.responses import (
 )
 from robyn_server.serialization import project
 from robyn_server.services import runs
-from robyn_server.services.run_create import create_run
+from robyn_server.services.run_create import check_run, create_run
 from robyn_server.storage.base_runs import INFLIGHT_STATUSES, RUN_STATUSES
 from robyn_server.wire_runs import RunCancelMany, RunCreateStateful, RunCreateStateless
 
@@ -197,6 +197,9 @@ async def create_run_batch(req: ApiRequest) -> Any:
             raise ValidationFailed(f"{index}: {format_validation_error(exc)}") from None
     ctx = get_context()
     scope = scope_for(req)
+    # All or nothing: a refused item must not leave the items before it running.
+    for body in bodies:
+        await check_run(ctx, scope, body, stateless=True)
     created = [await create_run(ctx, scope, None, body) for body in bodies]
     return [runs.present(c.run) for c in created]
 

@@ -91,17 +91,19 @@ def _durability(body: RunCreateStateless) -> str:
     return "async"
 
 
-async def create_run(
-    ctx: AppContext,
-    scope: Scope,
-    thread_id: str | None,
-    body: RunCreateStateless,
-    *,
-    request_id: str | None = None,
-) -> CreatedRun:
-    """Validate, store and enqueue a run. `thread_id=None` makes a stateless run on a
-    temporary thread."""
-    stateless = thread_id is None
+@dataclass(slots=True)
+class CheckedRun:
+    command: dict[str, Any] | None
+    assistant_id: str
+    assistant: dict[str, Any]
+    checkpoint_keys: dict[str, Any]
+
+
+async def check_run(
+    ctx: AppContext, scope: Scope, body: RunCreateStateless, *, stateless: bool
+) -> CheckedRun:
+    """Everything in a run body that can be refused, checked without writing anything
+    (a batch checks all its bodies before creating any run)."""
     command = body.command.model_dump(exclude_none=True) if body.command else None
     if stateless and command and "resume" in command:
         raise BadRequest(RESUME_WITHOUT_THREAD)
@@ -124,6 +126,24 @@ async def create_run(
     graph_id = assistant["graph_id"]
     if graph_id not in ctx.registry:
         raise NotFound(f"Graph '{graph_id}' of assistant {assistant_id} is not loaded")
+    return CheckedRun(command, assistant_id, assistant, checkpoint_keys)
+
+
+async def create_run(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str | None,
+    body: RunCreateStateless,
+    *,
+    request_id: str | None = None,
+) -> CreatedRun:
+    """Validate, store and enqueue a run. `thread_id=None` makes a stateless run on a
+    temporary thread."""
+    stateless = thread_id is None
+    checked = await check_run(ctx, scope, body, stateless=stateless)
+    command, assistant = checked.command, checked.assistant
+    assistant_id, checkpoint_keys = checked.assistant_id, checked.checkpoint_keys
+    graph_id = assistant["graph_id"]
 
     create_thread: dict[str, Any] | None = None
     thread_metadata: dict[str, Any] = {}
