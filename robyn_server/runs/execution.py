@@ -12,6 +12,7 @@ import importlib.metadata
 import logging
 from typing import TYPE_CHECKING, Any
 
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
 from robyn_server.runs import webhooks
@@ -91,9 +92,12 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
     status, error = "success", None
     state_config = {"configurable": {"thread_id": thread_id}}
     fields: dict[str, Any] | None = None
+    # A temporary thread's checkpoints die with the run, so they never leave memory:
+    # on Postgres that saves a dozen statements per stateless run.
+    checkpointer = InMemorySaver() if kwargs.get("temporary") else ctx.checkpointer
     try:
         async with ctx.registry.graph(
-            graph_id, config, checkpointer=ctx.checkpointer, store=ctx.store
+            graph_id, config, checkpointer=checkpointer, store=ctx.store
         ) as graph:
             try:
                 async with asyncio.timeout(engine.timeout):
@@ -148,7 +152,10 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
     if error is not None:
         broker.publish(channel, "error", error)
     result = _wait_result(stream, status, error, fields)
-    await settle(engine, run, status, error, fields)
+    if kwargs.get("temporary"):
+        await _delete_temporary_thread(engine, run, status)
+    else:
+        await settle(engine, run, status, error, fields)
     broker.close(channel, result, status)
     if kwargs.get("webhook") and status != "rollback":
         payload = webhooks.webhook_payload(
@@ -160,8 +167,6 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
             error=error,
         )
         engine.spawn(webhooks.deliver(kwargs["webhook"], payload, policy=engine.webhook_policy))
-    if kwargs.get("temporary"):
-        await _delete_temporary_thread(engine, thread_id)
 
 
 def _wait_result(
@@ -189,32 +194,34 @@ async def settle(
     storage = engine.ctx.storage
     run_id, thread_id = run["run_id"], run["thread_id"]
     # The thread first: a client that sees the run finished must find the thread settled.
-    if not run["kwargs"].get("temporary"):
-        queued = [
-            r
-            for r in await storage.run_inflight(ANONYMOUS, thread_id=thread_id)
-            if r["run_id"] != run_id
-        ]
-        update: dict[str, Any] = dict(fields) if fields else {}
-        if queued:
-            update["status"] = "busy"
-        elif error is not None:
-            update["status"] = "error"
-        update["error"] = error
-        await storage.thread_set_state(ANONYMOUS, thread_id, **update)
+    queued = [
+        r
+        for r in await storage.run_inflight(ANONYMOUS, thread_id=thread_id)
+        if r["run_id"] != run_id
+    ]
+    update: dict[str, Any] = dict(fields) if fields else {}
+    if queued:
+        update["status"] = "busy"
+    elif error is not None:
+        update["status"] = "error"
+    update["error"] = error
+    await storage.thread_set_state(ANONYMOUS, thread_id, **update)
     if status == "rollback":
         await storage.run_delete(ANONYMOUS, run_id, thread_id=thread_id)
     else:
         await storage.run_set_status(run_id, status)
 
 
-async def _delete_temporary_thread(engine: RunEngine, thread_id: str) -> None:
-    ctx = engine.ctx
+async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], status: str) -> None:
+    """Deleting the thread deletes the run with it, so the run's status needs no write
+    of its own, unless the delete fails: then the run must not look unfinished."""
+    storage = engine.ctx.storage
     try:
-        await ctx.storage.thread_delete(ANONYMOUS, thread_id)
-        await ctx.checkpointer.adelete_thread(thread_id)
+        await storage.thread_delete(ANONYMOUS, run["thread_id"])
     except Exception:
-        logger.exception("Could not delete temporary thread %s", thread_id)
+        logger.exception("Could not delete temporary thread %s", run["thread_id"])
+        if status != "rollback":
+            await storage.run_set_status(run["run_id"], status)
 
 
 async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
