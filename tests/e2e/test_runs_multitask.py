@@ -117,6 +117,7 @@ async def test_rollback_deletes_the_old_run_and_its_checkpoints(client, http, ta
     await client.runs.wait(thread_id, "slow", input=human("kept"), config=slow(0))
     [first] = [r["run_id"] for r in await client.runs.list(thread_id)]
     old = await client.runs.create(thread_id, "slow", input=human("old"), config=slow(10))
+    queued = await client.runs.create(thread_id, "slow", input=human("queued"), config=slow(10))
     await run_reaches(client, thread_id, old["run_id"], ("running",))
     await eventually(lambda: _has_checkpoints_of(client, thread_id, old["run_id"]))
 
@@ -124,6 +125,7 @@ async def test_rollback_deletes_the_old_run_and_its_checkpoints(client, http, ta
         thread_id, "slow", input=human("new"), config=slow(0.1), multitask_strategy="rollback"
     )
     await eventually(lambda: _is_gone(http, thread_id, old["run_id"]))
+    assert await _is_gone(http, thread_id, queued["run_id"])
     assert (await run_reaches(client, thread_id, new["run_id"]))["status"] == "success"
     thread = await thread_reaches(client, thread_id, "idle")
     assert contents(thread) == ["kept", "slept 0s", "new", "slept 0.1s"]
