@@ -187,6 +187,21 @@ class RunEngine:
                 continue
             await end_pending_run(self, run_id, action)
 
+    async def stop_threads(self, thread_ids: list[str]) -> None:
+        """Stop the runs executing on threads that are being deleted, and wait for them,
+        so none of them writes checkpoints after the thread is gone."""
+        wanted = set(thread_ids)
+        stopping = [e for e in self._executions.values() if e.run["thread_id"] in wanted]
+        for execution in stopping:
+            execution.cancel_action = "rollback"
+            if execution.task is not None and execution.task is not asyncio.current_task():
+                execution.task.cancel()
+        for execution in stopping:
+            try:
+                await asyncio.wait_for(execution.done.wait(), 10)
+            except TimeoutError:
+                logger.warning("Run %s did not stop within 10 s", execution.run["run_id"])
+
     async def wait_stopped(self, run_id: str, seconds: float | None = None) -> None:
         execution = self._executions.get(run_id)
         if execution is not None:

@@ -136,6 +136,8 @@ async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_thread
     )
     if thread_ids is None:
         raise not_found(assistant_id)
+    if ctx.engine is not None and thread_ids:
+        await ctx.engine.stop_threads(thread_ids)
     await delete_thread_checkpoints(ctx.checkpointer, thread_ids)
 
 

@@ -109,6 +109,8 @@ class ThreadTTLSweeper:
                     # Touching the thread restarts its TTL, so it is not pruned every sweep.
                     await storage.thread_update(ANONYMOUS, thread_id, metadata={})
                 elif await storage.thread_delete(ANONYMOUS, thread_id):
+                    if self._ctx.engine is not None:
+                        await self._ctx.engine.stop_threads([thread_id])
                     await delete_thread_checkpoints(saver, [thread_id])
             handled += len(due)
             if len(due) < self._batch_size:

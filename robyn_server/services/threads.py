@@ -27,6 +27,12 @@ NO_GRAPH = (
 )
 
 
+async def stop_runs(ctx: AppContext, thread_ids: list[str]) -> None:
+    """Deleting threads deletes their runs' rows; this stops the ones executing."""
+    if ctx.engine is not None and thread_ids:
+        await ctx.engine.stop_threads(thread_ids)
+
+
 def not_found(thread_id: str) -> NotFound:
     return NotFound(f"Thread with ID {thread_id} not found")
 
@@ -152,6 +158,7 @@ async def update(ctx: AppContext, scope: Scope, thread_id: str, body: ThreadPatc
 async def delete(ctx: AppContext, scope: Scope, thread_id: str) -> None:
     if not await ctx.storage.thread_delete(scope, thread_id):
         raise not_found(thread_id)
+    await stop_runs(ctx, [thread_id])
     await delete_thread_checkpoints(ctx.checkpointer, [thread_id])
 
 
@@ -198,6 +205,7 @@ async def prune(ctx: AppContext, scope: Scope, body: ThreadPrune) -> int:
     ids = [parse_uuid(i, "thread ID") for i in body.thread_ids]
     if body.strategy == "delete":
         deleted = await ctx.storage.thread_delete_many(scope, ids)
+        await stop_runs(ctx, deleted)
         await delete_thread_checkpoints(ctx.checkpointer, deleted)
         return len(deleted)
     if not ids:

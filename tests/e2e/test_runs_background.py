@@ -181,6 +181,20 @@ async def test_deleting_a_running_run_stops_it_and_frees_the_thread(client, http
     await thread_reaches(client, thread_id, "idle")
 
 
+async def test_deleting_a_thread_stops_its_running_run(client, http, tag) -> None:
+    thread_id = str(uuid.uuid4())
+    await client.threads.create(thread_id=thread_id, metadata={"tag": tag})
+    run = await client.runs.create(thread_id, "slow", input=human("old"), config=slow(1))
+    await run_reaches(client, thread_id, run["run_id"], ("running",))
+    assert (await http.delete(f"/threads/{thread_id}")).status_code == 204
+    # Same id again: nothing of the stopped run may surface in the new thread.
+    await client.threads.create(thread_id=thread_id, graph_id="slow", metadata={"tag": tag})
+    await asyncio.sleep(1.5)  # past the moment the old run would have finished
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {}
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
 async def test_a_missing_thread_is_404_unless_if_not_exists_create(client, http, tag) -> None:
     thread_id = str(uuid.uuid4())
     refused = await http.post(

@@ -21,6 +21,7 @@ from robyn_server.graph_loading import (
     load_langgraph_config,
 )
 from robyn_server.graphs import GraphRegistry
+from tests.e2e.conftest import FIXTURE_GRAPHS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BAD = FIXTURES / "bad_configs"
@@ -52,16 +53,7 @@ def _write_config(directory: Path, data: dict, name: str = "langgraph.json") -> 
 def test_fixture_config_parses_every_spec_form():
     config = load_langgraph_config(FIXTURES / "langgraph.json")
     assert config.config_dir == FIXTURES
-    assert list(config.graphs) == [
-        "agent",
-        "parent",
-        "factory",
-        "afactory",
-        "stategraph",
-        "hitl",
-        "errgraph",
-        "slow",
-    ]
+    assert list(config.graphs) == FIXTURE_GRAPHS
     assert config.graphs["agent"] == GraphSpec("agent", "./graphs/agent.py:graph", None)
     assert config.graphs["factory"] == GraphSpec(
         "factory", "./graphs/factories.py:make_graph", "A sync factory taking config"
