@@ -178,14 +178,16 @@ class RunEngine:
         pending ones: `interrupted`, or deleted for `rollback`."""
         from robyn_server.runs.execution import end_pending_run
 
+        executing = [self._executions[r] for r in run_ids if r in self._executions]
+        # Queued runs first: while the running one still runs, none of them can be
+        # claimed, so none slips into execution between the two steps.
         for run_id in run_ids:
-            execution = self._executions.get(run_id)
-            if execution is not None:
-                execution.cancel_action = action
-                if execution.task is not None and execution.task is not asyncio.current_task():
-                    execution.task.cancel()
-                continue
-            await end_pending_run(self, run_id, action)
+            if run_id not in self._executions:
+                await end_pending_run(self, run_id, action)
+        for execution in executing:
+            execution.cancel_action = action
+            if execution.task is not None and execution.task is not asyncio.current_task():
+                execution.task.cancel()
 
     async def stop_threads(self, thread_ids: list[str]) -> None:
         """Stop the runs executing on threads that are being deleted, and wait for them,
