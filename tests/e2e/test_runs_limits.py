@@ -1,0 +1,97 @@
+"""Limits and bad input on the run endpoints: a clear 4xx/503 before anything is created,
+and the engine keeps serving other runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.e2e.conftest import BACKENDS, serve_backend
+from tests.e2e.runs_support import human, slow
+from tests.e2e.server import ServerProcess
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def capped(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    yield from serve_backend(request, env={"MAX_OPEN_STREAMS": "2"})
+
+
+async def test_streams_beyond_the_cap_get_503_and_create_nothing(capped: ServerProcess) -> None:
+    client = get_client(url=capped.url, api_key=None)
+    thread = await client.threads.create()
+    body = {"assistant_id": "slow", "input": human("hi"), "config": slow(1.5)}
+    async with httpx.AsyncClient(base_url=capped.url, timeout=30) as http:
+        async with (
+            http.stream("POST", "/runs/stream", json=body) as first,
+            http.stream("POST", "/runs/wait", json=body) as second,
+        ):
+            assert (first.status_code, second.status_code) == (200, 200)
+            refused = await http.post(f"/threads/{thread['thread_id']}/runs/stream", json=body)
+            assert refused.status_code == 503
+            assert "Too many open streams" in refused.json()["detail"]
+            assert await client.runs.list(thread["thread_id"]) == []
+            # Background runs hold no stream and are still accepted.
+            background = await http.post(f"/threads/{thread['thread_id']}/runs", json=body)
+            assert background.status_code == 200
+            await first.aread()
+            await second.aread()
+        # Once the streams have ended their slots are free again.
+        again = await http.post("/runs/wait", json={**body, "config": slow(0)})
+        assert again.status_code == 200
+        assert again.json()["messages"][-1]["content"] == "slept 0s"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/runs/wait", b"{not json", 422),
+        ("/runs/wait", b"[]", 422),
+        ("/runs/wait", b'{"input": {}}', 422),  # no assistant_id
+        ("/runs/wait", b'{"assistant_id": 5}', 422),
+        ("/runs/stream", b'{"assistant_id": "agent", "stream_mode": ["tools"]}', 422),
+        ("/runs/stream", b'{"assistant_id": "agent", "multitask_strategy": "x"}', 422),
+        ("/runs", b'{"assistant_id": "agent", "after_seconds": "soon"}', 422),
+        ("/runs", b'{"assistant_id": "agent", "interrupt_before": 3}', 422),
+        ("/runs/batch", b"{}", 422),
+        ("/runs/batch", b"[1]", 422),
+        ("/runs/cancel", b'{"status": "sleeping"}', 422),
+    ],
+)
+async def test_garbage_is_refused_with_a_clear_4xx(http, path, body, status) -> None:
+    response = await http.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert isinstance(response.json()["detail"], str)
+
+
+async def test_malformed_ids_in_run_paths_are_422(http) -> None:
+    thread = (await http.post("/threads", json={})).json()["thread_id"]
+    for method, path in [
+        ("GET", "/threads/nope/runs"),
+        ("GET", f"/threads/{thread}/runs/nope"),
+        ("POST", f"/threads/{thread}/runs/nope/cancel"),
+        ("DELETE", f"/threads/{thread}/runs/nope"),
+        ("GET", f"/threads/{thread}/runs/nope/join"),
+        ("GET", f"/threads/{thread}/runs/nope/stream"),
+    ]:
+        response = await http.request(method, path)
+        assert response.status_code == 422, (method, path, response.text)
+    bad_query = await http.get(f"/threads/{thread}/runs", params={"limit": "many"})
+    assert bad_query.status_code == 422
+
+
+async def test_a_client_leaving_mid_stream_does_not_disturb_other_runs(server, http) -> None:
+    client = get_client(url=server.url, api_key=None)
+    body = {"assistant_id": "slow", "input": human("hi"), "config": slow(0.5)}
+
+    async def leave_early() -> None:
+        async with http.stream("POST", "/runs/stream", json=body) as response:
+            async for _ in response.aiter_bytes():
+                break  # the first chunk, then hang up
+
+    await asyncio.gather(*(leave_early() for _ in range(5)))
+    result = await client.runs.wait(None, "agent", input=human("still there?"))
+    assert result["messages"][-1]["content"] == "hello there friend"
