@@ -104,7 +104,8 @@ class RunStorage(ABC):
     async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
         """Start the thread's next run: the oldest `pending` run whose `created_at` is
         not in the future becomes `running`, but only if no run of the thread is running
-        already. Returns it, or None. Engine-internal, hence no scope."""
+        already; the thread is then `busy` (whatever a concurrent settle wrote). Returns
+        the run, or None. Engine-internal, hence no scope."""
 
     @abstractmethod
     async def run_next_due(self, thread_id: str) -> datetime | None:

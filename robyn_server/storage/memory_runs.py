@@ -203,6 +203,10 @@ class RunsInMemory(ThreadsInMemory):
         run = min(due, key=_age)
         run["status"] = "running"
         run["updated_at"] = later_than(run["updated_at"])
+        thread = self._threads[thread_key].data
+        if thread["status"] != "busy":
+            thread["status"] = "busy"
+            thread["updated_at"] = later_than(thread["updated_at"])
         return copy.deepcopy(run)
 
     async def run_next_due(self, thread_id: str) -> datetime | None:

@@ -111,6 +111,7 @@ DELETE_SQL = "DELETE FROM langgraph_server.runs WHERE {where} RETURNING run_id"
 # Runs after LOCK_THREAD_SQL; see CREATE_RUN_SQL for why that is a separate statement.
 CLAIM_SQL = (
     """
+WITH claimed AS (
 UPDATE langgraph_server.runs
 SET status = 'running', """
     + ADVANCE_RUN_UPDATED_AT
@@ -127,6 +128,14 @@ WHERE run_id = (
 )
 RETURNING """
     + COLUMNS
+    + """
+), busy AS (
+    UPDATE langgraph_server.threads SET status = 'busy', """
+    + ADVANCE_RUN_UPDATED_AT
+    + """
+    WHERE thread_id IN (SELECT thread_id::uuid FROM claimed) AND status <> 'busy'
+)
+SELECT * FROM claimed"""
 )
 
 NEXT_DUE_SQL = """

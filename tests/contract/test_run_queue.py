@@ -45,6 +45,15 @@ async def test_claim_starts_the_oldest_pending_run_once_nothing_runs(storage: St
     assert await storage.run_claim(thread_id) is None  # nothing left
 
 
+async def test_claiming_a_run_marks_its_thread_busy_again(storage: Storage) -> None:
+    # The previous run's settle may have written "idle" just after this run was queued.
+    thread_id = (await make_thread(storage))["thread_id"]
+    await make_run(storage, thread_id)
+    await storage.thread_set_state(S, thread_id, status="idle")
+    assert await storage.run_claim(thread_id) is not None
+    assert (await storage.thread_get(S, thread_id))["status"] == "busy"
+
+
 async def test_claim_is_per_thread(storage: Storage) -> None:
     one = (await make_thread(storage))["thread_id"]
     two = (await make_thread(storage))["thread_id"]
