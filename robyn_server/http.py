@@ -117,6 +117,19 @@ class ApiRequest:
     def query_all(self, name: str) -> list[str]:
         return self.query.get(name, [])
 
+    def query_int(self, name: str, default: int | None = None, minimum: int | None = None) -> Any:
+        """An integer query parameter (422 if it is not one), or `default` if absent."""
+        raw = self.query_one(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationFailed(f"{name}: must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ValidationFailed(f"{name}: must be at least {minimum}")
+        return value
+
     def json(self) -> Any:
         """The parsed JSON body; an empty body is `{}` (the SDK posts some without one)."""
         if self._body is _UNREAD:

@@ -23,9 +23,7 @@ StreamMode = Literal[
     "tasks",
     "checkpoints",
 ]
-STREAM_MODES: tuple[str, ...] = StreamMode.__args__  # type: ignore[attr-defined]
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
-RunStatusFilter = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
 
 
 class CheckpointRef(BaseModel):
@@ -45,7 +43,9 @@ class RunCommand(BaseModel):
     goto: Any = None
 
 
-class RunCreateStateless(Body):
+class RunCreate(Body):
+    """A run, on a thread or stateless (the SDKs send the same fields to both)."""
+
     assistant_id: str
     input: Any = None
     command: RunCommand | None = None
@@ -81,17 +81,7 @@ class RunCreateStateless(Body):
         return list(dict.fromkeys(modes)) or ["values"]
 
 
-class RunCreateStateful(RunCreateStateless):
-    pass
-
-
 class RunCancelMany(Body):
     status: Literal["pending", "running", "all"] | None = None
     thread_id: str | None = None
     run_ids: list[str] | None = None
-
-
-class RunBatch(BaseModel):
-    """`POST /runs/batch`: a JSON array of stateless run bodies (validated one by one)."""
-
-    items: list[dict[str, Any]]

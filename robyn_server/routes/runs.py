@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from robyn_server.auth import scope_for
@@ -30,9 +31,9 @@ from robyn_server.runs.responses import (
 )
 from robyn_server.serialization import project
 from robyn_server.services import runs
-from robyn_server.services.run_create import check_run, create_run
+from robyn_server.services.run_create import CreatedRun, check_run, create_run
 from robyn_server.storage.base_runs import INFLIGHT_STATUSES, RUN_STATUSES
-from robyn_server.wire_runs import RunCancelMany, RunCreateStateful, RunCreateStateless
+from robyn_server.wire_runs import RunCancelMany, RunCreate
 
 table = RouteTable()
 route = table.route
@@ -52,31 +53,19 @@ def _thread_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["thread_id"], "thread ID")
 
 
-def _int(req: ApiRequest, name: str, default: int, minimum: int) -> int:
-    raw = req.query_one(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: must be an integer") from None
-    if value < minimum:
-        raise ValidationFailed(f"{name}: must be at least {minimum}")
-    return value
-
-
-async def _create(req: ApiRequest, thread_id: str | None, model: type) -> Any:
-    ctx = get_context()
-    return await create_run(
-        ctx, scope_for(req), thread_id, req.model(model), request_id=req.header("x-request-id")
+async def _create(req: ApiRequest, thread_id: str | None) -> tuple[RunCreate, CreatedRun]:
+    body = req.model(RunCreate)
+    created = await create_run(
+        get_context(), scope_for(req), thread_id, body, request_id=req.header("x-request-id")
     )
+    return body, created
 
 
 # -- creating ------------------------------------------------------------------------------
 
 
 async def _background(req: ApiRequest, thread_id: str | None) -> Any:
-    created = await _create(req, thread_id, RunCreateStateful if thread_id else RunCreateStateless)
+    _, created = await _create(req, thread_id)
     headers = run_headers(thread_id, created.run["run_id"], "")
     return json_response(
         runs.present(created.run), headers={"content-location": headers["content-location"]}
@@ -84,33 +73,24 @@ async def _background(req: ApiRequest, thread_id: str | None) -> Any:
 
 
 async def _stream(req: ApiRequest, thread_id: str | None) -> Any:
-    ctx = get_context()
-    ctx.engine.stream_slots.check()
-    body = req.model(RunCreateStateful)
-    created = await create_run(
-        ctx, scope_for(req), thread_id, body, request_id=req.header("x-request-id")
-    )
-    run = created.run
+    engine = get_context().engine
+    engine.stream_slots.check()
+    body, created = await _create(req, thread_id)
     events = follow(
-        ctx.engine,
+        engine,
         created.channel,
         0,
         with_ids=body.stream_resumable,
         cancel_on_disconnect=body.on_disconnect == "cancel",
     )
-    return sse_response(events, run_headers(thread_id, run["run_id"], "stream"))
+    return sse_response(events, run_headers(thread_id, created.run["run_id"], "stream"))
 
 
 async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
-    ctx = get_context()
-    ctx.engine.stream_slots.check()
-    body = req.model(RunCreateStateful)
-    created = await create_run(
-        ctx, scope_for(req), thread_id, body, request_id=req.header("x-request-id")
-    )
-    answer = wait_body(
-        ctx.engine, created.channel, cancel_on_disconnect=body.on_disconnect == "cancel"
-    )
+    engine = get_context().engine
+    engine.stream_slots.check()
+    body, created = await _create(req, thread_id)
+    answer = wait_body(engine, created.channel, cancel_on_disconnect=body.on_disconnect == "cancel")
     return json_stream_response(
         answer, run_headers(created.thread_id, created.run["run_id"], "join")
     )
@@ -121,7 +101,7 @@ async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
     "/threads/:thread_id/runs",
     summary="Create a background run",
     tags=TAGS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_background_run(req: ApiRequest) -> Any:
     return await _background(req, _thread_id(req))
@@ -132,7 +112,7 @@ async def create_background_run(req: ApiRequest) -> Any:
     "/threads/:thread_id/runs/stream",
     summary="Create a run and stream it",
     tags=TAGS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, _thread_id(req))
@@ -143,7 +123,7 @@ async def create_streamed_run(req: ApiRequest) -> Any:
     "/threads/:thread_id/runs/wait",
     summary="Create a run and wait for it",
     tags=TAGS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, _thread_id(req))
@@ -154,7 +134,7 @@ async def create_waited_run(req: ApiRequest) -> Any:
     "/runs",
     summary="Create a stateless background run",
     tags=STATELESS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_stateless_run(req: ApiRequest) -> Any:
     return await _background(req, None)
@@ -165,7 +145,7 @@ async def create_stateless_run(req: ApiRequest) -> Any:
     "/runs/stream",
     summary="Create a stateless run and stream it",
     tags=STATELESS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, None)
@@ -176,7 +156,7 @@ async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     "/runs/wait",
     summary="Create a stateless run and wait for it",
     tags=STATELESS,
-    body=RunCreateStateful,
+    body=RunCreate,
 )
 async def create_stateless_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, None)
@@ -192,7 +172,7 @@ async def create_run_batch(req: ApiRequest) -> Any:
         if not isinstance(item, dict):
             raise ValidationFailed(f"{index}: must be a JSON object")
         try:
-            bodies.append(RunCreateStateless.model_validate(item))
+            bodies.append(RunCreate.model_validate(item))
         except ValidationError as exc:
             raise ValidationFailed(f"{index}: {format_validation_error(exc)}") from None
     ctx = get_context()
@@ -222,8 +202,8 @@ async def list_runs(req: ApiRequest) -> Any:
         get_context(),
         scope_for(req),
         _thread_id(req),
-        limit=_int(req, "limit", 10, 1),
-        offset=_int(req, "offset", 0, 0),
+        limit=req.query_int("limit", 10, minimum=1),
+        offset=req.query_int("offset", 0, minimum=0),
         status=status,
     )
     return project(found, req.query_all("select") or None)
@@ -352,8 +332,6 @@ def _modes(req: ApiRequest, *names: str) -> list[str]:
             value = value.strip()
             if value.startswith("["):
                 try:
-                    import orjson
-
                     modes.extend(str(v) for v in orjson.loads(value))
                     continue
                 except (ValueError, TypeError):

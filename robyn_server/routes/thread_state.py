@@ -149,12 +149,9 @@ async def get_history(req: ApiRequest) -> Any:
 
 def _history_query(req: ApiRequest) -> HistorySearch:
     fields: dict[str, Any] = {}
-    limit = req.query_one("limit")
-    if limit:
-        try:
-            fields["limit"] = int(limit)
-        except ValueError:
-            raise ValidationFailed(f"limit: must be an integer, got {limit!r}") from None
+    limit = req.query_int("limit")
+    if limit is not None:
+        fields["limit"] = limit
     before = req.query_one("before")
     if before:
         # A checkpoint ID, or the JSON checkpoint object the POST form takes.

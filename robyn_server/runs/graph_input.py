@@ -8,7 +8,7 @@ tuples and no `Send`, so the body spells them as `[key, value]` pairs and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.types import Command, Send
 
@@ -28,17 +28,6 @@ def build_input(input: Any, command: Mapping[str, Any] | None) -> Any:
         resume=command.get("resume"),
         goto=_goto(goto) if goto is not None else (),
     )
-
-
-def breakpoint_nodes(nodes: Any) -> Literal["*"] | list[str] | None:
-    """`interrupt_before` / `interrupt_after` as LangGraph takes them: "*" or node names."""
-    if nodes is None or nodes == "*":
-        return nodes
-    if isinstance(nodes, str):
-        return [nodes]
-    if isinstance(nodes, list | tuple) and all(isinstance(node, str) for node in nodes):
-        return list(nodes)
-    raise ValueError('interrupt_before and interrupt_after take "*" or a list of node names')
 
 
 def _update(update: Any) -> Any:

@@ -18,20 +18,6 @@ from typing import Any
 
 from robyn_server.runs.stream_messages import LegacyMessages
 
-STREAM_MODES = frozenset(
-    {
-        "values",
-        "updates",
-        "messages",
-        "messages-tuple",
-        "custom",
-        "debug",
-        "tasks",
-        "checkpoints",
-        "events",
-    }
-)
-
 INTERRUPT = "__interrupt__"
 # Modes passed through unchanged apart from their event name.
 _PLAIN_MODES = ("custom", "tasks", "checkpoints")

@@ -28,7 +28,7 @@ from robyn_server.services.config_keys import (
 from robyn_server.services.secrets import split_secrets
 from robyn_server.storage.base import Scope, canonical_uuid, utcnow
 from robyn_server.storage.base_runs import ThreadBusy
-from robyn_server.wire_runs import RunCreateStateless
+from robyn_server.wire_runs import RunCreate
 
 NOT_FOUND = "Thread or assistant not found."
 BUSY = (
@@ -59,7 +59,7 @@ def resolve_assistant_id(ctx: AppContext, value: str) -> str:
     return canonical
 
 
-def _merged_config(assistant: dict[str, Any], body: RunCreateStateless) -> dict[str, Any]:
+def _merged_config(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
     config = clean_config(assistant.get("config"))
     request = clean_config(body.config)
     merged = {**config, **{k: v for k, v in request.items() if k != "configurable"}}
@@ -70,7 +70,7 @@ def _merged_config(assistant: dict[str, Any], body: RunCreateStateless) -> dict[
     return merged
 
 
-def _checkpoint_keys(body: RunCreateStateless) -> dict[str, Any]:
+def _checkpoint_keys(body: RunCreate) -> dict[str, Any]:
     keys: dict[str, Any] = {}
     if body.checkpoint is not None:
         ref = body.checkpoint.model_dump(exclude_none=True)
@@ -83,7 +83,7 @@ def _checkpoint_keys(body: RunCreateStateless) -> dict[str, Any]:
     return keys
 
 
-def _durability(body: RunCreateStateless) -> str:
+def _durability(body: RunCreate) -> str:
     if body.durability is not None:
         return body.durability
     if body.checkpoint_during is False:
@@ -100,7 +100,7 @@ class CheckedRun:
 
 
 async def check_run(
-    ctx: AppContext, scope: Scope, body: RunCreateStateless, *, stateless: bool
+    ctx: AppContext, scope: Scope, body: RunCreate, *, stateless: bool
 ) -> CheckedRun:
     """Everything in a run body that can be refused, checked without writing anything
     (a batch checks all its bodies before creating any run)."""
@@ -133,7 +133,7 @@ async def create_run(
     ctx: AppContext,
     scope: Scope,
     thread_id: str | None,
-    body: RunCreateStateless,
+    body: RunCreate,
     *,
     request_id: str | None = None,
 ) -> CreatedRun:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langgraph.types import Command, Send
 
-from robyn_server.runs.graph_input import breakpoint_nodes, build_input
+from robyn_server.runs.graph_input import build_input
 
 
 def test_input_passes_through_without_a_command():
@@ -58,12 +58,3 @@ def test_goto_refuses_what_is_neither_a_node_nor_a_send():
         build_input(None, {"goto": {"input": 1}})
     with pytest.raises(ValueError, match="goto"):
         build_input(None, {"goto": [3]})
-
-
-def test_breakpoints_are_all_nodes_or_a_list():
-    assert breakpoint_nodes(None) is None
-    assert breakpoint_nodes("*") == "*"
-    assert breakpoint_nodes(["a", "b"]) == ["a", "b"]
-    assert breakpoint_nodes("chat") == ["chat"]
-    with pytest.raises(ValueError):
-        breakpoint_nodes([1])
