@@ -114,19 +114,11 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                     ):
                         broker.publish(channel, name, data)
             except asyncio.CancelledError:
-                if execution.cancel_action is None:
+                if (status := _cancelled_status(execution)) is None:
                     raise
-                asyncio.current_task().uncancel()
-                status = "rollback" if execution.cancel_action == "rollback" else "interrupted"
-            except TimeoutError as exc:
-                status, error = (
-                    "timeout",
-                    {
-                        "error": "TimeoutError",
-                        "message": f"Run exceeded its time limit of {engine.timeout:g} s",
-                    },
-                )
-                del exc
+            except TimeoutError:
+                message = f"Run exceeded its time limit of {engine.timeout:g} s"
+                status, error = "timeout", {"error": "TimeoutError", "message": message}
             except Exception as exc:
                 status, error = "error", error_payload(exc)
                 logger.info("Run %s failed: %s: %s", run_id, type(exc).__name__, exc)
@@ -135,10 +127,8 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
             if not kwargs.get("temporary"):
                 fields = thread_fields(await graph.aget_state(state_config))
     except asyncio.CancelledError:
-        if execution.cancel_action is None:
+        if (status := _cancelled_status(execution)) is None:
             raise
-        asyncio.current_task().uncancel()
-        status = "rollback" if execution.cancel_action == "rollback" else "interrupted"
     except Exception as exc:
         # The graph could not even be built (a factory raised) or state read failed.
         status, error = "error", error_payload(exc)
@@ -167,6 +157,15 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
             error=error,
         )
         engine.spawn(webhooks.deliver(kwargs["webhook"], payload, policy=engine.webhook_policy))
+
+
+def _cancelled_status(execution: Execution) -> str | None:
+    """How a run stopped by our own cancel ends; None for a cancel that is not ours (the
+    loop shutting down), which must propagate."""
+    if execution.cancel_action is None:
+        return None
+    asyncio.current_task().uncancel()
+    return "rollback" if execution.cancel_action == "rollback" else "interrupted"
 
 
 def _wait_result(

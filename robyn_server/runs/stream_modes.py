@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from robyn_server.runs.stream_messages import LegacyMessages
+from robyn_server.services.checkpoints import checkpoint_address
 
 INTERRUPT = "__interrupt__"
 # Modes passed through unchanged apart from their event name.
@@ -169,21 +170,7 @@ def _with_checkpoint_refs(event: dict[str, Any]) -> dict[str, Any]:
         **event,
         "payload": {
             **payload,
-            "checkpoint": _checkpoint_ref(payload.get("config")),
-            "parent_checkpoint": _checkpoint_ref(payload.get("parent_config")),
+            "checkpoint": checkpoint_address(payload.get("config")),
+            "parent_checkpoint": checkpoint_address(payload.get("parent_config")),
         },
     }
-
-
-def _checkpoint_ref(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not config:
-        return None
-    configurable = config.get("configurable") or {}
-    ref = {
-        "checkpoint_id": configurable.get("checkpoint_id"),
-        "thread_id": configurable.get("thread_id"),
-        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-    }
-    if checkpoint_map := configurable.get("checkpoint_map"):
-        ref["checkpoint_map"] = checkpoint_map
-    return ref

@@ -15,6 +15,25 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 
+def checkpoint_address(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The public part of a checkpoint config: what a client sends back to reach it.
+
+    Subgraph configs also carry LangGraph's private `__pregel_*` objects, which must
+    never leave the server.
+    """
+    if not config:
+        return None
+    conf = config.get("configurable") or {}
+    address = {
+        "checkpoint_id": conf.get("checkpoint_id"),
+        "thread_id": conf.get("thread_id"),
+        "checkpoint_ns": conf.get("checkpoint_ns", ""),
+    }
+    if conf.get("checkpoint_map"):
+        address["checkpoint_map"] = conf["checkpoint_map"]
+    return address
+
+
 async def delete_thread_checkpoints(saver: BaseCheckpointSaver, thread_ids: Iterable[str]) -> None:
     for thread_id in thread_ids:
         await saver.adelete_thread(thread_id)

@@ -19,6 +19,7 @@ from robyn_server.context import AppContext
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.http import parse_uuid
 from robyn_server.serialization import to_jsonable
+from robyn_server.services.checkpoints import checkpoint_address
 from robyn_server.services.threads import NO_GRAPH, not_found
 from robyn_server.storage.base import Scope
 from robyn_server.wire_state import CheckpointAddress, HistorySearch, StateUpdate
@@ -45,27 +46,8 @@ _ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
 # -- StateSnapshot -> wire ---------------------------------------------------------------
 
 
-def _address(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The public part of a checkpoint config: what a client sends back to reach it.
-
-    Subgraph configs also carry LangGraph's private `__pregel_*` objects, which must
-    never leave the server.
-    """
-    if not config:
-        return None
-    conf = config.get("configurable") or {}
-    address = {
-        "checkpoint_id": conf.get("checkpoint_id"),
-        "thread_id": conf.get("thread_id"),
-        "checkpoint_ns": conf.get("checkpoint_ns", ""),
-    }
-    if conf.get("checkpoint_map"):
-        address["checkpoint_map"] = conf["checkpoint_map"]
-    return address
-
-
 def _checkpoint(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    address = _address(config)
+    address = checkpoint_address(config)
     return address if address and address["checkpoint_id"] else None
 
 
@@ -82,9 +64,9 @@ def _task_json(task: Any) -> dict[str, Any]:
     # asked for, else only its address, which POST .../state/checkpoint accepts.
     state = task.state
     if isinstance(state, StateSnapshot):
-        checkpoint, nested = _address(state.config), state_to_json(state)
+        checkpoint, nested = checkpoint_address(state.config), state_to_json(state)
     else:
-        checkpoint, nested = _address(state), None
+        checkpoint, nested = checkpoint_address(state), None
     return {
         "id": task.id,
         "name": task.name,
