@@ -33,6 +33,12 @@ class Execution:
     cancel_action: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def stop(self, action: str) -> None:
+        """Cancel the executing task; the executor reads `action` to settle the run."""
+        self.cancel_action = action
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+
 
 class RunEngine:
     def __init__(self, ctx: AppContext, broker: Broker) -> None:
@@ -46,6 +52,9 @@ class RunEngine:
         self._workers: dict[str, asyncio.Task] = {}
         self._rekick: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        # Threads that may hold runs delayed by after_seconds: only their workers ask
+        # storage for the next due time, so an ordinary run costs no extra query.
+        self._delayed: set[str] = set()
         self._executions: dict[str, Execution] = {}
         self._secrets: dict[str, Any] = {}
         self._background: set[asyncio.Task] = set()
@@ -72,6 +81,7 @@ class RunEngine:
 
         await settle_failed_runs(self, recovered["failed"])
         for thread_id in recovered["threads"]:
+            self._delayed.add(thread_id)  # queued runs may be delayed ones
             self.kick(thread_id)
 
     async def stop(self) -> None:
@@ -86,9 +96,7 @@ class RunEngine:
         except Exception:
             logger.exception("Could not mark in-flight runs for recovery")
         for execution in list(self._executions.values()):
-            if execution.task is not None:
-                execution.cancel_action = "shutdown"
-                execution.task.cancel()
+            execution.stop("shutdown")
         tasks = [e.task for e in self._executions.values() if e.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=5)
@@ -104,6 +112,8 @@ class RunEngine:
         channel = self.broker.open(run["run_id"], run["thread_id"], bool(kwargs.get("resumable")))
         if secrets is not None:
             self._secrets[run["run_id"]] = secrets
+        if run["created_at"] > utcnow():
+            self._delayed.add(run["thread_id"])
         self.kick(run["thread_id"])
         return channel
 
@@ -125,7 +135,8 @@ class RunEngine:
                 if run is None:
                     if thread_id in self._rekick:
                         continue
-                    await self._schedule_delayed(thread_id)
+                    if thread_id in self._delayed:
+                        await self._schedule_delayed(thread_id)
                     return
                 await self._execute(run)
                 if run["kwargs"].get("temporary"):
@@ -142,6 +153,7 @@ class RunEngine:
     async def _schedule_delayed(self, thread_id: str) -> None:
         due = await self.ctx.storage.run_next_due(thread_id)
         if due is None:
+            self._delayed.discard(thread_id)
             return
         delay = max(0.0, (due - utcnow()).total_seconds())
         old = self._timers.pop(thread_id, None)
@@ -185,9 +197,7 @@ class RunEngine:
             if run_id not in self._executions:
                 await end_pending_run(self, run_id, action)
         for execution in executing:
-            execution.cancel_action = action
-            if execution.task is not None and execution.task is not asyncio.current_task():
-                execution.task.cancel()
+            execution.stop(action)
 
     async def stop_threads(self, thread_ids: list[str]) -> None:
         """Stop the runs executing on threads that are being deleted, and wait for them,
@@ -195,14 +205,9 @@ class RunEngine:
         wanted = set(thread_ids)
         stopping = [e for e in self._executions.values() if e.run["thread_id"] in wanted]
         for execution in stopping:
-            execution.cancel_action = "rollback"
-            if execution.task is not None and execution.task is not asyncio.current_task():
-                execution.task.cancel()
+            execution.stop("rollback")
         for execution in stopping:
-            try:
-                await asyncio.wait_for(execution.done.wait(), 10)
-            except TimeoutError:
-                logger.warning("Run %s did not stop within 10 s", execution.run["run_id"])
+            await self.wait_stopped(execution.run["run_id"], seconds=10)
 
     async def wait_stopped(self, run_id: str, seconds: float | None = None) -> None:
         execution = self._executions.get(run_id)
@@ -210,10 +215,7 @@ class RunEngine:
             try:
                 await asyncio.wait_for(execution.done.wait(), seconds)
             except TimeoutError:
-                pass
-
-    def is_executing(self, run_id: str) -> bool:
-        return run_id in self._executions
+                logger.warning("Run %s did not stop within %s s", run_id, seconds)
 
     # -- helpers for the executor and services ---------------------------------------------
 
