@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
-from langgraph_sdk import get_client
 
 from tests.e2e.conftest import BACKENDS, serve_backend
 from tests.e2e.runs_support import (
@@ -38,18 +37,9 @@ RUN_NOT_FOUND = {"__error__": {"error": "HTTPException", "message": "404: Run no
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    # Overrides the session server for this module; conftest's `client` and `http`
+    # then talk to this one.
     yield from serve_backend(request, env={"SSE_HEARTBEAT_SECONDS": str(HEARTBEAT)})
-
-
-@pytest.fixture
-def client(server: ServerProcess):
-    return get_client(url=server.url, api_key=None)
-
-
-@pytest.fixture
-async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as session:
-        yield session
 
 
 async def running_slow_run(client, delay: float = 10) -> tuple[str, str]:

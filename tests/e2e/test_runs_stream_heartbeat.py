@@ -3,11 +3,9 @@ heartbeat interval (the default is 5 s)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
-from langgraph_sdk import get_client
 
 from tests.e2e.conftest import BACKENDS, serve_backend
 from tests.e2e.server import ServerProcess
@@ -19,18 +17,9 @@ QUIET = {"configurable": {"delay": 1.0}}
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    # Overrides the session server for this module; conftest's `client` and `http`
+    # then talk to this one.
     yield from serve_backend(request, env={"SSE_HEARTBEAT_SECONDS": str(HEARTBEAT)})
-
-
-@pytest.fixture
-def client(server: ServerProcess):
-    return get_client(url=server.url, api_key=None)
-
-
-@pytest.fixture
-async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as session:
-        yield session
 
 
 async def test_heartbeat_comments_between_events(client, http):
