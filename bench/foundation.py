@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from servers import (  # noqa: E402
     drop_database,
     log,
     our_server,
+    run_cli,
     vacuum_analyze,
 )
 from sysload import CLK_TCK, ForeignCpu, Quiet, marked_ticks, process_ticks  # noqa: E402
@@ -409,16 +409,7 @@ def main() -> None:
         help="before each measurement wait up to S seconds for other processes to go "
         "(nearly) idle, 6*S in all (default 10, 3 with --quick; 0 disables)",
     )
-    args = parser.parse_args()
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        raise SystemExit(asyncio.run(main_async(args)))
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    run_cli(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ scenario measures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ from servers import (  # noqa: E402
     free_port,
     log,
     our_server,
+    run_cli,
     server_env,
 )
 from sysload import ForeignCpu, Quiet  # noqa: E402
@@ -311,16 +310,7 @@ def main() -> None:
         help="wait up to S s for other processes to go idle before each "
         "measurement, 12*S in all (default 10, 3 with --quick; 0 disables)",
     )
-    args = parser.parse_args()
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        raise SystemExit(asyncio.run(main_async(args)))
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    run_cli(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,20 @@ SERVER_ENV_PREFIXES = (
 )
 
 
+def run_cli(main: Any) -> None:
+    """Run a benchmark's main coroutine; SIGTERM and Ctrl-C stop it through its own
+    clean-up (servers stopped, scratch databases dropped), exit code 130."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        raise SystemExit(asyncio.run(main))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
