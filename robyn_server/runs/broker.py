@@ -54,7 +54,6 @@ class Event:
     key: tuple[int, int]
     name: str
     data: bytes
-    run_id: str
 
     def frame(self, with_id: bool) -> bytes:
         head = b"event: " + self.name.encode() + b"\r\ndata: " + self.data + b"\r\n"
@@ -75,10 +74,8 @@ class RunChannel:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _finished: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def publish(self, name: str, data: Any, *, encoded: bytes | None = None) -> Event:
-        event = Event(
-            next_event_id(), name, encoded if encoded is not None else dumps(data), self.run_id
-        )
+    def publish(self, name: str, data: Any) -> Event:
+        event = Event(next_event_id(), name, dumps(data))
         self.events.append(event)
         self._wake()
         return event
@@ -164,25 +161,17 @@ class Broker:
             for watch in watches:
                 watch.queue.put_nowait(event)
 
-    def close(self, channel: RunChannel, result: Any, status: str) -> None:
+    def close(self, channel: RunChannel, result: Any) -> None:
         channel.close(result)
-        watches = self._thread_watches.get(channel.thread_id)
-        if watches or channel.resumable:
-            done = Event(
-                next_event_id(),
-                "metadata",
-                dumps({"status": "run_done", "run_id": channel.run_id}),
-                channel.run_id,
-            )
-            self._remember_thread_event(channel.thread_id, done)
-            for watch in watches or ():
-                watch.queue.put_nowait(done)
+        if channel.resumable or channel.thread_id in self._thread_watches:
+            done = {"status": "run_done", "run_id": channel.run_id}
+            self.publish_thread_event(channel.thread_id, "metadata", done)
         loop = asyncio.get_running_loop()
         delay = self.retention_seconds if channel.resumable else 5.0
         loop.call_later(delay, self._forget, channel)
 
     def publish_thread_event(self, thread_id: str, name: str, data: Any) -> None:
-        event = Event(next_event_id(), name, dumps(data), "")
+        event = Event(next_event_id(), name, dumps(data))
         self._remember_thread_event(thread_id, event)
         for watch in self._thread_watches.get(thread_id, ()):
             watch.queue.put_nowait(event)

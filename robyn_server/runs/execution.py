@@ -137,7 +137,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
     if execution.cancel_action == "shutdown":
         # Back to pending for the next process; the stream ends without a verdict, so
         # a client reconnects and sees the re-run.
-        broker.close(channel, None, "pending")
+        broker.close(channel, None)
         return
     if error is not None:
         broker.publish(channel, "error", error)
@@ -146,7 +146,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
         await _delete_temporary_thread(engine, run, status)
     else:
         await settle(engine, run, status, error, fields)
-    broker.close(channel, result, status)
+    broker.close(channel, result)
     if kwargs.get("webhook") and status != "rollback":
         payload = webhooks.webhook_payload(
             run,
@@ -238,7 +238,7 @@ async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
             return
     channel = engine.broker.get(run_id)
     if channel is not None and not channel.done:
-        engine.broker.close(channel, {}, "interrupted")
+        engine.broker.close(channel, {})
     remaining = await storage.run_inflight(ANONYMOUS, thread_id=run["thread_id"])
     if not remaining:
         thread = await storage.thread_get(ANONYMOUS, run["thread_id"])

@@ -132,7 +132,7 @@ def _stream_ended(
 
 
 async def single_event(name: str, data: Any) -> AsyncIterator[bytes]:
-    yield Event((0, 0), name, dumps(data), "").frame(False)
+    yield Event((0, 0), name, dumps(data)).frame(False)
 
 
 async def empty() -> AsyncIterator[bytes]:
