@@ -18,8 +18,8 @@ from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdate
 from robyn_server.runs import webhooks
 from robyn_server.runs.graph_input import build_input
 from robyn_server.runs.stream_modes import RunStream
-from robyn_server.serialization import to_jsonable
 from robyn_server.services.checkpoints import delete_run_checkpoints
+from robyn_server.services.runs import wait_answer
 from robyn_server.services.thread_state import thread_fields
 from robyn_server.storage.base import ANONYMOUS, utcnow
 
@@ -141,7 +141,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
         return
     if error is not None:
         broker.publish(channel, "error", error)
-    result = _wait_result(stream, status, error, fields)
+    result = _wait_result(stream, error, fields)
     if kwargs.get("temporary"):
         await _delete_temporary_thread(engine, run, status)
     else:
@@ -168,17 +168,11 @@ def _cancelled_status(execution: Execution) -> str | None:
     return "rollback" if execution.cancel_action == "rollback" else "interrupted"
 
 
-def _wait_result(
-    stream: RunStream, status: str, error: dict | None, fields: dict[str, Any] | None
-) -> Any:
-    if error is not None:
-        return {"__error__": error}
+def _wait_result(stream: RunStream, error: dict | None, fields: dict[str, Any] | None) -> Any:
     values = stream.last_values
     if values is None:
-        values = (fields or {}).get("values") or {}
-    if stream.interrupts and isinstance(values, dict):
-        values = {**values, "__interrupt__": stream.interrupts}
-    return to_jsonable(values)
+        values = (fields or {}).get("values")
+    return wait_answer(values, stream.interrupts, error)
 
 
 async def settle(

@@ -90,20 +90,27 @@ async def cancel_many(
         await ctx.engine.cancel([run["run_id"]], thread_id=run["thread_id"], action=action)
 
 
+def wait_answer(values: Any, interrupts: list[dict[str, Any]], error: Any = None) -> Any:
+    """What /wait and /join answer: `{"__error__": ...}` for a failed run, else the final
+    values, with `__interrupt__` when the run stopped at interrupts."""
+    if error:
+        return {"__error__": error}
+    values = values or {}
+    if interrupts and isinstance(values, dict):
+        values = {**values, "__interrupt__": interrupts}
+    return to_jsonable(values)
+
+
 async def finished_result(ctx: AppContext, scope: Scope, run: dict[str, Any]) -> Any:
     """The /join answer for a run whose events are no longer held: the thread's state."""
     thread = await ctx.storage.thread_get(scope, run["thread_id"])
     if thread is None:
         return {}
-    if run["status"] in ("error", "timeout") and thread.get("error"):
-        return {"__error__": thread["error"]}
-    values = thread.get("values") or {}
+    error = thread.get("error") if run["status"] in ("error", "timeout") else None
     # The shape a live /wait gives (`response_schema` included), not the thread row's.
     interrupts = [
         {"value": i.get("value"), "id": i.get("id"), "response_schema": i.get("response_schema")}
         for group in (thread.get("interrupts") or {}).values()
         for i in group
     ]
-    if interrupts and isinstance(values, dict):
-        values = {**values, "__interrupt__": interrupts}
-    return to_jsonable(values)
+    return wait_answer(thread.get("values"), interrupts, error)
