@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 
+import robyn.processpool
 from robyn import Request, Response, Robyn
+from robyn.robyn import SocketHeld
 
 from robyn_server.context import AppContext
 from robyn_server.http import CorsPolicy, error_response, wrap
@@ -77,6 +79,8 @@ def create_app(ctx: AppContext) -> Robyn:
         ctx.loop = asyncio.get_running_loop()
         try:
             await start(ctx)
+            if ctx.on_ready is not None:
+                ctx.on_ready()
         except BaseException as exc:
             # Robyn aborts with a Rust panic if startup raises; leave with a clean message.
             logger.error("Startup failed: %s", exc)
@@ -90,3 +94,19 @@ def create_app(ctx: AppContext) -> Robyn:
     app.startup_handler(startup)
     app.shutdown_handler(shutdown)
     return app
+
+
+def bind_listener(host: str, port: int) -> SocketHeld:
+    """The listening socket, bound as Robyn binds its own (SO_REUSEADDR, SO_REUSEPORT)."""
+    return SocketHeld(host, port)
+
+
+def serve_on(app: Robyn, listener: SocketHeld, host: str, port: int) -> None:
+    """Run Robyn until the process exits, accepting on `listener`.
+
+    The supervisor binds the socket before it forks this process, so the socket and its
+    backlog outlive a crashed server. Robyn 0.88's start() binds a socket of its own in
+    `processpool.run_processes`; this hands it ours instead (robyn is pinned to 0.88.0).
+    """
+    robyn.processpool.SocketHeld = lambda _host, _port: listener  # type: ignore[assignment]
+    app.start(host=host, port=port, _check_port=False)

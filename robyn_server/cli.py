@@ -6,11 +6,14 @@ Order matters here:
    otherwise be taken by it).
 2. Graphs are loaded before the server starts, so a missing file or variable stops the
    process with a message naming it instead of a half-started server.
-3. The port is checked by us: Robyn's own check prompts on stdin and busy-loops forever
-   under a supervisor.
-4. SIGTERM is turned into KeyboardInterrupt, the one path on which Robyn runs the shutdown
-   handler (pool closed) and exits; SIGINT gets Python's default handler back in case the
-   shell started us with SIGINT ignored.
+3. The port is checked and bound by us, once: Robyn's own check prompts on stdin and
+   busy-loops forever under a process manager, and the socket must outlive the server
+   process (see 4).
+4. This process only supervises (`supervisor.py`): it forks the server, which runs Robyn
+   on the inherited socket, and forks a new one at once if Robyn aborts.
+5. In the server process, SIGTERM and SIGINT schedule our own shutdown on the event loop
+   (`lifecycle.request_shutdown`): runs go back to the queue, the pool closes, then the
+   process exits. Robyn's own shutdown path is not used (see `lifecycle`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +38,7 @@ from robyn_server.context import AppContext, set_context
 if TYPE_CHECKING:
     from robyn_server.graphs import GraphRegistry
 from robyn_server.lifecycle import request_shutdown
+from robyn_server.supervisor import Supervisor
 
 logger = logging.getLogger("robyn_server")
 
@@ -54,16 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """True if binding would fail. Robyn binds with SO_REUSEPORT, which would let a second
-    server share the port silently, so we test without it."""
+def port_in_use(host: str, port: int, wait_seconds: float = 1.0) -> bool:
+    """True if another socket listens on the port. Probed the way the server binds it,
+    with SO_REUSEADDR, so connections of an earlier run still in TIME_WAIT do not count;
+    but without SO_REUSEPORT, which would let a second server share the port silently.
+    A server that was just killed may hold the port for a moment longer (its process
+    is still being torn down), so a busy port is probed again for `wait_seconds`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
-    return False
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    return False  # let the real bind report anything else
+                if exc.errno == errno.EACCES or time.monotonic() >= deadline:
+                    return True
+        time.sleep(0.05)
 
 
 def free_port(host: str) -> int:
@@ -147,14 +163,30 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["ROBYN_HOST"] = settings.host
     os.environ["ROBYN_PORT"] = str(port)
 
-    from robyn_server.app import create_app
+    # Imported here, after sys.argv is clean, and before the fork so that a restarted
+    # server process has nothing left to import.
+    from robyn_server.app import bind_listener, create_app, serve_on
 
-    ctx = AppContext(settings=settings, registry=registry)
-    set_context(ctx)
-    app = create_app(ctx)
-    install_signal_handlers(ctx)
+    try:
+        listener = bind_listener(settings.host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{port}: {exc.strerror or exc}")
+
+    def serve(notify_ready: Callable[[], None]) -> None:
+        ctx = AppContext(settings=settings, registry=registry, on_ready=notify_ready)
+        set_context(ctx)
+        app = create_app(ctx)
+        install_signal_handlers(ctx)
+        serve_on(app, listener, settings.host, port)
+
     logger.info("Starting on http://%s:%s (graphs: %s)", settings.host, port, registry.ids())
-    app.start(host=settings.host, port=port, _check_port=False)
+    code = Supervisor(serve).run()
+    # os._exit, not SystemExit: interpreter teardown restores the default signal handlers,
+    # and one more SIGTERM from an impatient process manager would then kill us with -15.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

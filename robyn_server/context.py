@@ -9,6 +9,7 @@ storage) on Robyn's own event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ class AppContext:
     # The run engine and its event broker (robyn_server/runs), set up at startup.
     engine: Any = None
     broker: Any = None
+    # Called once the server can take requests (the supervisor waits for it).
+    on_ready: Callable[[], None] | None = None
 
     def _persistence(self) -> Persistence:
         if self.persistence is None:
