@@ -12,18 +12,32 @@ import os
 import sys
 
 import robyn.processpool
-from robyn import Request, Response, Robyn
+from robyn import HttpMethod, Request, Response, Robyn
 from robyn.robyn import SocketHeld
 
 from robyn_server.context import AppContext
-from robyn_server.http import CorsPolicy, error_response, wrap
+from robyn_server.http import JSON_HEADERS, CorsPolicy, MethodIndex, error_response, wrap
 from robyn_server.lifecycle import start, stop
 from robyn_server.routes import ROUTE_TABLES
+from robyn_server.serialization import dumps
 
 logger = logging.getLogger("robyn_server")
 
 EXPOSED_HEADERS = "content-location, location, x-pagination-total, x-pagination-next"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+# Methods Robyn routes to Python. Others (QUERY, ...) get Robyn's own plain-text 405
+# before any Python runs (docs/robyn-payload-panic.md); CONNECT never reaches a route.
+ROUTABLE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE")
+# Robyn's Rust layer parses multipart/form-data bodies itself, before any Python runs, and
+# a malformed one (no boundary) becomes a plain-text 500 that leaves the keep-alive
+# connection hanging. This API reads JSON whatever the declared type, as the reference
+# does, so Robyn must never see a multipart type. Robyn 0.88 registers its global request
+# and response headers as the same actix app-data type, so the *response* headers are
+# what it appends to every request's headers; it then decides by the last content-type
+# value. A global response content-type therefore hides the client's from that parser,
+# and on responses it only fills in where a handler set none (204s). A test sends a
+# multipart request without a boundary, so a Robyn upgrade that changes this is caught.
+DEFAULT_CONTENT_TYPE = "application/json"
 
 
 def _configure_cors(app: Robyn, origins: list[str]) -> CorsPolicy | None:
@@ -44,10 +58,15 @@ def create_app(ctx: AppContext) -> Robyn:
     cors = _configure_cors(app, ctx.settings.cors_allow_origins)
     max_body = ctx.settings.max_request_body_bytes
 
+    app.set_response_header("content-type", DEFAULT_CONTENT_TYPE)
+
+    routes: list[tuple[str, str]] = [("HEAD", "/ok"), ("HEAD", "/")]
     for table in ROUTE_TABLES:
         for info in table.routes:
             handler = info.handler if info.raw else wrap(info.handler, max_body, cors)
             app.add_route(info.method, info.path, handler)
+            routes.append((info.method, info.path))
+    methods = MethodIndex(routes)
 
     async def preflight(request: Request) -> Response:
         headers = {
@@ -65,15 +84,24 @@ def create_app(ctx: AppContext) -> Robyn:
     async def ok_head(request: Request) -> Response:
         return Response(200, {"content-type": "application/json"}, b"")
 
-    async def unknown_route(request: Request) -> Response:
-        return error_response(404, "Not Found")
+    async def unrouted(request: Request) -> Response:
+        allowed = methods.allowed(request.url.path)
+        if not allowed:
+            response = error_response(404, "Not Found")
+        else:
+            headers = {**JSON_HEADERS, "allow": ", ".join(allowed)}
+            response = Response(405, headers, dumps({"detail": "Method Not Allowed"}))
+        if cors is not None:
+            cors.apply(request, response)
+        return response
 
     # Health checkers often probe with HEAD.
     for path in ("/ok", "/"):
         app.add_route("HEAD", path, ok_head)
     app.add_route("OPTIONS", "/*path", preflight)
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        app.add_route(method, "/*path", unknown_route)
+    for method in ROUTABLE_METHODS:
+        # The enum: Robyn's table of method names lacks TRACE.
+        app.add_route(getattr(HttpMethod, method), "/*path", unrouted)
 
     async def startup() -> None:
         ctx.loop = asyncio.get_running_loop()

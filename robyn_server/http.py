@@ -308,3 +308,31 @@ class CorsPolicy:
         if self.allowed(origin):
             response.headers.set("access-control-allow-origin", origin)
             response.headers.set("vary", "origin")
+
+
+class MethodIndex:
+    """Which methods each routed path answers, for 405 responses and their Allow header.
+
+    Robyn sends a request whose method has no route for its path to our catch-all route
+    of that method, which cannot tell "no such resource" (404) from "not with this
+    method" (405); this index can. Path templates use Robyn's syntax (`:name` matches
+    one segment).
+    """
+
+    def __init__(self, routes: list[tuple[str, str]]) -> None:
+        by_template: dict[str, set[str]] = {}
+        for method, path in routes:
+            by_template.setdefault(path, set()).add(method)
+        self._templates = [
+            (path.strip("/").split("/"), sorted(methods)) for path, methods in by_template.items()
+        ]
+
+    def allowed(self, path: str) -> list[str]:
+        segments = path.strip("/").split("/")
+        found: set[str] = set()
+        for template, methods in self._templates:
+            if len(template) == len(segments) and all(
+                t == s or (t.startswith(":") and s) for t, s in zip(template, segments, strict=True)
+            ):
+                found.update(methods)
+        return sorted(found)
