@@ -59,6 +59,8 @@ def port_in_use(host: str, port: int) -> bool:
     server share the port silently, so we test without it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As Robyn binds: sockets left in TIME_WAIT by a previous server do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
