@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
-from robyn_server.errors import ValidationFailed
+from robyn_server.errors import ServiceUnavailable, ValidationFailed
 from robyn_server.http import (
     ApiRequest,
     RouteTable,
@@ -259,19 +259,19 @@ async def cancel_run(req: ApiRequest) -> Any:
     wait = parse_bool(req.query_one("wait"))
     action = _action(req)
     channel = ctx.broker.get(run_id)
-    slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat) if wait and channel else None
-    try:
-        await runs.cancel_run(ctx, scope_for(req), thread_id, run_id, action)
-    except BaseException:
-        if slot is not None:
-            slot.release()
-        raise
+    await runs.cancel_run(ctx, scope_for(req), thread_id, run_id, action)
     if not wait:
         return empty_response(202)
     headers = run_headers(thread_id, run_id, "join")
-    if channel is None or slot is None:
+    if channel is None:
         await ctx.engine.wait_stopped(run_id, seconds=30)
         return json_response({}, headers=headers)
+    try:
+        slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat)
+    except ServiceUnavailable:
+        # The cancel happened; at the stream cap its answer waits without a stream.
+        await channel.wait_done(30)
+        return json_response(channel.result or {}, headers=headers)
     return json_stream_response(wait_body(ctx.engine, channel, slot), headers)
 
 

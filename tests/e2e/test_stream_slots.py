@@ -138,6 +138,14 @@ async def test_a_burst_of_streams_gets_exactly_the_cap_and_every_slot_comes_back
                 http, requests_for(threads, slow(30), on_disconnect="cancel"), opened
             )
             accepted = await check_exactly_the_cap(client, answers)
+            # At the cap, cancelling with wait=1 still answers (without a stream).
+            thread_id = thread_of(accepted[0])
+            [run] = await client.runs.list(thread_id)
+            await run_reaches(client, thread_id, run["run_id"], ("running",))
+            cancel = f"/threads/{thread_id}/runs/{run['run_id']}/cancel"
+            cancelled = await http.post(cancel, params={"wait": "1"})
+            assert cancelled.status_code == 200, cancelled.text
+            assert [m["content"] for m in cancelled.json()["messages"]] == ["x"]
             for answer in accepted:
                 await answer.response.aclose()
             for answer in accepted:
