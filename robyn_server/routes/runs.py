@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from pydantic import ValidationError
 
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
-from robyn_server.errors import ValidationFailed
+from robyn_server.errors import ServiceUnavailable, ValidationFailed
 from robyn_server.http import (
     ApiRequest,
     RouteTable,
@@ -21,6 +21,7 @@ from robyn_server.http import (
 )
 from robyn_server.runs.broker import mode_filter
 from robyn_server.runs.responses import (
+    StreamSlot,
     empty,
     follow,
     json_stream_response,
@@ -33,7 +34,9 @@ from robyn_server.serialization import project
 from robyn_server.services import runs
 from robyn_server.services.run_create import CreatedRun, check_run, create_run
 from robyn_server.storage.base_runs import INFLIGHT_STATUSES, RUN_STATUSES
-from robyn_server.wire_runs import RunCancelMany, RunCreate
+from robyn_server.wire_runs import RunCancelMany, RunCreate, StreamMode
+
+STREAM_MODES = get_args(StreamMode)
 
 table = RouteTable()
 route = table.route
@@ -53,19 +56,33 @@ def _thread_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["thread_id"], "thread ID")
 
 
-async def _create(req: ApiRequest, thread_id: str | None) -> tuple[RunCreate, CreatedRun]:
-    body = req.model(RunCreate)
-    created = await create_run(
+async def _create(req: ApiRequest, thread_id: str | None, body: RunCreate) -> CreatedRun:
+    return await create_run(
         get_context(), scope_for(req), thread_id, body, request_id=req.header("x-request-id")
     )
-    return body, created
+
+
+async def _create_streamed(
+    req: ApiRequest, thread_id: str | None
+) -> tuple[RunCreate, CreatedRun, StreamSlot]:
+    """Create a run whose answer streams: the stream's slot is taken first, so a
+    refused request creates nothing, and given back if the run cannot be created."""
+    body = req.model(RunCreate)
+    engine = get_context().engine
+    slot = engine.stream_slots.reserve(engine.heartbeat, watch=body.on_disconnect == "cancel")
+    try:
+        created = await _create(req, thread_id, body)
+    except BaseException:
+        slot.release()
+        raise
+    return body, created, slot
 
 
 # -- creating ------------------------------------------------------------------------------
 
 
 async def _background(req: ApiRequest, thread_id: str | None) -> Any:
-    _, created = await _create(req, thread_id)
+    created = await _create(req, thread_id, req.model(RunCreate))
     headers = run_headers(thread_id, created.run["run_id"], "")
     return json_response(
         runs.present(created.run), headers={"content-location": headers["content-location"]}
@@ -73,24 +90,14 @@ async def _background(req: ApiRequest, thread_id: str | None) -> Any:
 
 
 async def _stream(req: ApiRequest, thread_id: str | None) -> Any:
-    engine = get_context().engine
-    engine.stream_slots.check()
-    body, created = await _create(req, thread_id)
-    events = follow(
-        engine,
-        created.channel,
-        0,
-        with_ids=body.stream_resumable,
-        cancel_on_disconnect=body.on_disconnect == "cancel",
-    )
+    body, created, slot = await _create_streamed(req, thread_id)
+    events = follow(get_context().engine, created.channel, 0, slot, with_ids=body.stream_resumable)
     return sse_response(events, run_headers(thread_id, created.run["run_id"], "stream"))
 
 
 async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
-    engine = get_context().engine
-    engine.stream_slots.check()
-    body, created = await _create(req, thread_id)
-    answer = wait_body(engine, created.channel, cancel_on_disconnect=body.on_disconnect == "cancel")
+    _, created, slot = await _create_streamed(req, thread_id)
+    answer = wait_body(get_context().engine, created.channel, slot)
     return json_stream_response(
         answer, run_headers(created.thread_id, created.run["run_id"], "join")
     )
@@ -259,7 +266,13 @@ async def cancel_run(req: ApiRequest) -> Any:
     if channel is None:
         await ctx.engine.wait_stopped(run_id, seconds=30)
         return json_response({}, headers=headers)
-    return json_stream_response(wait_body(ctx.engine, channel), headers)
+    try:
+        slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat)
+    except ServiceUnavailable:
+        # The cancel happened; at the stream cap its answer waits without a stream.
+        await channel.wait_done(30)
+        return json_response(channel.result or {}, headers=headers)
+    return json_stream_response(wait_body(ctx.engine, channel, slot), headers)
 
 
 @route(
@@ -315,28 +328,35 @@ async def join_run(req: ApiRequest) -> Any:
     if run is None:
         missing = {"__error__": {"error": "HTTPException", "message": "404: Run not found"}}
         return json_response(missing, headers=headers)
-    channel = await _channel_for(ctx, run)
-    if channel is None or (channel.done and channel.result is None):
-        return json_response(await runs.finished_result(ctx, scope, run), headers=headers)
-    ctx.engine.stream_slots.check()
     cancel = parse_bool(req.query_one("cancel_on_disconnect"))
-    return json_stream_response(
-        wait_body(ctx.engine, channel, cancel_on_disconnect=cancel), headers
-    )
+    channel = await _channel_for(ctx, run)
+    engine = ctx.engine
+    if channel is None or (channel.result is None and channel.done and not engine.stopping):
+        return json_response(await runs.finished_result(ctx, scope, run), headers=headers)
+    # A run suspended by a shutdown gets an answer that never completes (see wait_body).
+    slot = engine.stream_slots.reserve(engine.heartbeat, watch=cancel)
+    return json_stream_response(wait_body(engine, channel, slot), headers)
 
 
-def _modes(req: ApiRequest, *names: str) -> list[str]:
+def _join_modes(req: ApiRequest) -> list[str]:
+    """The join stream's `stream_mode` values (repeated, comma-separated or a JSON list);
+    an unknown mode is a 422 as at run creation, not a stream that filters out everything."""
     modes: list[str] = []
-    for name in names:
-        for value in req.query_all(name):
-            value = value.strip()
-            if value.startswith("["):
-                try:
-                    modes.extend(str(v) for v in orjson.loads(value))
-                    continue
-                except (ValueError, TypeError):
-                    pass
-            modes.extend(part.strip() for part in value.split(",") if part.strip())
+    for value in req.query_all("stream_mode"):
+        value = value.strip()
+        if value.startswith("["):
+            try:
+                modes.extend(str(v) for v in orjson.loads(value))
+                continue
+            except (ValueError, TypeError):
+                pass
+        modes.extend(part.strip() for part in value.split(",") if part.strip())
+    unknown = [mode for mode in dict.fromkeys(modes) if mode not in STREAM_MODES]
+    if unknown:
+        raise ValidationFailed(
+            f"stream_mode: invalid stream mode {', '.join(map(repr, unknown))}; "
+            f"expected {', '.join(STREAM_MODES)}"
+        )
     return modes
 
 
@@ -351,6 +371,8 @@ async def join_run_stream(req: ApiRequest) -> Any:
     ctx = get_context()
     thread_id, run_id = _ids(req)
     headers = run_headers(thread_id, run_id, "stream")
+    accept = mode_filter(_join_modes(req))
+    cancel = parse_bool(req.query_one("cancel_on_disconnect"))
     run = await ctx.storage.run_get(scope_for(req), run_id, thread_id=thread_id)
     if run is None:
         error = {"error": "HTTPException", "message": "404: Run not found"}
@@ -358,14 +380,7 @@ async def join_run_stream(req: ApiRequest) -> Any:
     channel = await _channel_for(ctx, run)
     if channel is None:
         return sse_response(empty(), headers)
-    ctx.engine.stream_slots.check()
+    slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat, watch=cancel)
     start = channel.start_index(req.header("last-event-id"))
-    events = follow(
-        ctx.engine,
-        channel,
-        start,
-        with_ids=channel.resumable,
-        accept=mode_filter(_modes(req, "stream_mode")),
-        cancel_on_disconnect=parse_bool(req.query_one("cancel_on_disconnect")),
-    )
+    events = follow(ctx.engine, channel, start, slot, with_ids=channel.resumable, accept=accept)
     return sse_response(events, headers)

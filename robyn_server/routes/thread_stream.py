@@ -10,8 +10,8 @@ from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
 from robyn_server.http import ApiRequest, RouteTable, parse_uuid
-from robyn_server.runs.broker import HEARTBEAT, Event, ThreadWatch, parse_event_id
-from robyn_server.runs.responses import sse_response
+from robyn_server.runs.broker import HEARTBEAT, Event, parse_event_id
+from robyn_server.runs.responses import StreamSlot, sse_response
 from robyn_server.services.runs import require_thread
 
 if TYPE_CHECKING:
@@ -48,12 +48,11 @@ def _accept(modes: set[str], event: Event) -> bool:
 
 
 async def _thread_events(
-    engine: RunEngine, thread_id: str, modes: set[str], after: Any
+    engine: RunEngine, thread_id: str, modes: set[str], after: Any, slot: StreamSlot
 ) -> AsyncIterator[bytes]:
     broker, heartbeat = engine.broker, engine.heartbeat
     loop = asyncio.get_running_loop()
     watch = broker.watch_thread(thread_id)
-    engine.stream_slots.opened(heartbeat)
     try:
         if after is not None:
             for event in broker.thread_replay(thread_id, after):
@@ -70,13 +69,9 @@ async def _thread_events(
     finally:
         # A client that left is noticed by Robyn, which drops the stream later on one of
         # its own threads: unwatch on the loop, where the broker iterates its watchers.
+        slot.release()
         if not loop.is_closed():
-            loop.call_soon_threadsafe(_unwatch, engine, thread_id, watch)
-
-
-def _unwatch(engine: RunEngine, thread_id: str, watch: ThreadWatch) -> None:
-    engine.broker.unwatch_thread(thread_id, watch)
-    engine.stream_slots.closed()
+            loop.call_soon_threadsafe(broker.unwatch_thread, thread_id, watch)
 
 
 @table.route(
@@ -91,8 +86,8 @@ async def join_thread_stream(req: ApiRequest) -> Any:
     thread_id = parse_uuid(req.path_params["thread_id"], "thread ID")
     await require_thread(ctx, scope_for(req), thread_id)
     modes = _wanted(req)
-    ctx.engine.stream_slots.check()
+    slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat)
     last = req.header("last-event-id")
     after = parse_event_id(last) if last is not None else None
-    body = _thread_events(ctx.engine, thread_id, modes, after)
+    body = _thread_events(ctx.engine, thread_id, modes, after, slot)
     return sse_response(body, {"content-location": f"/threads/{thread_id}/stream"})

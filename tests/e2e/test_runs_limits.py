@@ -95,3 +95,22 @@ async def test_a_client_leaving_mid_stream_does_not_disturb_other_runs(server, h
     await asyncio.gather(*(leave_early() for _ in range(5)))
     result = await client.runs.wait(None, "agent", input=human("still there?"))
     assert result["messages"][-1]["content"] == "hello there friend"
+
+
+async def test_an_unknown_stream_mode_is_a_422_when_joining_a_run(client, http) -> None:
+    thread_id = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(thread_id, "slow", input=human("x"), config=slow(2))
+    joined = f"/threads/{thread_id}/runs/{run['run_id']}/stream"
+    for modes in ("bogus", ["values", "bogus"], "values,bogus", '["bogus"]'):
+        response = await http.get(joined, params={"stream_mode": modes})
+        assert response.status_code == 422, (modes, response.text)
+        assert "'bogus'" in response.json()["detail"]
+    # Known modes (as the SDK sends them) still stream the run.
+    response = await http.get(joined, params={"stream_mode": ["values", "messages-tuple"]})
+    assert response.status_code == 200
+    assert b"event: values" in response.content
+    # The thread stream knows its own modes, under either name.
+    for name in ("stream_mode", "stream_modes"):
+        response = await http.get(f"/threads/{thread_id}/stream", params={name: "bogus"})
+        assert response.status_code == 422
+        assert "bogus" in response.json()["detail"]
