@@ -35,6 +35,7 @@ FIXTURE_GRAPHS = [
     "stream_approvals",
     "stream_config",
     "stream_subhitl",
+    "echo_config",
 ]
 
 
