@@ -36,6 +36,7 @@ FIXTURE_GRAPHS = [
     "stream_config",
     "stream_subhitl",
     "echo_config",
+    "echo_dataclass",
 ]
 
 
