@@ -41,7 +41,8 @@ def _ui(kind: str, description: str, **extra: Any) -> dict[str, Any]:
 class McpServer(BaseModel):
     """One MCP server whose tools the agent may use."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Settings hold tokens and headers: errors name the field, never echo its value.
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     url: str = Field(description="Endpoint of the MCP server, e.g. http://localhost:8000/mcp.")
     name: str | None = Field(default=None, description="Label used in messages about it.")
@@ -90,10 +91,50 @@ class McpServer(BaseModel):
         return {"transport": transport, "url": url, "headers": headers, "timeout": self.timeout}
 
 
+# Open Agent Platform's single-server object; without a url it means "no MCP server".
+OAP_MCP_KEYS = frozenset({"url", "tools", "auth_required"})
+MCP_CONFIG_SHAPES = (
+    'a list of servers [{"url": ...}, ...], {"servers": [...]}, or one server {"url": ...}'
+)
+
+
+def mcp_server_list(value: Any) -> list[Any]:
+    """The servers of an `mcp_config` in any of its accepted shapes, as a list.
+
+    Raises ValueError (naming `mcp_config`) for a shape the agent cannot read, rather than
+    running the agent without the tools its user configured.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"mcp_config must be {MCP_CONFIG_SHAPES}; got {type(value).__name__}")
+    if "servers" in value:
+        if others := sorted(set(value) - {"servers"}):
+            raise ValueError(f"mcp_config: 'servers' cannot be combined with {others}")
+        servers = value["servers"]
+        if servers is None:
+            return []
+        if not isinstance(servers, list):
+            raise ValueError(
+                f"mcp_config.servers must be a list of servers; got {type(servers).__name__}"
+            )
+        return servers
+    if value.get("url"):
+        return [value]
+    if set(value) <= OAP_MCP_KEYS:
+        return []  # OAP without an MCP server configured: {"url": null, "tools": []}
+    keys = ", ".join(sorted(map(str, value)))
+    raise ValueError(
+        f"mcp_config must be {MCP_CONFIG_SHAPES}; got an object without a url (keys: {keys})"
+    )
+
+
 class AgentContext(BaseModel):
     """Per-assistant settings of the tools agent (overridable per run)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     model_name: str = Field(
         default=DEFAULT_MODEL,
@@ -155,7 +196,8 @@ class AgentContext(BaseModel):
     )
     mcp_config: list[McpServer] = Field(
         default_factory=list,
-        description="MCP servers whose tools the agent may call.",
+        description="MCP servers whose tools the agent may call: a list of servers, "
+        '{"servers": [...]}, or one server {"url": ...}.',
         json_schema_extra=_ui("mcp", "MCP servers whose tools the agent may call."),
     )
     memory: bool = Field(
@@ -191,13 +233,10 @@ class AgentContext(BaseModel):
 
     @field_validator("mcp_config", mode="before")
     @classmethod
-    def _one_server(cls, value: Any) -> Any:
-        """Open Agent Platform sends a single `{url, tools, auth_required}` object."""
-        if value is None:
-            return []
-        if isinstance(value, dict):
-            return [value] if value.get("url") else []
-        return value
+    def _mcp_shapes(cls, value: Any) -> Any:
+        """Also the multi-server `{"servers": [...]}` and Open Agent Platform's single
+        `{url, tools, auth_required}` object."""
+        return mcp_server_list(value)
 
     @field_validator("memory_namespace")
     @classmethod

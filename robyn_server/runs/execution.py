@@ -16,6 +16,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
 from robyn_server.runs import webhooks
+from robyn_server.runs.graph_context import graph_context
 from robyn_server.runs.graph_input import build_input
 from robyn_server.runs.stream_modes import RunStream
 from robyn_server.services.checkpoints import delete_run_checkpoints
@@ -99,6 +100,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
         async with ctx.registry.graph(
             graph_id, config, checkpointer=checkpointer, store=ctx.store
         ) as graph:
+            context = graph_context(graph, context)
             try:
                 async with asyncio.timeout(engine.timeout):
                     async for name, data in stream.run(

@@ -10,7 +10,12 @@ from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.graphs import system_assistant_id
 from robyn_server.http import parse_uuid
 from robyn_server.services.checkpoints import delete_thread_checkpoints
-from robyn_server.services.config_keys import RESERVED_CONFIGURABLE_KEYS, clean_config, strip_keys
+from robyn_server.services.config_keys import (
+    RESERVED_CONFIGURABLE_KEYS,
+    clean_config,
+    clean_metadata,
+    strip_keys,
+)
 from robyn_server.services.secrets import keep_redacted, redact
 from robyn_server.storage.base import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
 from robyn_server.wire import AssistantCount, AssistantCreate, AssistantPatch, AssistantSearch
@@ -71,7 +76,7 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
             graph_id=body.graph_id,
             config=config,
             context=context,
-            metadata=body.metadata or {},
+            metadata=clean_metadata(body.metadata),
             name=body.name or "Untitled",
             description=body.description,
             if_exists=body.if_exists,
@@ -121,7 +126,7 @@ async def update(
         graph_id=body.graph_id,
         config=config,
         context=context,
-        metadata=body.metadata,
+        metadata=None if body.metadata is None else clean_metadata(body.metadata),
         name=body.name,
         description=body.description,
     )

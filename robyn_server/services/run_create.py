@@ -21,8 +21,10 @@ from robyn_server.runs.graph_input import build_input
 from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT
 from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
-    RESERVED_METADATA_KEYS,
+    auth_keys,
     clean_config,
+    clean_metadata,
+    run_user_id,
     strip_keys,
 )
 from robyn_server.services.secrets import split_secrets
@@ -59,15 +61,50 @@ def resolve_assistant_id(ctx: AppContext, value: str) -> str:
     return canonical
 
 
+def _run_settings(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
+    """The run's own settings: the assistant's, overridden by the request's.
+
+    `config.configurable` and `context` are one set of settings to the reference server
+    (the older and the newer way to send them; a request may use only one): the graph
+    finds the merged settings both in `config["configurable"]` and as its runtime context.
+    """
+    assistant_config = clean_config(assistant.get("config"))
+    request_config = clean_config(body.config)
+    return {
+        **strip_keys(assistant.get("context"), RESERVED_CONFIGURABLE_KEYS),
+        **(assistant_config.get("configurable") or {}),
+        **(request_config.get("configurable") or {}),
+        **strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS),
+    }
+
+
 def _merged_config(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
+    """The assistant's config overridden by the request's, `configurable` aside."""
     config = clean_config(assistant.get("config"))
     request = clean_config(body.config)
-    merged = {**config, **{k: v for k, v in request.items() if k != "configurable"}}
-    merged["configurable"] = {
-        **(config.get("configurable") or {}),
-        **(request.get("configurable") or {}),
-    }
+    merged = {**config, **request}
+    merged.pop("configurable", None)
     return merged
+
+
+def _run_metadata(
+    assistant: dict[str, Any],
+    thread_metadata: dict[str, Any] | None,
+    request_metadata: dict[str, Any],
+    assistant_id: str,
+) -> dict[str, Any]:
+    """Run metadata as the reference builds it: assistant < thread (with the graph and
+    assistant this run sets on it) < the request's; `assistant_id` always the run's own.
+
+    A run that creates its thread (`if_not_exists`, stateless) has no thread part, so its
+    metadata has no `graph_id` unless the assistant or the client gave one, as there.
+    """
+    return {
+        **(assistant.get("metadata") or {}),
+        **(thread_metadata or {}),
+        **request_metadata,
+        "assistant_id": assistant_id,
+    }
 
 
 def _checkpoint_keys(body: RunCreate) -> dict[str, Any]:
@@ -145,44 +182,42 @@ async def create_run(
     assistant_id, checkpoint_keys = checked.assistant_id, checked.checkpoint_keys
     graph_id = assistant["graph_id"]
 
-    create_thread: dict[str, Any] | None = None
-    thread_metadata: dict[str, Any] = {}
+    existing_thread: dict[str, Any] | None = None
     if stateless:
         thread_id = str(uuid7())
-        create_thread = {"graph_id": graph_id, "assistant_id": assistant_id}
     else:
-        thread = await ctx.storage.thread_get(scope, thread_id)
-        if thread is not None:
-            thread_metadata = thread["metadata"]
-        elif body.if_not_exists == "create":
-            create_thread = {"graph_id": graph_id, "assistant_id": assistant_id}
-        else:
+        existing_thread = await ctx.storage.thread_get(scope, thread_id)
+        if existing_thread is None and body.if_not_exists != "create":
             raise NotFound(NOT_FOUND)
 
     run_id = str(uuid7())
     config = _merged_config(assistant, body)
-    context = {
-        **strip_keys(assistant.get("context"), RESERVED_CONFIGURABLE_KEYS),
-        **strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS),
-    }
+    settings = _run_settings(assistant, body)
+    config["configurable"] = settings
     # Keys and tokens leave the config here: everything stored below (run kwargs, thread
     # config, metadata, checkpoints) is built from the cleaned copies.
-    config, context, secret_values = split_secrets(config, context)
+    config, context, secret_values = split_secrets(config, dict(settings))
     user_configurable = dict(config["configurable"])
 
-    metadata = {
-        **(assistant.get("metadata") or {}),
-        **thread_metadata,
-        **strip_keys(config.get("metadata"), RESERVED_METADATA_KEYS),
-        **strip_keys(body.metadata, RESERVED_METADATA_KEYS),
-        "graph_id": graph_id,
-        "assistant_id": assistant_id,
+    # What this run sets on its thread's metadata; a thread it creates also gets the
+    # request's metadata, as on the reference.
+    run_marks = {"graph_id": graph_id, "assistant_id": assistant_id}
+    request_metadata = {
+        **clean_metadata(config.get("metadata")),
+        **clean_metadata(body.metadata),
     }
+    create_thread: dict[str, Any] | None = None
+    thread_part: dict[str, Any] | None = None
+    if existing_thread is not None:
+        thread_part = {**existing_thread["metadata"], **run_marks}
+    else:
+        create_thread = {**request_metadata, **run_marks}
+    metadata = _run_metadata(assistant, thread_part, request_metadata, assistant_id)
     after = body.after_seconds or 0
     config["configurable"] = {
         **config["configurable"],
         **checkpoint_keys,
-        "langgraph_auth_user_id": scope.owner or "",
+        **auth_keys(scope),
         "langgraph_request_id": request_id or str(uuid.uuid4()),
         "__request_start_time_ms__": int(time.time() * 1000),
         "__after_seconds__": after,
@@ -190,7 +225,7 @@ async def create_run(
         "thread_id": thread_id,
         "graph_id": graph_id,
         "assistant_id": assistant_id,
-        "user_id": scope.owner or "",
+        "user_id": run_user_id(scope, settings),
     }
     config["metadata"] = dict(metadata)
     temporary = stateless and body.on_completion == "delete"
@@ -223,7 +258,7 @@ async def create_run(
             multitask_strategy=strategy,
             created_at=created_at,
             create_thread=create_thread,
-            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
+            thread_metadata=run_marks,
             thread_config={"configurable": user_configurable},
             reject_if_inflight=strategy == "reject",
         )

@@ -16,6 +16,7 @@ from robyn_server.services.checkpoints import (
     delete_thread_checkpoints,
     prune_keep_latest,
 )
+from robyn_server.services.config_keys import clean_metadata
 from robyn_server.storage.base import Page, Scope, StorageConflict, new_uuid4
 from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
 
@@ -45,7 +46,7 @@ def _ttl_record(ttl: Any) -> dict[str, Any] | None:
 
 async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str, Any]:
     thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else str(uuid7())
-    metadata = body.metadata or {}
+    metadata = clean_metadata(body.metadata)
     if body.supersteps and not metadata.get("graph_id"):
         raise BadRequest("Creating a thread with supersteps requires metadata.graph_id")
     if body.supersteps and metadata["graph_id"] not in ctx.registry:
@@ -147,8 +148,9 @@ def present(thread: dict[str, Any], *, include_ttl: bool = False) -> dict[str, A
 
 
 async def update(ctx: AppContext, scope: Scope, thread_id: str, body: ThreadPatch) -> dict:
+    metadata = None if body.metadata is None else clean_metadata(body.metadata)
     thread = await ctx.storage.thread_update(
-        scope, thread_id, metadata=body.metadata, ttl=_ttl_record(body.ttl)
+        scope, thread_id, metadata=metadata, ttl=_ttl_record(body.ttl)
     )
     if thread is None:
         raise not_found(thread_id)

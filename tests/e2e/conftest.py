@@ -35,6 +35,8 @@ FIXTURE_GRAPHS = [
     "stream_approvals",
     "stream_config",
     "stream_subhitl",
+    "echo_config",
+    "echo_dataclass",
 ]
 
 

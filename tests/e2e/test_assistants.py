@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     checkpoint_counts,
 )
 
+HI = {"messages": [{"role": "user", "content": "hi"}]}
 SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
 
 
@@ -239,19 +240,20 @@ async def test_delete(client, http, tag):
 async def test_delete_with_delete_threads(client, server, tag):
     doomed = await client.assistants.create("agent", metadata={"tag": tag})
     kept = await client.assistants.create("agent", metadata={"tag": tag})
-    own = await client.threads.create(
-        graph_id="agent",
-        metadata={"tag": tag, "assistant_id": doomed["assistant_id"]},
-        supersteps=HELLO_STEPS,
-    )
-    other = await client.threads.create(metadata={"tag": tag, "assistant_id": kept["assistant_id"]})
+
+    async def used_by(assistant: dict, **create) -> dict:
+        # A run marks its thread with its assistant; clients cannot (the key is reserved).
+        thread = await client.threads.create(metadata={"tag": tag}, **create)
+        await client.runs.wait(thread["thread_id"], assistant["assistant_id"], input=HI)
+        return thread
+
+    own = await used_by(doomed, graph_id="agent", supersteps=HELLO_STEPS)
+    other = await used_by(kept)
     plain = await client.threads.create(metadata={"tag": tag})
 
     # Without the flag the threads survive.
     survivor = await client.assistants.create("agent", metadata={"tag": tag})
-    survivor_thread = await client.threads.create(
-        metadata={"tag": tag, "assistant_id": survivor["assistant_id"]}
-    )
+    survivor_thread = await used_by(survivor)
     await client.assistants.delete(survivor["assistant_id"])
     assert (await client.threads.get(survivor_thread["thread_id"]))["thread_id"]
 

@@ -152,6 +152,77 @@ async def test_memory_written_in_one_thread_is_recalled_in_another(
     assert last_values(parts)["messages"][-1]["content"] == "Teal."
 
 
+async def test_memories_are_kept_per_user_id_the_client_sends(
+    client, assistant, openai_stub, model_id, tag
+):
+    # No auth: the user_id a client sends is whose memory it is (not one shared key).
+    assistant_id = await assistant(memory_namespace=f"{tag}/{{user_id}}")
+    for user, colour in (("alice", "teal"), ("bob", "red")):
+        openai_stub.script(
+            model_id,
+            tool_call("remember", {"content": f"Likes {colour}", "memory_id": "colour"}),
+            Text("Noted."),
+        )
+        thread = await client.threads.create()
+        await stream(
+            client,
+            thread["thread_id"],
+            assistant_id,
+            input=human(f"I like {colour}"),
+            config={"configurable": {"user_id": user}},
+        )
+
+    assert (await client.store.get_item([tag, "alice"], "colour"))["value"]["content"] == (
+        "Likes teal"
+    )
+    assert (await client.store.get_item([tag, "bob"], "colour"))["value"]["content"] == "Likes red"
+    assert (await client.store.search_items([tag, "anonymous"]))["items"] == []
+
+
+async def test_mcp_servers_in_the_multi_server_shape(
+    client, assistant, openai_stub, model_id, mcp_server
+):
+    servers = [{"url": mcp_server.streamable_url, "tools": ["add"]}, {"url": mcp_server.sse_url}]
+    assistant_id = await assistant(mcp_config={"servers": servers}, memory=False)
+    thread = await client.threads.create()
+    openai_stub.script(model_id, tool_call("add", {"a": 2, "b": 3}), Text("5"))
+
+    parts = await stream(client, thread["thread_id"], assistant_id, input=human("2+3?"))
+
+    assert not [p for p in parts if p.event == "error"]
+    [result] = tool_messages(last_values(parts))
+    assert text(result) == "5" and result["status"] == "success"
+    # Both servers' tools: the allowlisted one of the first, all of the second's (the same
+    # server, so `add` is offered once).
+    first = openai_stub.requests(model_id)[0]
+    assert set(first.tool_names) == {"add", "echo", "fail", "whoami"}
+
+
+@pytest.mark.parametrize("where", ["assistant", "run"])
+async def test_an_unreadable_mcp_config_ends_the_run_with_an_error_naming_it(
+    client, assistant, openai_stub, model_id, mcp_server, where
+):
+    unreadable = {"mcpServers": {"calc": {"url": mcp_server.streamable_url}}}
+    # Saved as given, as on the reference server (it does not check settings against the
+    # graph): the run is where the agent reads them.
+    assistant_id = await assistant(**({"mcp_config": unreadable} if where == "assistant" else {}))
+    run_settings = (
+        {"config": {"configurable": {"mcp_config": unreadable}}} if where == "run" else {}
+    )
+    thread = await client.threads.create()
+
+    parts = await stream(
+        client, thread["thread_id"], assistant_id, input=human("hi"), **run_settings
+    )
+
+    [error] = [p.data for p in parts if p.event == "error"]
+    assert error["error"] == "ValidationError"
+    assert "mcp_config must be" in error["message"]
+    assert '{"servers": [...]}' in error["message"]
+    assert openai_stub.requests(model_id) == []  # the agent did not run without its tools
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "error"
+
+
 async def _interrupted(client, assistant, openai_stub, model_id, mcp_server, args):
     assistant_id = await assistant(
         mcp_config=[{"url": mcp_server.streamable_url}], interrupt_before_tools=["echo"]

@@ -82,6 +82,52 @@ def test_open_agent_platform_single_mcp_object():
     assert settings.mcp_config[0].connection()["url"] == "https://tools.example/mcp"
 
 
+TWO_SERVERS = [{"url": "http://a/mcp", "name": "a"}, {"url": "http://b/sse", "tools": ["x"]}]
+
+
+@pytest.mark.parametrize(
+    "mcp_config",
+    [TWO_SERVERS, {"servers": TWO_SERVERS}],
+    ids=["list", "servers"],
+)
+def test_every_multi_server_shape_gives_the_same_servers(mcp_config):
+    servers = AgentContext(mcp_config=mcp_config).mcp_config
+    assert [(s.label, s.tools) for s in servers] == [("a", None), ("http://b/sse", ["x"])]
+    assert [s.connection()["transport"] for s in servers] == ["streamable_http", "sse"]
+
+
+@pytest.mark.parametrize(
+    "nothing",
+    [None, [], {}, {"servers": []}, {"servers": None}, {"url": None, "tools": []}, {"tools": []}],
+)
+def test_shapes_that_configure_no_server(nothing):
+    assert AgentContext(mcp_config=nothing).mcp_config == []
+
+
+@pytest.mark.parametrize(
+    ("unreadable", "says"),
+    [
+        ({"mcpServers": {"a": {"url": "http://a/mcp"}}}, "got an object without a url"),
+        ({"name": "calc", "headers": {"X-Key": "k-123"}}, "got an object without a url"),
+        ({"servers": {"a": {"url": "http://a/mcp"}}}, "mcp_config.servers must be a list"),
+        ({"servers": TWO_SERVERS, "url": "http://c/mcp"}, "cannot be combined with"),
+        ("http://a/mcp", "got str"),
+        (["http://a/mcp"], "valid dictionary"),
+        ([{"name": "no url"}], "url"),
+    ],
+)
+def test_an_unreadable_mcp_config_is_refused_naming_the_field(unreadable, says):
+    with pytest.raises(ValidationError, match=says) as caught:
+        AgentContext(mcp_config=unreadable)
+    assert caught.value.errors()[0]["loc"][0] == "mcp_config"
+    assert "mcp_config" in str(caught.value)
+    # Settings hold secrets: the error never echoes what was sent.
+    assert "k-123" not in str(caught.value)
+    # The same through `resolve`, which reads configurable for older clients.
+    with pytest.raises(ValidationError, match="mcp_config"):
+        AgentContext.resolve(None, {"mcp_config": unreadable})
+
+
 def test_mcp_connection():
     sse = McpServer(url="http://h:1/sse", auth_token="tok", headers={"X-A": "1"})
     assert sse.connection() == {
