@@ -41,7 +41,7 @@ class AppContext:
 
     def _persistence(self) -> Persistence:
         if self.persistence is None:
-            raise ServiceUnavailable("The server is still starting")
+            raise ServiceUnavailable("The server is starting or stopping; try again shortly")
         return self.persistence
 
     @property

@@ -61,9 +61,11 @@ async def _start_engine(ctx: AppContext) -> None:
 
 
 async def stop(ctx: AppContext) -> None:
-    engine, ctx.engine = ctx.engine, None
-    if engine is not None:
-        # Before the pool closes: in-flight runs are marked for recovery in storage.
+    engine = ctx.engine
+    if engine is not None and not engine.stopping:
+        # Before the pool closes: in-flight runs are marked for recovery in storage. The
+        # engine stays in the context: a request still arriving on a kept-alive
+        # connection finds it stopping (a run it creates waits for the next start).
         await engine.stop()
     background, ctx.background = ctx.background, []
     for task in background:
