@@ -8,22 +8,40 @@ the server's event loop. No polling: the only timers are for runs delayed with
 
 Cancellation (`cancel`, and the interrupt/rollback multitask strategies) cancels the
 executing task with an action the executor reads when it sees the cancellation.
+
+The database may go away at any moment. Every storage call the engine makes on its own
+(claiming, settling) goes through `retry_storage`, so a run is settled, and its thread
+freed, once the database is back, and no worker dies of an outage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from robyn_server.context import AppContext
 from robyn_server.runs import webhooks
 from robyn_server.runs.broker import Broker, RunChannel
 from robyn_server.runs.responses import StreamSlots
-from robyn_server.storage.base import utcnow
+from robyn_server.storage.base import ANONYMOUS, utcnow
 
 logger = logging.getLogger("robyn_server.runs")
+T = TypeVar("T")
+
+# Pauses between attempts of a storage call that failed because the database is
+# unavailable: short at first (a restart or failover is often over within a second),
+# then every few seconds at most, which is plenty for a database that is still down.
+RETRY_FIRST_DELAY = 0.1
+RETRY_MAX_DELAY = 5.0
+
+
+class StorageGaveUp(Exception):
+    """The server is stopping while the database is unavailable, so a storage call is
+    not retried any more. What it left undone, the next start repairs (run_recover)."""
 
 
 @dataclass
@@ -32,9 +50,15 @@ class Execution:
     task: asyncio.Task | None = None
     cancel_action: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the graph has finished and its outcome is being recorded, which can take
+    # as long as a database outage: a cancel then changes nothing, and must not abort
+    # the recording, or the run would stay `running` and its thread `busy`.
+    settling: bool = False
 
     def stop(self, action: str) -> None:
         """Cancel the executing task; the executor reads `action` to settle the run."""
+        if self.settling:
+            return
         self.cancel_action = action
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
@@ -63,6 +87,7 @@ class RunEngine:
         )
         self.stream_slots = StreamSlots(settings.open_stream_limit)
         self.stopping = False
+        self._stopped = asyncio.Event()  # wakes storage retries when the server stops
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -88,6 +113,7 @@ class RunEngine:
         """Stop executing; runs that were running go back to pending so the next start
         runs them again (attempt unchanged)."""
         self.stopping = True
+        self._stopped.set()
         for timer in self._timers.values():
             timer.cancel()
         suspended: list[str] = []
@@ -127,20 +153,24 @@ class RunEngine:
         self._workers[thread_id] = task
 
     async def _work(self, thread_id: str) -> None:
-        storage = self.ctx.storage
         try:
             while not self.stopping:
                 self._rekick.discard(thread_id)
-                run = await storage.run_claim(thread_id)
+                run = await self._claim(thread_id)
                 if run is None:
                     if thread_id in self._rekick:
                         continue
                     if thread_id in self._delayed:
-                        await self._schedule_delayed(thread_id)
+                        await self.retry_storage(
+                            f"scheduling the delayed runs of thread {thread_id}",
+                            lambda: self._schedule_delayed(thread_id),
+                        )
                     return
                 await self._execute(run)
                 if run["kwargs"].get("temporary"):
                     return  # a stateless run's thread has no other run, and is gone now
+        except StorageGaveUp:
+            pass  # shutting down with the database away: the next start takes over
         except Exception:
             logger.exception("Run worker for thread %s failed", thread_id)
         finally:
@@ -149,6 +179,59 @@ class RunEngine:
             if thread_id in self._rekick and not self.stopping:
                 self._rekick.discard(thread_id)
                 self.kick(thread_id)
+
+    async def _claim(self, thread_id: str) -> dict[str, Any] | None:
+        storage = self.ctx.storage
+        try:
+            return await storage.run_claim(thread_id)
+        except storage.transient_errors:
+            if self.stopping:
+                raise StorageGaveUp(f"claiming a run of thread {thread_id}") from None
+        return await self.retry_storage(
+            f"claiming a run of thread {thread_id}", lambda: self._reclaim(thread_id)
+        )
+
+    async def _reclaim(self, thread_id: str) -> dict[str, Any] | None:
+        """Claim again after a failed claim, which may have committed with only its
+        answer lost: its run is then `running` with nobody executing it, and would
+        block the thread for good. While a thread's worker claims, no run of that thread
+        executes here, and this process is the only one executing this database's runs
+        (run_recover assumes as much), so such a run goes back to pending."""
+        storage = self.ctx.storage
+        for run in await storage.run_inflight(ANONYMOUS, thread_id=thread_id, statuses=["running"]):
+            if run["run_id"] not in self._executions:
+                await storage.run_set_status(run["run_id"], "pending", only_if=["running"])
+        return await storage.run_claim(thread_id)
+
+    async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`await call()`, repeated with backoff for as long as it fails because the
+        database is unavailable (storage's `transient_errors`), so an outage delays the
+        engine's bookkeeping instead of losing it. `call` must be safe to repeat. Other
+        errors propagate; when the server stops meanwhile, raises `StorageGaveUp`."""
+        transient = self.ctx.storage.transient_errors
+        delay, failures = RETRY_FIRST_DELAY, 0
+        while True:
+            try:
+                result = await call()
+            except transient as exc:
+                failures += 1
+                if failures == 1:
+                    logger.warning(
+                        "Database unavailable while %s (%s: %s); retrying until it is back",
+                        what,
+                        type(exc).__name__,
+                        exc,
+                    )
+                if not self.stopping:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), delay)
+                if self.stopping:
+                    raise StorageGaveUp(what) from exc
+                delay = min(2 * delay, RETRY_MAX_DELAY)
+                continue
+            if failures:
+                logger.warning("Database is back: %s succeeded after %d retries", what, failures)
+            return result
 
     async def _schedule_delayed(self, thread_id: str) -> None:
         due = await self.ctx.storage.run_next_due(thread_id)

@@ -3,6 +3,10 @@
 The order at the end matters to clients: the run's final status and the thread row are
 written *before* the event channel closes, because the SDK reads the run status when a
 stream ends and reconnects if it still says running.
+
+Recording the outcome survives a database outage: those writes are retried until the
+database is back (`RunEngine.retry_storage`), so the run ends, its thread is freed and
+its waiters get their answer then, instead of never.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
 from robyn_server.runs import webhooks
+from robyn_server.runs.engine import StorageGaveUp
 from robyn_server.runs.graph_context import graph_context
 from robyn_server.runs.graph_input import build_input
 from robyn_server.runs.stream_modes import RunStream
@@ -54,6 +60,23 @@ def error_payload(exc: BaseException) -> dict[str, str]:
     else:
         message = "An internal error occurred"
     return {"error": type(exc).__name__, "message": message}
+
+
+# A run whose graph failed because the database went away ends `error`, and is not run
+# again: its graph may have had side effects (tool calls, messages sent, writes elsewhere)
+# after its last checkpoint that a re-run would repeat, and the error may even come from
+# the graph's own database code. Crash recovery re-runs because nobody saw the run fail;
+# here the client is told, and can retry from the thread's last checkpoint.
+DATABASE_UNAVAILABLE = {
+    "error": "DatabaseUnavailable",
+    "message": "The database became unavailable while the run was executing",
+}
+
+
+def run_error(engine: RunEngine, exc: Exception) -> dict[str, str]:
+    if isinstance(exc, engine.ctx.storage.transient_errors):
+        return dict(DATABASE_UNAVAILABLE)
+    return error_payload(exc)
 
 
 def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
@@ -122,18 +145,31 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                 message = f"Run exceeded its time limit of {engine.timeout:g} s"
                 status, error = "timeout", {"error": "TimeoutError", "message": message}
             except Exception as exc:
-                status, error = "error", error_payload(exc)
+                status, error = "error", run_error(engine, exc)
                 logger.info("Run %s failed: %s: %s", run_id, type(exc).__name__, exc)
+            # The graph is done: from here on a cancel changes nothing (Execution.stop).
+            execution.settling = True
             if status == "rollback":
-                await delete_run_checkpoints(ctx.checkpointer, thread_id, run_id)
+                await engine.retry_storage(
+                    f"rolling back run {run_id}",
+                    lambda: delete_run_checkpoints(ctx.checkpointer, thread_id, run_id),
+                )
             if not kwargs.get("temporary"):
-                fields = thread_fields(await graph.aget_state(state_config))
+                state = await engine.retry_storage(
+                    f"reading the state of thread {thread_id}",
+                    lambda: graph.aget_state(state_config),
+                )
+                fields = thread_fields(state)
     except asyncio.CancelledError:
         if (status := _cancelled_status(execution)) is None:
             raise
+    except StorageGaveUp:
+        # Stopping, with the database away: as for a shutdown, below.
+        broker.close(channel, None)
+        return
     except Exception as exc:
         # The graph could not even be built (a factory raised) or state read failed.
-        status, error = "error", error_payload(exc)
+        status, error = "error", run_error(engine, exc)
         logger.exception("Run %s could not execute", run_id)
 
     if execution.cancel_action == "shutdown":
@@ -141,13 +177,23 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
         # a client reconnects and sees the re-run.
         broker.close(channel, None)
         return
+    execution.settling = True  # also when the graph could not even start
     if error is not None:
         broker.publish(channel, "error", error)
     result = _wait_result(stream, error, fields)
-    if kwargs.get("temporary"):
-        await _delete_temporary_thread(engine, run, status)
-    else:
-        await settle(engine, run, status, error, fields)
+    try:
+        if kwargs.get("temporary"):
+            await _delete_temporary_thread(engine, run, status)
+        else:
+            await engine.retry_storage(
+                f"recording how run {run_id} ended",
+                lambda: settle(engine, run, status, error, fields),
+            )
+    except StorageGaveUp:
+        # The server is stopping and the database is still away: the run stays
+        # `running`, so the next start runs it again; the stream ends without a verdict.
+        broker.close(channel, None)
+        return
     broker.close(channel, result)
     if kwargs.get("webhook") and status != "rollback":
         payload = webhooks.webhook_payload(
@@ -185,7 +231,8 @@ async def settle(
     fields: dict[str, Any] | None,
 ) -> None:
     """Write the run's final status, then the thread's: busy while other runs are queued,
-    else error / interrupted / idle from the final checkpoint."""
+    else error / interrupted / idle from the final checkpoint. Safe to repeat after a
+    failure part way (the engine retries it through a database outage)."""
     storage = engine.ctx.storage
     run_id, thread_id = run["run_id"], run["thread_id"]
     # The thread first: a client that sees the run finished must find the thread settled.
@@ -211,12 +258,21 @@ async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], statu
     """Deleting the thread deletes the run with it, so the run's status needs no write
     of its own, unless the delete fails: then the run must not look unfinished."""
     storage = engine.ctx.storage
+    thread_id = run["thread_id"]
     try:
-        await storage.thread_delete(ANONYMOUS, run["thread_id"])
+        await engine.retry_storage(
+            f"deleting temporary thread {thread_id}",
+            lambda: storage.thread_delete(ANONYMOUS, thread_id),
+        )
+    except StorageGaveUp:
+        raise
     except Exception:
-        logger.exception("Could not delete temporary thread %s", run["thread_id"])
+        logger.exception("Could not delete temporary thread %s", thread_id)
         if status != "rollback":
-            await storage.run_set_status(run["run_id"], status)
+            await engine.retry_storage(
+                f"recording how run {run['run_id']} ended",
+                lambda: storage.run_set_status(run["run_id"], status),
+            )
 
 
 async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
@@ -235,12 +291,30 @@ async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
     channel = engine.broker.get(run_id)
     if channel is not None and not channel.done:
         engine.broker.close(channel, {})
-    remaining = await storage.run_inflight(ANONYMOUS, thread_id=run["thread_id"])
-    if not remaining:
-        thread = await storage.thread_get(ANONYMOUS, run["thread_id"])
+    thread_id = run["thread_id"]
+    try:
+        await _free_thread_if_idle(engine, thread_id)
+    except storage.transient_errors:
+        # The cancel itself took effect; only the thread's status is behind. Nothing
+        # else would ever correct it, so that goes on once the database is back.
+        engine.spawn(_retry_quietly(engine, thread_id))
+
+
+async def _free_thread_if_idle(engine: RunEngine, thread_id: str) -> None:
+    """A busy thread left without pending or running runs is idle (or interrupted)."""
+    storage = engine.ctx.storage
+    if not await storage.run_inflight(ANONYMOUS, thread_id=thread_id):
+        thread = await storage.thread_get(ANONYMOUS, thread_id)
         if thread is not None and thread["status"] == "busy":
             status = "interrupted" if thread.get("interrupts") else "idle"
-            await storage.thread_set_state(ANONYMOUS, run["thread_id"], status=status)
+            await storage.thread_set_state(ANONYMOUS, thread_id, status=status)
+
+
+async def _retry_quietly(engine: RunEngine, thread_id: str) -> None:
+    with suppress(StorageGaveUp):  # stopping: the thread's next run settles it
+        await engine.retry_storage(
+            f"freeing thread {thread_id}", lambda: _free_thread_if_idle(engine, thread_id)
+        )
 
 
 async def settle_failed_runs(engine: RunEngine, run_ids: list[str]) -> None:

@@ -170,6 +170,13 @@ def next_offset(offset: int, limit: int, fetched: int) -> int | None:
 class Storage(RunStorage, ABC):
     """Assistants, threads and (through `RunStorage`) runs."""
 
+    # Exceptions that mean "the database is unavailable right now, retry later" (down,
+    # restarting, or no free connection), as opposed to a bad call. They may also come
+    # from LangGraph's checkpointer and store, which share the backend's connections.
+    # The run engine retries its own writes on these, so a run is settled once the
+    # database is back; it cannot name them itself without importing the driver.
+    transient_errors: tuple[type[Exception], ...] = ()
+
     # -- assistants ------------------------------------------------------------------
 
     @abstractmethod

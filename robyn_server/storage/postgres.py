@@ -9,6 +9,9 @@ Tables come from storage/migrations/, applied by `database.run_migrations`.
 
 from __future__ import annotations
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from robyn_server.storage.base import Storage
 from robyn_server.storage.postgres_assistants import AssistantQueries
 from robyn_server.storage.postgres_runs import RunQueries
@@ -18,3 +21,10 @@ from robyn_server.storage.postgres_threads import ThreadQueries
 class PostgresStorage(AssistantQueries, ThreadQueries, RunQueries, Storage):
     """Expects pool connections with autocommit, prepare_threshold=0, dict_row and the
     session time zone set to UTC (database.open_persistence configures all four)."""
+
+    # OperationalError: the server went away, refused the connection, or is shutting
+    # down. PoolTimeout: no connection could be had, typically while the pool is
+    # reconnecting (an OperationalError too; named for the reader). Neither says
+    # anything about the call itself. The pool's PoolClosed is one as well, but it only
+    # happens at shutdown, when the engine stops retrying anyway.
+    transient_errors = (psycopg.OperationalError, PoolTimeout)
