@@ -264,6 +264,12 @@ async def create_run(
         )
     except ThreadBusy:
         raise Conflict(BUSY) from None
+    except ctx.storage.transient_errors:
+        # The commit may have happened with only its answer lost: have the thread's
+        # worker look for pending runs once the database is back, so such a run is not
+        # left waiting for the next run on its thread. The client gets its 503.
+        ctx.engine.kick(thread_id)
+        raise
     if result is None:
         raise NotFound(NOT_FOUND)
     run, others = result
