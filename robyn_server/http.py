@@ -117,8 +117,15 @@ class ApiRequest:
     def query_all(self, name: str) -> list[str]:
         return self.query.get(name, [])
 
-    def query_int(self, name: str, default: int | None = None, minimum: int | None = None) -> Any:
-        """An integer query parameter (422 if it is not one), or `default` if absent."""
+    def query_int(
+        self,
+        name: str,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> Any:
+        """An integer query parameter (422 if it is not one, or out of bounds), or
+        `default` if absent."""
         raw = self.query_one(name)
         if raw in (None, ""):
             return default
@@ -128,10 +135,12 @@ class ApiRequest:
             raise ValidationFailed(f"{name}: must be an integer, got {raw!r}") from None
         if minimum is not None and value < minimum:
             raise ValidationFailed(f"{name}: must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValidationFailed(f"{name}: must be at most {maximum}")
         return value
 
     def json(self) -> Any:
-        """The parsed JSON body; an empty body is `{}` (the SDK posts some without one)."""
+        """The parsed JSON body; an empty body is `{}`."""
         if self._body is _UNREAD:
             body = self.raw.body
             raw = body.encode() if isinstance(body, str) else bytes(body or b"")
@@ -139,7 +148,9 @@ class ApiRequest:
                 raise PayloadTooLarge(
                     f"Request body is {len(raw)} bytes; the limit is {self.max_body_bytes}"
                 )
-            if not raw.strip():
+            if not raw:
+                # No body at all (the SDK posts some without one); whitespace alone is
+                # not JSON, as the reference also says.
                 self._body = {}
             else:
                 try:
@@ -204,6 +215,39 @@ def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Param:
+    """A query parameter as /openapi.json describes it (`schema` is JSON Schema)."""
+
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+# What `parse_bool` reads: true/false, their usual spellings, and empty for the default.
+BOOLEAN = {
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "string", "enum": ["", "1", "0", "yes", "no", "on", "off"]},
+    ]
+}
+
+
+def integer_param(description: str, minimum: int, maximum: int, default: int) -> Param:
+    """An integer parameter that `ApiRequest.query_int` reads with the same bounds."""
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default}
+    return Param(description, schema)
+
+
+def enum_param(description: str, values: Any) -> Param:
+    return Param(description, {"type": "string", "enum": list(values)})
+
+
+def list_param(description: str, items: dict[str, Any]) -> Param:
+    """A repeatable parameter (`?select=a&select=b`)."""
+    return Param(description, {"type": "array", "items": items})
+
+
 @dataclass
 class RouteInfo:
     method: str
@@ -211,9 +255,13 @@ class RouteInfo:
     handler: Handler
     summary: str
     tags: list[str]
-    body_model: type[BaseModel] | None = None
-    query: dict[str, str] = field(default_factory=dict)
-    responses: dict[int, str] = field(default_factory=dict)
+    body_model: Any = None  # a pydantic model (or type) describing the JSON body
+    query: dict[str, Param | str] = field(default_factory=dict)
+    # Path parameters whose schema is not the default for their name (see openapi.py).
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Status codes besides 200 and the common errors: a description, or a
+    # (description, body type) pair when the body is not `{"detail": ...}`.
+    responses: dict[int, Any] = field(default_factory=dict)
     response: Any = None  # a type describing the 200 body, for OpenAPI
     # A raw handler takes the Robyn request itself and skips `wrap`: for the few hot,
     # trivial routes (/ok) where every microsecond of per-request work shows.
@@ -233,9 +281,10 @@ class RouteTable:
         *,
         summary: str,
         tags: list[str],
-        body: type[BaseModel] | None = None,
-        query: dict[str, str] | None = None,
-        responses: dict[int, str] | None = None,
+        body: Any = None,
+        query: dict[str, Param | str] | None = None,
+        path_params: dict[str, dict[str, Any]] | None = None,
+        responses: dict[int, Any] | None = None,
         response: Any = None,
         raw: bool = False,
     ) -> Callable[[Handler], Handler]:
@@ -249,6 +298,7 @@ class RouteTable:
                     tags=tags,
                     body_model=body,
                     query=query or {},
+                    path_params=path_params or {},
                     responses=responses or {},
                     response=response,
                     raw=raw,

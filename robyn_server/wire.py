@@ -6,9 +6,11 @@ strict (a string where a number belongs is a 422, as with the reference's JSON S
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+from robyn_server.store_ttl import MAX_TTL_MINUTES, MIN_TTL_MINUTES
 
 AssistantField = Literal[
     "assistant_id",
@@ -38,8 +40,56 @@ SortOrder = Literal["asc", "desc"]
 IfExists = Literal["raise", "do_nothing"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 
-Limit = Field(default=10, ge=1, le=1000)
-Offset = Field(default=0, ge=0)
+
+def _integral(value: Any) -> Any:
+    # JSON (and so JSON Schema and the reference server) counts 5.0 as an integer;
+    # pydantic's strict mode would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
+# PostgreSQL's LIMIT and OFFSET are bigints: anything larger is a 422 here rather than
+# a NumericValueOutOfRange (500) there. The reference caps page sizes at 1000.
+MAX_OFFSET = 2**63 - 1
+MAX_PAGE = 1000
+Limit = Field(default=10, ge=1, le=MAX_PAGE)
+Offset = Field(default=0, ge=0, le=MAX_OFFSET)
+# A UUID that the server checks (a 422 names the field); the format tells clients.
+Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+# The same where the server reads an empty string as "not given".
+UuidOrEmpty = Annotated[
+    str, Field(json_schema_extra={"anyOf": [{"format": "uuid"}, {"maxLength": 0}]})
+]
+# `values.messages[-1].content`: services.threads.extract_path reads these; its first
+# name must be one of these roots (`.`, `]` and a `[` that opens no index are skipped).
+EXTRACT_ROOTS = ("values", "metadata", "config", "interrupts")
+EXTRACT_PATH_PATTERN = r"^(?:[.\]]|\[(?!-?\d+\]))*(?:" + "|".join(EXTRACT_ROOTS) + r")(?![^.\[\]])"
+ExtractPath = Annotated[str, Field(json_schema_extra={"pattern": EXTRACT_PATH_PATTERN})]
+# An assistant's UUID or a registered graph's ID. The graphs are only known at run time,
+# so /openapi.json replaces this marker with a schema that names them.
+ASSISTANT_OR_GRAPH_MARKER = "x-assistant-id-or-graph-id"
+ASSISTANT_OR_GRAPH = {"type": "string", ASSISTANT_OR_GRAPH_MARKER: True}
+AssistantOrGraph = Annotated[str, WithJsonSchema(ASSISTANT_OR_GRAPH)]
+# A store search filter: a value to match, or an object of comparisons. An object with
+# any "$" key is read as comparisons, so all its keys must be operators
+# (services.store checks).
+FILTER_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
+STORE_FILTER = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [
+            {"not": {"type": "object"}},
+            {"type": "object", "propertyNames": {"not": {"pattern": "^[$]"}}},
+            {"type": "object", "propertyNames": {"enum": list(FILTER_OPERATORS)}},
+        ]
+    },
+}
+# A store namespace label: the API joins labels with dots, so a label has none. Checked
+# by services.store.validate_namespace, whose message says so; described here.
+NAMESPACE_LABEL = {"type": "string", "minLength": 1, "pattern": r"^[^.]*$"}
+NamespaceLabel = Annotated[str, Field(json_schema_extra=NAMESPACE_LABEL)]
 
 
 class Body(BaseModel):
@@ -48,7 +98,7 @@ class Body(BaseModel):
 
 class AssistantCreate(Body):
     graph_id: str
-    assistant_id: str | None = None
+    assistant_id: UuidOrEmpty | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
@@ -73,8 +123,8 @@ class AssistantCount(Body):
 
 
 class AssistantSearch(AssistantCount):
-    limit: int = Limit
-    offset: int = Offset
+    limit: Integer = Limit
+    offset: Integer = Offset
     sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] | None = None
     sort_order: SortOrder | None = None
     select: list[AssistantField] | None = None
@@ -82,21 +132,23 @@ class AssistantSearch(AssistantCount):
 
 class AssistantVersionsSearch(Body):
     metadata: dict[str, Any] | None = None
-    limit: int = Limit
-    offset: int = Offset
+    limit: Integer = Limit
+    offset: Integer = Offset
 
 
 class AssistantSetLatest(Body):
-    version: int = Field(ge=1)
+    version: Integer = Field(ge=1)
 
 
 class ThreadTTL(Body):
-    ttl: float = Field(gt=0)
+    # Minutes; the ceiling (the store's) keeps the expiry a date: beyond it, reading the
+    # thread back with include=ttl was a 500.
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES)
     strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class ThreadCreate(Body):
-    thread_id: str | None = None
+    thread_id: UuidOrEmpty | None = None
     metadata: dict[str, Any] | None = None
     if_exists: IfExists = "raise"
     ttl: ThreadTTL | None = None
@@ -125,47 +177,68 @@ class ThreadCount(Body):
 
 
 class ThreadSearch(ThreadCount):
-    ids: list[str] | None = None
-    limit: int = Limit
-    offset: int = Offset
+    ids: list[Uuid] | None = None
+    limit: Integer = Limit
+    offset: Integer = Offset
     sort_by: (
         Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
     ) = None
     sort_order: SortOrder | None = None
     select: list[ThreadField] | None = None
-    extract: dict[str, str] | None = None
+    extract: dict[str, ExtractPath] | None = None
 
 
 class ThreadPrune(Body):
-    thread_ids: list[str]
+    thread_ids: list[Uuid]
     strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class StorePut(Body):
-    namespace: list[str]
+    # LangGraph reserves the root label "langgraph" for itself.
+    namespace: list[NamespaceLabel] = Field(
+        json_schema_extra={
+            "minItems": 1,
+            # prefixItems replaces `items` for the first label, so it repeats its schema.
+            "prefixItems": [{**NAMESPACE_LABEL, "not": {"const": "langgraph"}}],
+        }
+    )
     key: str
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = None
+    # Minutes; checked by the service (its message names the bounds).
+    ttl: float | None = Field(
+        default=None,
+        json_schema_extra={"minimum": MIN_TTL_MINUTES, "maximum": MAX_TTL_MINUTES},
+    )
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _false_is_a_boolean(cls, value: Any) -> Any:
+        # Literal[False] would take 0 (0 == False); the schema says a boolean.
+        if value is not None and not isinstance(value, bool | list):
+            raise ValueError("index must be false, null or a list of fields")
+        return value
 
 
 class StoreDelete(Body):
-    namespace: list[str] = Field(default_factory=list)
+    namespace: list[NamespaceLabel] = Field(default_factory=list)
     key: str
 
 
 class StoreSearch(Body):
-    namespace_prefix: list[str] = Field(default_factory=list)
-    filter: dict[str, Any] | None = None
-    limit: int = Limit
-    offset: int = Offset
+    namespace_prefix: list[NamespaceLabel] = Field(default_factory=list)
+    filter: Annotated[dict[str, Any], WithJsonSchema(STORE_FILTER)] | None = None
+    limit: Integer = Limit
+    offset: Integer = Offset
     query: str | None = None
     refresh_ttl: bool | None = None
 
 
 class StoreNamespaces(Body):
-    prefix: list[str] | None = None
-    suffix: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=1)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Offset
+    # Labels, or "*" for any one label.
+    prefix: list[NamespaceLabel] | None = None
+    suffix: list[NamespaceLabel] | None = None
+    # Constraints go before the validator: after it, pydantic cannot describe them.
+    max_depth: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = None
+    limit: Integer = Field(default=100, ge=1, le=MAX_PAGE)
+    offset: Integer = Offset

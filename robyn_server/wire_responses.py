@@ -8,11 +8,24 @@ client generators and /docs show real types.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
+from robyn_server.storage.base_runs import RunStatus
 from robyn_server.wire import ThreadStatus
+
+
+def selection(model: type[BaseModel]) -> type[BaseModel]:
+    """What `select` answers: the same fields, each one left out unless selected."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, None) for name, info in model.model_fields.items()
+    }
+    return create_model(f"{model.__name__}Selection", **fields)
+
+
+class ErrorResponse(BaseModel):
+    detail: str
 
 
 class Assistant(BaseModel):
@@ -45,13 +58,18 @@ class GraphDrawing(BaseModel):
     edges: list[dict[str, Any]]
 
 
-class GraphSchemas(BaseModel):
-    graph_id: str
+class SubgraphSchemas(BaseModel):
+    """A subgraph's schemas (in a map keyed by its namespace: no graph_id)."""
+
     input_schema: dict[str, Any] | None
     output_schema: dict[str, Any] | None
     state_schema: dict[str, Any] | None
     config_schema: dict[str, Any] | None
     context_schema: dict[str, Any] | None
+
+
+class GraphSchemas(SubgraphSchemas):
+    graph_id: str
 
 
 class ThreadTTLInfo(BaseModel):
@@ -73,6 +91,23 @@ class Thread(BaseModel):
     error: dict[str, Any] | None
     ttl: ThreadTTLInfo | None = None
     extracted: dict[str, Any] | None = None
+
+
+class Run(BaseModel):
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    metadata: dict[str, Any]
+    status: RunStatus
+    kwargs: dict[str, Any]
+    multitask_strategy: str
+    created_at: datetime
+    updated_at: datetime
+
+
+AssistantSelection = selection(Assistant)
+ThreadSelection = selection(Thread)
+RunSelection = selection(Run)
 
 
 class PruneResult(BaseModel):
@@ -111,6 +146,11 @@ class Health(BaseModel):
     graphs: list[str]
     version: str
     warning: str | None = None
+
+
+class HealthStarting(BaseModel):
+    status: Literal["starting"]
+    persistence: None
 
 
 class Info(BaseModel):

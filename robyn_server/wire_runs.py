@@ -6,11 +6,12 @@ Unknown fields are ignored: the SDKs send fields that are not in the schema
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from robyn_server.wire import Body
+from robyn_server.store_ttl import MAX_TTL_MINUTES
+from robyn_server.wire import AssistantOrGraph, Body, Uuid
 
 StreamMode = Literal[
     "values",
@@ -24,12 +25,15 @@ StreamMode = Literal[
     "checkpoints",
 ]
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+# The start time must stay a representable date: ~3e11 s overflowed it (a 500). A
+# century, the same ceiling as TTLs, is far beyond any real delay.
+MAX_AFTER_SECONDS = MAX_TTL_MINUTES * 60
 
 
-class CheckpointRef(BaseModel):
+class RunCheckpoint(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    checkpoint_id: str | None = None
+    checkpoint_id: Uuid | None = None
     checkpoint_ns: str | None = None
     checkpoint_map: dict[str, Any] | None = None
     thread_id: str | None = None
@@ -46,7 +50,7 @@ class RunCommand(BaseModel):
 class RunCreate(Body):
     """A run, on a thread or stateless (the SDKs send the same fields to both)."""
 
-    assistant_id: str
+    assistant_id: AssistantOrGraph
     input: Any = None
     command: RunCommand | None = None
     metadata: dict[str, Any] | None = None
@@ -57,18 +61,20 @@ class RunCreate(Body):
     stream_resumable: bool = False
     interrupt_before: Literal["*"] | list[str] | None = None
     interrupt_after: Literal["*"] | list[str] | None = None
-    webhook: str | None = None
+    # Checked by the webhook policy (runs/webhook_policy.py), which also resolves the
+    # host: only http(s) URLs of public hosts are accepted by default.
+    webhook: Annotated[str, Field(json_schema_extra={"format": "uri"})] | None = None
     feedback_keys: list[str] | None = None
     on_completion: Literal["delete", "keep"] = "delete"
     on_disconnect: Literal["cancel", "continue"] = "continue"
-    after_seconds: float | None = Field(default=None, ge=0)
+    after_seconds: float | None = Field(default=None, ge=0, le=MAX_AFTER_SECONDS)
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
     # Only meaningful on a thread, but the SDK may send them on stateless runs too.
     multitask_strategy: MultitaskStrategy = "enqueue"
     if_not_exists: Literal["reject", "create"] = "reject"
-    checkpoint: CheckpointRef | None = None
-    checkpoint_id: str | None = None
+    checkpoint: RunCheckpoint | None = None
+    checkpoint_id: Uuid | None = None
 
     @field_validator("after_seconds", mode="before")
     @classmethod
@@ -81,7 +87,37 @@ class RunCreate(Body):
         return list(dict.fromkeys(modes)) or ["values"]
 
 
+# /runs/batch: at least one run; the handler validates each item itself.
+RunBatch = Annotated[list[RunCreate], Field(min_length=1)]
+
+
 class RunCancelMany(Body):
+    """Either `status`, or `thread_id` with `run_ids` (services.runs.cancel_many checks)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"enum": ["pending", "running", "all"]},
+                        # An empty thread_id counts as none.
+                        "thread_id": {"anyOf": [{"type": "null"}, {"const": ""}]},
+                        "run_ids": {"anyOf": [{"type": "null"}, {"maxItems": 0}]},
+                    },
+                },
+                {
+                    "required": ["thread_id", "run_ids"],
+                    "properties": {
+                        "status": {"type": "null"},
+                        "thread_id": {"type": "string"},
+                        "run_ids": {"type": "array", "minItems": 1},
+                    },
+                },
+            ]
+        }
+    )
+
     status: Literal["pending", "running", "all"] | None = None
-    thread_id: str | None = None
-    run_ids: list[str] | None = None
+    thread_id: Uuid | None = None
+    run_ids: list[Uuid] | None = None

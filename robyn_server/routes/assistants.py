@@ -7,10 +7,19 @@ from typing import Any
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_bool, parse_uuid
+from robyn_server.http import (
+    BOOLEAN,
+    ApiRequest,
+    Param,
+    RouteTable,
+    empty_response,
+    parse_bool,
+    parse_uuid,
+)
 from robyn_server.routes._common import page_response
 from robyn_server.services import assistants
 from robyn_server.wire import (
+    ASSISTANT_OR_GRAPH,
     AssistantCount,
     AssistantCreate,
     AssistantPatch,
@@ -18,11 +27,21 @@ from robyn_server.wire import (
     AssistantSetLatest,
     AssistantVersionsSearch,
 )
-from robyn_server.wire_responses import Assistant, AssistantVersion, GraphDrawing, GraphSchemas
+from robyn_server.wire_responses import (
+    Assistant,
+    AssistantSelection,
+    AssistantVersion,
+    GraphDrawing,
+    GraphSchemas,
+    SubgraphSchemas,
+)
 
 table = RouteTable()
 route = table.route
 TAGS = ["Assistants"]
+BOTH = "Both config.configurable and context given"
+UNKNOWN_GRAPH = "Unknown graph"
+RECURSE = {"recurse": Param("Include nested subgraphs", BOOLEAN)}
 
 
 def _assistant_id(req: ApiRequest) -> str:
@@ -35,6 +54,7 @@ def _assistant_id(req: ApiRequest) -> str:
     summary="Create an assistant",
     tags=TAGS,
     body=AssistantCreate,
+    responses={400: BOTH, 404: UNKNOWN_GRAPH, 409: "The assistant already exists"},
     response=Assistant,
 )
 async def create_assistant(req: ApiRequest) -> Any:
@@ -47,7 +67,8 @@ async def create_assistant(req: ApiRequest) -> Any:
     summary="Search assistants",
     tags=TAGS,
     body=AssistantSearch,
-    response=list[Assistant],
+    responses={404: UNKNOWN_GRAPH},
+    response=list[Assistant | AssistantSelection],
 )
 async def search_assistants(req: ApiRequest) -> Any:
     body = req.model(AssistantSearch)
@@ -61,6 +82,7 @@ async def search_assistants(req: ApiRequest) -> Any:
     summary="Count assistants",
     tags=TAGS,
     body=AssistantCount,
+    responses={404: UNKNOWN_GRAPH},
     response=int,
 )
 async def count_assistants(req: ApiRequest) -> Any:
@@ -80,6 +102,7 @@ async def get_assistant(req: ApiRequest) -> Any:
     summary="Update an assistant (creates a new version)",
     tags=TAGS,
     body=AssistantPatch,
+    responses={400: BOTH},
     response=Assistant,
 )
 async def patch_assistant(req: ApiRequest) -> Any:
@@ -93,7 +116,9 @@ async def patch_assistant(req: ApiRequest) -> Any:
     "/assistants/:assistant_id",
     summary="Delete an assistant",
     tags=TAGS,
-    query={"delete_threads": "Also delete threads whose metadata.assistant_id matches"},
+    query={
+        "delete_threads": Param("Also delete threads whose metadata.assistant_id matches", BOOLEAN)
+    },
     responses={204: "Deleted"},
 )
 async def delete_assistant(req: ApiRequest) -> Any:
@@ -155,7 +180,13 @@ def _xray(value: str | None) -> bool | int:
     "/assistants/:assistant_id/graph",
     summary="Draw the assistant's graph",
     tags=TAGS,
-    query={"xray": "true, false, or a depth: include subgraph nodes"},
+    path_params={"assistant_id": ASSISTANT_OR_GRAPH},
+    query={
+        "xray": Param(
+            "true, false, or a depth: include subgraph nodes",
+            {"anyOf": [{"type": "boolean"}, {"const": ""}, {"type": "integer", "minimum": 1}]},
+        )
+    },
     response=GraphDrawing,
 )
 async def get_graph(req: ApiRequest) -> Any:
@@ -188,8 +219,8 @@ async def _subgraphs(req: ApiRequest, namespace: str | None) -> Any:
     "/assistants/:assistant_id/subgraphs",
     summary="Get the schemas of the graph's subgraphs",
     tags=TAGS,
-    query={"recurse": "Include nested subgraphs"},
-    response=dict[str, GraphSchemas],
+    query=RECURSE,
+    response=dict[str, SubgraphSchemas],
 )
 async def get_subgraphs(req: ApiRequest) -> Any:
     return await _subgraphs(req, None)
@@ -200,8 +231,8 @@ async def get_subgraphs(req: ApiRequest) -> Any:
     "/assistants/:assistant_id/subgraphs/:namespace",
     summary="Get the schemas of one subgraph",
     tags=TAGS,
-    query={"recurse": "Include nested subgraphs"},
-    response=dict[str, GraphSchemas],
+    query=RECURSE,
+    response=dict[str, SubgraphSchemas],
 )
 async def get_subgraphs_in_namespace(req: ApiRequest) -> Any:
     return await _subgraphs(req, req.path_params["namespace"])

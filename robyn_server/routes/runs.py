@@ -11,11 +11,16 @@ from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ServiceUnavailable, ValidationFailed
 from robyn_server.http import (
+    BOOLEAN,
     ApiRequest,
+    Param,
     RouteTable,
     empty_response,
+    enum_param,
     format_validation_error,
+    integer_param,
     json_response,
+    list_param,
     parse_bool,
     parse_uuid,
 )
@@ -34,7 +39,9 @@ from robyn_server.serialization import project
 from robyn_server.services import runs
 from robyn_server.services.run_create import CreatedRun, check_run, create_run
 from robyn_server.storage.base_runs import INFLIGHT_STATUSES, RUN_STATUSES
-from robyn_server.wire_runs import RunCancelMany, RunCreate, StreamMode
+from robyn_server.wire import MAX_OFFSET
+from robyn_server.wire_responses import Run, RunSelection
+from robyn_server.wire_runs import RunBatch, RunCancelMany, RunCreate, StreamMode
 
 STREAM_MODES = get_args(StreamMode)
 
@@ -42,7 +49,17 @@ table = RouteTable()
 route = table.route
 TAGS = ["Thread Runs"]
 STATELESS = ["Stateless Runs"]
-RUN_QUERY = {"cancel_on_disconnect": "Cancel the run if this client disconnects"}
+RUN_QUERY = {"cancel_on_disconnect": Param("Cancel the run if this client disconnects", BOOLEAN)}
+ACTION = {"action": enum_param("interrupt (default) or rollback", ("interrupt", "rollback"))}
+REFUSED = {
+    400: "The body's fields contradict each other (config.configurable and context, ...)",
+    404: "Thread or assistant not found",
+}
+ON_THREAD = {**REFUSED, 409: "The thread is busy (multitask_strategy reject)"}
+STREAM = {200: ("A text/event-stream of the run's events", None)}
+# What /wait and /join answer: the final state's values, or {"__error__": ...}.
+RUN_FIELDS = list(Run.model_fields)
+WAIT = {200: ("The run's final values", dict[str, Any])}
 
 
 def _ids(req: ApiRequest) -> tuple[str, str]:
@@ -109,6 +126,8 @@ async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
     summary="Create a background run",
     tags=TAGS,
     body=RunCreate,
+    responses=ON_THREAD,
+    response=Run,
 )
 async def create_background_run(req: ApiRequest) -> Any:
     return await _background(req, _thread_id(req))
@@ -120,6 +139,7 @@ async def create_background_run(req: ApiRequest) -> Any:
     summary="Create a run and stream it",
     tags=TAGS,
     body=RunCreate,
+    responses={**ON_THREAD, **STREAM},
 )
 async def create_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, _thread_id(req))
@@ -131,6 +151,7 @@ async def create_streamed_run(req: ApiRequest) -> Any:
     summary="Create a run and wait for it",
     tags=TAGS,
     body=RunCreate,
+    responses={**ON_THREAD, **WAIT},
 )
 async def create_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, _thread_id(req))
@@ -142,6 +163,8 @@ async def create_waited_run(req: ApiRequest) -> Any:
     summary="Create a stateless background run",
     tags=STATELESS,
     body=RunCreate,
+    responses=REFUSED,
+    response=Run,
 )
 async def create_stateless_run(req: ApiRequest) -> Any:
     return await _background(req, None)
@@ -153,6 +176,7 @@ async def create_stateless_run(req: ApiRequest) -> Any:
     summary="Create a stateless run and stream it",
     tags=STATELESS,
     body=RunCreate,
+    responses={**REFUSED, **STREAM},
 )
 async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     return await _stream(req, None)
@@ -164,12 +188,21 @@ async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     summary="Create a stateless run and wait for it",
     tags=STATELESS,
     body=RunCreate,
+    responses={**REFUSED, **WAIT},
 )
 async def create_stateless_waited_run(req: ApiRequest) -> Any:
     return await _wait(req, None)
 
 
-@route("POST", "/runs/batch", summary="Create several stateless background runs", tags=STATELESS)
+@route(
+    "POST",
+    "/runs/batch",
+    summary="Create several stateless background runs",
+    tags=STATELESS,
+    body=RunBatch,
+    responses=REFUSED,
+    response=list[Run],
+)
 async def create_run_batch(req: ApiRequest) -> Any:
     items = req.json()
     if not isinstance(items, list) or not items:
@@ -199,24 +232,34 @@ async def create_run_batch(req: ApiRequest) -> Any:
     "/threads/:thread_id/runs",
     summary="List a thread's runs, newest first",
     tags=TAGS,
-    query={"limit": "Page size", "offset": "Offset", "status": "Filter", "select": "Fields"},
+    query={
+        "limit": integer_param("Page size", 1, MAX_OFFSET, 10),
+        "offset": integer_param("How many runs to skip", 0, MAX_OFFSET, 0),
+        "status": enum_param("Only runs in this status", RUN_STATUSES),
+        "select": list_param("Fields to return", {"type": "string", "enum": RUN_FIELDS}),
+    },
+    response=list[Run | RunSelection],
 )
 async def list_runs(req: ApiRequest) -> Any:
     status = req.query_one("status") or None
     if status is not None and status not in RUN_STATUSES:
         raise ValidationFailed(f"status: must be one of {', '.join(RUN_STATUSES)}")
+    select = req.query_all("select") or None
+    if unknown := sorted(set(select or ()) - set(RUN_FIELDS)):
+        # As the reference does, rather than answering objects without those fields.
+        raise ValidationFailed(f"select: unknown fields {unknown}; use {', '.join(RUN_FIELDS)}")
     found = await runs.list_runs(
         get_context(),
         scope_for(req),
         _thread_id(req),
-        limit=req.query_int("limit", 10, minimum=1),
-        offset=req.query_int("offset", 0, minimum=0),
+        limit=req.query_int("limit", 10, minimum=1, maximum=MAX_OFFSET),
+        offset=req.query_int("offset", 0, minimum=0, maximum=MAX_OFFSET),
         status=status,
     )
-    return project(found, req.query_all("select") or None)
+    return project(found, select)
 
 
-@route("GET", "/threads/:thread_id/runs/:run_id", summary="Get a run", tags=TAGS)
+@route("GET", "/threads/:thread_id/runs/:run_id", summary="Get a run", tags=TAGS, response=Run)
 async def get_run(req: ApiRequest) -> Any:
     thread_id, run_id = _ids(req)
     return await runs.get_run(get_context(), scope_for(req), thread_id, run_id)
@@ -250,8 +293,8 @@ def _action(req: ApiRequest) -> str:
     "/threads/:thread_id/runs/:run_id/cancel",
     summary="Cancel a run",
     tags=TAGS,
-    query={"wait": "Wait for the run to stop", "action": "interrupt or rollback"},
-    responses={202: "Cancelling"},
+    query={"wait": Param("Wait for the run to stop", BOOLEAN), **ACTION},
+    responses={202: "Cancelling", **WAIT},
 )
 async def cancel_run(req: ApiRequest) -> Any:
     ctx = get_context()
@@ -280,8 +323,9 @@ async def cancel_run(req: ApiRequest) -> Any:
     "/runs/cancel",
     summary="Cancel runs by status, or by thread and ids",
     tags=STATELESS,
+    query=ACTION,
     body=RunCancelMany,
-    responses={204: "Cancelled"},
+    responses={204: "Cancelled", 404: "No runs to cancel"},
 )
 async def cancel_runs(req: ApiRequest) -> Any:
     body = req.model(RunCancelMany)
@@ -318,17 +362,19 @@ async def _channel_for(ctx: Any, run: dict[str, Any]) -> Any:
     summary="Wait for a run and get its final state",
     tags=TAGS,
     query=RUN_QUERY,
+    responses=WAIT,
 )
 async def join_run(req: ApiRequest) -> Any:
     ctx = get_context()
     scope = scope_for(req)
     thread_id, run_id = _ids(req)
+    # Checked first: a bad value is a 422 whatever the run's state.
+    cancel = parse_bool(req.query_one("cancel_on_disconnect"))
     headers = run_headers(thread_id, run_id, "join")
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         missing = {"__error__": {"error": "HTTPException", "message": "404: Run not found"}}
         return json_response(missing, headers=headers)
-    cancel = parse_bool(req.query_one("cancel_on_disconnect"))
     channel = await _channel_for(ctx, run)
     engine = ctx.engine
     if channel is None or (channel.result is None and channel.done and not engine.stopping):
@@ -365,7 +411,15 @@ def _join_modes(req: ApiRequest) -> list[str]:
     "/threads/:thread_id/runs/:run_id/stream",
     summary="Join a run's event stream",
     tags=TAGS,
-    query={**RUN_QUERY, "stream_mode": "Only these modes"},
+    query={
+        **RUN_QUERY,
+        "stream_mode": list_param(
+            "Only these modes (comma-separated too)",
+            # Empty values are skipped, like empty parts of "a,,b".
+            {"type": "string", "enum": ["", *StreamMode.__args__]},
+        ),
+    },
+    responses=STREAM,
 )
 async def join_run_stream(req: ApiRequest) -> Any:
     ctx = get_context()

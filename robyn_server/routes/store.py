@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from robyn_server.context import get_context
-from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_bool
+from robyn_server.http import BOOLEAN, ApiRequest, Param, RouteTable, empty_response, parse_bool
 from robyn_server.services import store
 from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from robyn_server.wire_responses import StoreItem, StoreNamespacesResult, StoreSearchResult
@@ -15,7 +15,14 @@ route = table.route
 TAGS = ["Store"]
 
 
-@route("PUT", "/store/items", summary="Store or replace an item", tags=TAGS, body=StorePut)
+@route(
+    "PUT",
+    "/store/items",
+    summary="Store or replace an item",
+    tags=TAGS,
+    body=StorePut,
+    responses={204: "Stored", 400: 'The root label is "langgraph"'},
+)
 async def put_item(req: ApiRequest) -> Any:
     await store.put(get_context().store, req.model(StorePut))
     return empty_response()
@@ -27,10 +34,15 @@ async def put_item(req: ApiRequest) -> Any:
     summary="Get an item (null when missing)",
     tags=TAGS,
     query={
-        "namespace": "Dot-joined namespace, e.g. users.u1",
-        "key": "The item's key",
-        "refresh_ttl": "Restart the item's TTL",
+        "namespace": Param(
+            "Dot-joined namespace, e.g. users.u1",
+            # Empty means no namespace at all (so nothing is found).
+            {"type": "string", "pattern": r"^([^.]+(\.[^.]+)*)?$"},
+        ),
+        "key": Param("The item's key", {"type": "string", "minLength": 1}, required=True),
+        "refresh_ttl": Param("Restart the item's TTL", BOOLEAN),
     },
+    responses={400: "No key"},
     response=StoreItem | None,
 )
 async def get_item(req: ApiRequest) -> Any:
@@ -43,7 +55,14 @@ async def get_item(req: ApiRequest) -> Any:
     )
 
 
-@route("DELETE", "/store/items", summary="Delete an item", tags=TAGS, body=StoreDelete)
+@route(
+    "DELETE",
+    "/store/items",
+    summary="Delete an item",
+    tags=TAGS,
+    body=StoreDelete,
+    responses={204: "Deleted"},
+)
 async def delete_item(req: ApiRequest) -> Any:
     await store.delete(get_context().store, req.model(StoreDelete))
     return empty_response()

@@ -11,7 +11,7 @@ from robyn_server import __version__
 from robyn_server.context import get_context
 from robyn_server.http import ApiRequest, RouteTable, error_response, json_response
 from robyn_server.openapi import DOCS_HTML, openapi_document
-from robyn_server.wire_responses import Health, Info, Ok
+from robyn_server.wire_responses import Health, HealthStarting, Info, Ok
 
 table = RouteTable()
 route = table.route
@@ -46,6 +46,7 @@ async def _database_ok() -> bool:
     summary="Liveness",
     tags=TAGS,
     query={"check_db": "1 to also check the database"},
+    responses={500: "check_db: the database is not reachable"},
     raw=True,
     response=Ok,
 )
@@ -62,7 +63,14 @@ async def root(request: Request) -> Any:
     return await ok(request)
 
 
-@route("GET", "/health", summary="Health and persistence mode", tags=TAGS, response=Health)
+@route(
+    "GET",
+    "/health",
+    summary="Health and persistence mode",
+    tags=TAGS,
+    responses={503: ("Starting, or the database is unreachable", Health | HealthStarting)},
+    response=Health,
+)
 async def health(req: ApiRequest) -> Any:
     ctx = get_context()
     persistence = ctx.persistence
@@ -109,7 +117,7 @@ async def info(req: ApiRequest) -> Any:
 
 @route("GET", "/openapi.json", summary="This document", tags=TAGS)
 async def openapi(req: ApiRequest) -> Any:
-    return openapi_document()
+    return openapi_document(tuple(get_context().registry.ids()))
 
 
 @route("GET", "/docs", summary="API reference page", tags=TAGS)

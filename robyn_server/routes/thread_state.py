@@ -11,28 +11,36 @@ from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
 from robyn_server.http import (
+    BOOLEAN,
     ApiRequest,
+    Param,
     RouteTable,
     format_validation_error,
+    integer_param,
+    list_param,
     parse_bool,
     parse_uuid,
 )
 from robyn_server.services import thread_state
+from robyn_server.wire import MAX_OFFSET
 from robyn_server.wire_state import (
+    STATE_SELECT_ITEM,
+    HistoryQuery,
     HistorySearch,
     StateAtCheckpoint,
     StateUpdate,
     StateUpdateResult,
     ThreadState,
+    ThreadStateSelection,
 )
 
 table = RouteTable()
 route = table.route
 TAGS = ["Thread state"]
-STATE_QUERY = {
-    "subgraphs": "Include the states of subgraphs (true/false)",
-    "select": "Fields to return (repeatable); values.<key> for one state key",
-}
+SELECT = list_param("Fields to return; values.<key> for one state key", STATE_SELECT_ITEM)
+STATE_QUERY = {"subgraphs": Param("Include the states of subgraphs", BOOLEAN), "select": SELECT}
+# With `select`, a state has only the selected fields.
+STATE = ThreadState | ThreadStateSelection
 
 
 def _thread_id(req: ApiRequest) -> str:
@@ -49,7 +57,7 @@ def _subgraphs(req: ApiRequest) -> bool:
     summary="Get a thread's latest state",
     tags=TAGS,
     query=STATE_QUERY,
-    response=ThreadState,
+    response=STATE,
 )
 async def get_state(req: ApiRequest) -> Any:
     return await thread_state.get_state(
@@ -82,7 +90,7 @@ async def update_state(req: ApiRequest) -> Any:
     summary="Get a thread's state at a checkpoint (or a subgraph's, by namespace)",
     tags=TAGS,
     body=StateAtCheckpoint,
-    response=ThreadState,
+    response=STATE,
 )
 async def get_state_for_checkpoint(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
@@ -103,7 +111,7 @@ async def get_state_for_checkpoint(req: ApiRequest) -> Any:
     summary="Get a thread's state at a checkpoint",
     tags=TAGS,
     query=STATE_QUERY,
-    response=ThreadState,
+    response=STATE,
 )
 async def get_state_at(req: ApiRequest) -> Any:
     return await thread_state.get_state_at(
@@ -122,7 +130,7 @@ async def get_state_at(req: ApiRequest) -> Any:
     summary="List a thread's past states, newest first",
     tags=TAGS,
     body=HistorySearch,
-    response=list[ThreadState],
+    response=list[STATE],
 )
 async def post_history(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
@@ -136,11 +144,15 @@ async def post_history(req: ApiRequest) -> Any:
     summary="List a thread's past states, newest first",
     tags=TAGS,
     query={
-        "limit": "How many states (default 1)",
-        "before": "Only states older than this checkpoint ID",
-        "select": "Fields to return (repeatable); values.<key> for one state key",
+        "limit": integer_param("How many states", 1, MAX_OFFSET, 1),
+        "before": Param(
+            "Only states older than this checkpoint (its ID, or the JSON checkpoint the "
+            "POST form takes)",
+            {"type": "string", "anyOf": [{"format": "uuid"}, {"maxLength": 0}]},
+        ),
+        "select": SELECT,
     },
-    response=list[ThreadState],
+    response=list[STATE],
 )
 async def get_history(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
@@ -149,7 +161,7 @@ async def get_history(req: ApiRequest) -> Any:
 
 def _history_query(req: ApiRequest) -> HistorySearch:
     fields: dict[str, Any] = {}
-    limit = req.query_int("limit")
+    limit = req.query_int("limit", minimum=1, maximum=MAX_OFFSET)
     if limit is not None:
         fields["limit"] = limit
     before = req.query_one("before")
@@ -159,7 +171,7 @@ def _history_query(req: ApiRequest) -> HistorySearch:
     if select := req.query_all("select"):
         fields["select"] = select
     try:
-        return HistorySearch.model_validate(fields)
+        return HistoryQuery.model_validate(fields)
     except ValidationError as exc:
         raise ValidationFailed(format_validation_error(exc)) from None
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import ApiRequest, RouteTable, parse_uuid
+from robyn_server.http import ApiRequest, RouteTable, list_param, parse_uuid
 from robyn_server.runs.broker import HEARTBEAT, Event, parse_event_id
 from robyn_server.runs.responses import StreamSlot, sse_response
 from robyn_server.services.runs import require_thread
@@ -79,7 +79,14 @@ async def _thread_events(
     "/threads/:thread_id/stream",
     summary="Stream every run of a thread, and its state updates",
     tags=["Threads"],
-    query={"stream_mode": "run_modes (default), lifecycle, state_update; comma-separated"},
+    query={
+        "stream_mode": list_param(
+            "run_modes (default), lifecycle, state_update; comma-separated too",
+            # Empty values are skipped, like empty parts of "a,,b".
+            {"type": "string", "enum": ["", *THREAD_STREAM_MODES]},
+        )
+    },
+    responses={200: ("A text/event-stream of the thread's events", None)},
 )
 async def join_thread_stream(req: ApiRequest) -> Any:
     ctx = get_context()

@@ -6,11 +6,11 @@ from typing import Any
 
 from robyn_server.auth import scope_for
 from robyn_server.context import get_context
-from robyn_server.http import ApiRequest, RouteTable, empty_response, parse_uuid
+from robyn_server.http import ApiRequest, RouteTable, empty_response, list_param, parse_uuid
 from robyn_server.routes._common import page_response
 from robyn_server.services import threads
 from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
-from robyn_server.wire_responses import PruneResult, Thread
+from robyn_server.wire_responses import PruneResult, Thread, ThreadSelection
 
 table = RouteTable()
 route = table.route
@@ -21,7 +21,19 @@ def _thread_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["thread_id"], "thread ID")
 
 
-@route("POST", "/threads", summary="Create a thread", tags=TAGS, body=ThreadCreate, response=Thread)
+@route(
+    "POST",
+    "/threads",
+    summary="Create a thread",
+    tags=TAGS,
+    body=ThreadCreate,
+    responses={
+        400: "Invalid supersteps",
+        404: "The graph of the supersteps is unknown",
+        409: "The thread already exists",
+    },
+    response=Thread,
+)
 async def create_thread(req: ApiRequest) -> Any:
     return await threads.create(get_context(), scope_for(req), req.model(ThreadCreate))
 
@@ -32,7 +44,7 @@ async def create_thread(req: ApiRequest) -> Any:
     summary="Search threads",
     tags=TAGS,
     body=ThreadSearch,
-    response=list[Thread],
+    response=list[Thread | ThreadSelection],
 )
 async def search_threads(req: ApiRequest) -> Any:
     body = req.model(ThreadSearch)
@@ -66,7 +78,7 @@ async def prune_threads(req: ApiRequest) -> Any:
     "/threads/:thread_id",
     summary="Get a thread",
     tags=TAGS,
-    query={"include": "Comma-separated extra fields: ttl"},
+    query={"include": list_param("Extra fields (comma-separated too): ttl", {"type": "string"})},
     response=Thread,
 )
 async def get_thread(req: ApiRequest) -> Any:
@@ -109,6 +121,8 @@ async def delete_thread(req: ApiRequest) -> Any:
     "/threads/:thread_id/copy",
     summary="Copy a thread with all its checkpoints",
     tags=TAGS,
+    # The reference answers 409 for a missing thread here.
+    responses={409: "The thread does not exist"},
     response=Thread,
 )
 async def copy_thread(req: ApiRequest) -> Any:

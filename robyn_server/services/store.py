@@ -57,6 +57,9 @@ async def put(store: BaseStore, body: StorePut) -> None:
     namespace = validate_namespace(body.namespace)
     if not namespace:
         raise ValidationFailed("Namespace must not be empty")
+    if namespace[0] == "langgraph":
+        # LangGraph's store refuses it (a ValueError: it was a 500); 400 as the reference.
+        raise BadRequest('Root label for namespace cannot be "langgraph"')
     if "ttl" not in body.model_fields_set:
         # Left out, the store applies store.ttl.default_ttl; an explicit null means
         # "never expires", overriding that default.
@@ -97,9 +100,10 @@ async def search(store: BaseStore, body: StoreSearch) -> list[dict[str, Any]]:
 
 
 async def list_namespaces(store: BaseStore, body: StoreNamespaces) -> list[list[str]]:
+    # LangGraph's store raises ValueError for an empty label (it was a 500).
     namespaces = await store.alist_namespaces(
-        prefix=tuple(body.prefix) if body.prefix else None,
-        suffix=tuple(body.suffix) if body.suffix else None,
+        prefix=validate_namespace(body.prefix) if body.prefix else None,
+        suffix=validate_namespace(body.suffix) if body.suffix else None,
         max_depth=body.max_depth,
         limit=body.limit,
         offset=body.offset,
