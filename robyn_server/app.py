@@ -16,10 +16,15 @@ from robyn import HttpMethod, Request, Response, Robyn
 from robyn.robyn import SocketHeld
 
 from robyn_server.context import AppContext
-from robyn_server.http import JSON_HEADERS, CorsPolicy, MethodIndex, error_response, wrap
+from robyn_server.http import (
+    CorsPolicy,
+    MethodIndex,
+    error_response,
+    method_not_allowed,
+    wrap,
+)
 from robyn_server.lifecycle import start, stop
 from robyn_server.routes import ROUTE_TABLES
-from robyn_server.serialization import dumps
 
 logger = logging.getLogger("robyn_server")
 
@@ -60,13 +65,17 @@ def create_app(ctx: AppContext) -> Robyn:
 
     app.set_response_header("content-type", DEFAULT_CONTENT_TYPE)
 
-    routes: list[tuple[str, str]] = [("HEAD", "/ok"), ("HEAD", "/")]
-    for table in ROUTE_TABLES:
-        for info in table.routes:
-            handler = info.handler if info.raw else wrap(info.handler, max_body, cors)
-            app.add_route(info.method, info.path, handler)
-            routes.append((info.method, info.path))
-    methods = MethodIndex(routes)
+    infos = [info for table in ROUTE_TABLES for info in table.routes]
+    methods = MethodIndex(
+        [("HEAD", "/ok"), ("HEAD", "/"), *((info.method, info.path) for info in infos)]
+    )
+    for info in infos:
+        handler = (
+            info.handler
+            if info.raw
+            else wrap(info.handler, max_body, cors, methods.shadowed(info.path))
+        )
+        app.add_route(info.method, info.path, handler)
 
     async def preflight(request: Request) -> Response:
         headers = {
@@ -86,11 +95,7 @@ def create_app(ctx: AppContext) -> Robyn:
 
     async def unrouted(request: Request) -> Response:
         allowed = methods.allowed(request.url.path)
-        if not allowed:
-            response = error_response(404, "Not Found")
-        else:
-            headers = {**JSON_HEADERS, "allow": ", ".join(allowed)}
-            response = Response(405, headers, dumps({"detail": "Method Not Allowed"}))
+        response = method_not_allowed(allowed) if allowed else error_response(404, "Not Found")
         if cors is not None:
             cors.apply(request, response)
         return response
@@ -100,8 +105,11 @@ def create_app(ctx: AppContext) -> Robyn:
         app.add_route("HEAD", path, ok_head)
     app.add_route("OPTIONS", "/*path", preflight)
     for method in ROUTABLE_METHODS:
-        # The enum: Robyn's table of method names lacks TRACE.
+        # The enum: Robyn's table of method names lacks TRACE. "/*path" does not match
+        # "/" itself, which gets its own catch-all for the methods it does not take.
         app.add_route(getattr(HttpMethod, method), "/*path", unrouted)
+        if method not in methods.allowed("/"):
+            app.add_route(getattr(HttpMethod, method), "/", unrouted)
 
     async def startup() -> None:
         ctx.loop = asyncio.get_running_loop()

@@ -24,6 +24,15 @@ MISSING = "00000000-0000-0000-0000-000000000001"
         ("POST", f"/threads/{MISSING}/runs/{MISSING}", "DELETE, GET"),
         ("PATCH", "/store/items", "DELETE, GET, PUT"),
         ("DELETE", "/ok", "GET, HEAD"),
+        ("TRACE", "/", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        # A literal segment is its own resource, not an id (as Robyn routes it).
+        ("PUT", "/assistants/count", "POST"),
+        # ... even when another route of the method would take it as an id.
+        ("GET", f"/threads/{MISSING}/runs/stream", "POST"),
+        ("GET", "/threads/search", "POST"),
+        ("DELETE", "/assistants/count", "POST"),
+        ("GET", f"/threads/{MISSING}/state/checkpoint", "POST"),
     ],
 )
 async def test_a_known_path_with_another_method_is_405_with_allow(http, method, path, allow):
