@@ -18,12 +18,12 @@ from robyn.robyn import SocketHeld
 from robyn_server.context import AppContext
 from robyn_server.http import (
     CorsPolicy,
-    MethodIndex,
     error_response,
     method_not_allowed,
     wrap,
 )
 from robyn_server.lifecycle import start, stop
+from robyn_server.method_index import MethodIndex
 from robyn_server.routes import ROUTE_TABLES
 
 logger = logging.getLogger("robyn_server")

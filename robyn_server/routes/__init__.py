@@ -5,6 +5,7 @@ from __future__ import annotations
 from robyn_server.http import RouteTable
 from robyn_server.routes import (
     assistants,
+    run_joins,
     runs,
     store,
     system,
@@ -20,5 +21,6 @@ ROUTE_TABLES: list[RouteTable] = [
     thread_state.table,
     thread_stream.table,
     runs.table,
+    run_joins.table,
     store.table,
 ]
