@@ -32,16 +32,20 @@ def _snapshot() -> dict[int, tuple[int, int, str]]:
     return procs
 
 
-def _ours(procs: dict[int, tuple[int, int, str]], markers: tuple[str, ...]) -> set[int]:
-    me = os.getpid()
-    ours = {me}
-    changed = True
+def _tree(procs: dict[int, tuple[int, int, str]], root: int) -> set[int]:
+    """`root` and its living descendants."""
+    tree, changed = {root}, True
     while changed:
         changed = False
         for pid, (ppid, _, _) in procs.items():
-            if ppid in ours and pid not in ours:
-                ours.add(pid)
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
                 changed = True
+    return tree
+
+
+def _ours(procs: dict[int, tuple[int, int, str]], markers: tuple[str, ...]) -> set[int]:
+    ours = _tree(procs, os.getpid())
     for pid, (_, _, comm) in procs.items():
         if markers and comm.startswith("postgres"):
             try:
@@ -54,10 +58,10 @@ def _ours(procs: dict[int, tuple[int, int, str]], markers: tuple[str, ...]) -> s
 
 
 def process_ticks(pid: int) -> int:
-    """CPU ticks (user + system, all threads) used so far by one process."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])
+    """CPU ticks (user + system, all threads) used so far by a process and its living
+    descendants: `robyn-server` is a supervisor whose forked child does the serving."""
+    procs = _snapshot()
+    return sum(procs[p][1] for p in _tree(procs, pid) if p in procs)
 
 
 def marked_ticks(markers: tuple[str, ...]) -> int:
