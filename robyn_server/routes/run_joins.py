@@ -20,7 +20,16 @@ from robyn_server.http import (
     parse_bool,
     parse_uuid,
 )
-from robyn_server.routes.runs import ACTION, RUN_QUERY, STATELESS, STREAM, TAGS, WAIT, run_path_ids
+from robyn_server.routes.runs import (
+    ACTION,
+    CANCEL_ACTIONS,
+    RUN_QUERY,
+    STATELESS,
+    STREAM,
+    TAGS,
+    WAIT,
+    run_path_ids,
+)
 from robyn_server.runs.broker import mode_filter
 from robyn_server.runs.responses import (
     empty,
@@ -46,7 +55,7 @@ route = table.route
 
 def _action(req: ApiRequest) -> str:
     action = req.query_one("action") or "interrupt"
-    if action not in ("interrupt", "rollback"):
+    if action not in CANCEL_ACTIONS:
         raise ValidationFailed("action: must be 'interrupt' or 'rollback'")
     return action
 

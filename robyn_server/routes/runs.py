@@ -45,7 +45,8 @@ route = table.route
 TAGS = ["Thread Runs"]
 STATELESS = ["Stateless Runs"]
 RUN_QUERY = {"cancel_on_disconnect": Param("Cancel the run if this client disconnects", BOOLEAN)}
-ACTION = {"action": enum_param("interrupt (default) or rollback", ("interrupt", "rollback"))}
+CANCEL_ACTIONS = ("interrupt", "rollback")
+ACTION = {"action": enum_param("interrupt (default) or rollback", CANCEL_ACTIONS)}
 REFUSED = {
     400: "The body's fields contradict each other (config.configurable and context, ...)",
     404: "Thread or assistant not found",

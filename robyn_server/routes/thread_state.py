@@ -161,7 +161,7 @@ async def get_history(req: ApiRequest) -> Any:
 
 def _history_query(req: ApiRequest) -> HistorySearch:
     fields: dict[str, Any] = {}
-    limit = req.query_int("limit", minimum=1, maximum=MAX_OFFSET)
+    limit = req.query_int("limit")  # bounds: HistoryQuery
     if limit is not None:
         fields["limit"] = limit
     before = req.query_one("before")

@@ -61,8 +61,11 @@ def resolve_assistant_id(ctx: AppContext, value: str) -> str:
     return canonical
 
 
-def _run_settings(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
-    """The run's own settings: the assistant's, overridden by the request's.
+def _merged_config(
+    assistant: dict[str, Any], body: RunCreate
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's config (the assistant's, overridden by the request's) without its
+    `configurable`, and the run's settings.
 
     `config.configurable` and `context` are one set of settings to the reference server
     (the older and the newer way to send them; a request may use only one): the graph
@@ -70,21 +73,15 @@ def _run_settings(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
     """
     assistant_config = clean_config(assistant.get("config"))
     request_config = clean_config(body.config)
-    return {
+    settings = {
         **strip_keys(assistant.get("context"), RESERVED_CONFIGURABLE_KEYS),
         **(assistant_config.get("configurable") or {}),
         **(request_config.get("configurable") or {}),
         **strip_keys(body.context, RESERVED_CONFIGURABLE_KEYS),
     }
-
-
-def _merged_config(assistant: dict[str, Any], body: RunCreate) -> dict[str, Any]:
-    """The assistant's config overridden by the request's, `configurable` aside."""
-    config = clean_config(assistant.get("config"))
-    request = clean_config(body.config)
-    merged = {**config, **request}
-    merged.pop("configurable", None)
-    return merged
+    config = {**assistant_config, **request_config}
+    config.pop("configurable", None)
+    return config, settings
 
 
 def _run_metadata(
@@ -191,8 +188,7 @@ async def create_run(
             raise NotFound(NOT_FOUND)
 
     run_id = str(uuid7())
-    config = _merged_config(assistant, body)
-    settings = _run_settings(assistant, body)
+    config, settings = _merged_config(assistant, body)
     config["configurable"] = settings
     # Keys and tokens leave the config here: everything stored below (run kwargs, thread
     # config, metadata, checkpoints) is built from the cleaned copies.

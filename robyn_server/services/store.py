@@ -10,11 +10,13 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, Item, SearchItem
 
+from robyn_server import wire
 from robyn_server.errors import BadRequest, ValidationFailed
 from robyn_server.store_ttl import check_ttl
 from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 
-FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
+# The operators /openapi.json documents (wire.STORE_FILTER) are the ones checked here.
+FILTER_OPERATORS = frozenset(wire.FILTER_OPERATORS)
 
 
 def validate_namespace(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from robyn_server.serialization import to_jsonable
 from robyn_server.services.checkpoints import checkpoint_address
 from robyn_server.services.threads import NO_GRAPH, not_found
 from robyn_server.storage.base import Scope
-from robyn_server.wire_state import CheckpointAddress, HistorySearch, StateUpdate
+from robyn_server.wire_state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
 
 # What a thread without a graph or without checkpoints reports, as the reference does.
 EMPTY_STATE: dict[str, Any] = {
@@ -37,7 +37,6 @@ EMPTY_STATE: dict[str, Any] = {
     "checkpoint_id": None,
     "parent_checkpoint_id": None,
 }
-STATE_FIELDS = tuple(EMPTY_STATE)
 BUSY = "Thread is busy with an in-flight run; wait for it to finish before updating its state"
 # Keys of a checkpoint config that address a checkpoint, as opposed to run settings.
 _ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")

@@ -18,7 +18,14 @@ from robyn_server.services.checkpoints import (
 )
 from robyn_server.services.config_keys import clean_metadata
 from robyn_server.storage.base import Page, Scope, StorageConflict, new_uuid4
-from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
+from robyn_server.wire import (
+    EXTRACT_ROOTS,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+)
 
 NO_GRAPH = (
     "Thread '{thread_id}' has no assigned graph ID. This usually occurs when no runs have been "
@@ -220,7 +227,6 @@ async def prune(ctx: AppContext, scope: Scope, body: ThreadPrune) -> int:
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
-EXTRACT_ROOTS = ("values", "metadata", "config", "interrupts")
 
 
 def extract_path(thread: dict[str, Any], path: str) -> Any:
