@@ -16,7 +16,7 @@ from typing import Any
 
 import schemathesis
 
-from robyn_server.wire_runs import MAX_AFTER_SECONDS
+from robyn_server.schemas.runs import MAX_AFTER_SECONDS
 
 LONGEST_DELAY = 1.0
 

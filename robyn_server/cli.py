@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 from dotenv import load_dotenv
 
 from robyn_server import __version__
-from robyn_server.context import AppContext, set_context
+from robyn_server.services.context import AppContext, set_context
 
 if TYPE_CHECKING:
-    from robyn_server.graphs import GraphRegistry
-from robyn_server.lifecycle import request_shutdown
-from robyn_server.supervisor import Supervisor
+    from robyn_server.graphs.registry import GraphRegistry
+from robyn_server.app.lifecycle import request_shutdown
+from robyn_server.app.supervisor import Supervisor
 
 logger = logging.getLogger("robyn_server")
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     from robyn_server.config import DEFAULT_CONFIG_FILE
-    from robyn_server.graphs import GraphLoadError, load_registry
+    from robyn_server.graphs.registry import GraphLoadError, load_registry
 
     config_file = settings.config_file
     if config_file is None and not os.environ.get("LANGSERVE_GRAPHS"):
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # Imported here, after sys.argv is clean, and before the fork so that a restarted
     # server process has nothing left to import.
-    from robyn_server.app import bind_listener, create_app, serve_on
+    from robyn_server.app.factory import bind_listener, create_app, serve_on
 
     try:
         listener = bind_listener(settings.host, port)

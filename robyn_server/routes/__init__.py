@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robyn_server.http import RouteTable
+from robyn_server.http.routing import RouteTable
 from robyn_server.routes import (
     assistants,
     run_joins,

@@ -6,9 +6,10 @@ from typing import Any
 
 from robyn import Response
 
-from robyn_server.http import json_response
+from robyn_server.http.requests import ApiRequest
+from robyn_server.http.responses import json_response
 from robyn_server.serialization import project
-from robyn_server.storage.base import Page
+from robyn_server.storage.types import ANONYMOUS, Page, Scope
 
 
 def page_response(page: Page, offset: int, select: list[str] | None = None) -> Response:
@@ -26,3 +27,12 @@ def page_response(page: Page, offset: int, select: list[str] | None = None) -> R
         headers["x-pagination-total"] = str(offset + len(page.items))
     body: list[Any] = project(page.items, select)
     return json_response(body, headers=headers)
+
+
+def run_headers(thread_id: str | None, run_id: str, tail: str) -> dict[str, str]:
+    base = f"/threads/{thread_id}/runs/{run_id}" if thread_id else f"/runs/{run_id}"
+    return {"location": f"{base}/{tail}", "content-location": base}
+
+
+def scope_for(request: ApiRequest) -> Scope:
+    return ANONYMOUS

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import (
-    BOOLEAN,
-    ApiRequest,
-    Param,
-    RouteTable,
-    empty_response,
-    parse_bool,
-    parse_uuid,
-)
-from robyn_server.routes._common import page_response
-from robyn_server.services import assistants
-from robyn_server.wire import (
+from robyn_server.http.requests import ApiRequest, parse_bool, parse_uuid
+from robyn_server.http.responses import empty_response
+from robyn_server.http.routing import BOOLEAN, Param, RouteTable
+from robyn_server.routes._common import page_response, scope_for
+from robyn_server.schemas.requests import (
     ASSISTANT_OR_GRAPH,
     AssistantCount,
     AssistantCreate,
@@ -27,7 +18,7 @@ from robyn_server.wire import (
     AssistantSetLatest,
     AssistantVersionsSearch,
 )
-from robyn_server.wire_responses import (
+from robyn_server.schemas.responses import (
     Assistant,
     AssistantSelection,
     AssistantVersion,
@@ -35,6 +26,8 @@ from robyn_server.wire_responses import (
     GraphSchemas,
     SubgraphSchemas,
 )
+from robyn_server.services import assistants
+from robyn_server.services.context import get_context
 
 table = RouteTable()
 route = table.route

@@ -6,20 +6,13 @@ from typing import Any, get_args
 
 import orjson
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
+from robyn_server.engine.broker import mode_filter
 from robyn_server.errors import ServiceUnavailable, ValidationFailed
-from robyn_server.http import (
-    BOOLEAN,
-    ApiRequest,
-    Param,
-    RouteTable,
-    empty_response,
-    json_response,
-    list_param,
-    parse_bool,
-    parse_uuid,
-)
+from robyn_server.http.requests import ApiRequest, parse_bool, parse_uuid
+from robyn_server.http.responses import empty_response, json_response
+from robyn_server.http.routing import BOOLEAN, Param, RouteTable, list_param
+from robyn_server.http.sse import json_stream_response, sse_response
+from robyn_server.routes._common import run_headers, scope_for
 from robyn_server.routes.runs import (
     ACTION,
     CANCEL_ACTIONS,
@@ -30,19 +23,11 @@ from robyn_server.routes.runs import (
     WAIT,
     run_path_ids,
 )
-from robyn_server.runs.broker import mode_filter
-from robyn_server.runs.responses import (
-    empty,
-    follow,
-    json_stream_response,
-    run_headers,
-    single_event,
-    sse_response,
-    wait_body,
-)
+from robyn_server.schemas.runs import RunCancelMany, StreamMode
 from robyn_server.services import runs
-from robyn_server.storage.base_runs import INFLIGHT_STATUSES
-from robyn_server.wire_runs import RunCancelMany, StreamMode
+from robyn_server.services.context import get_context
+from robyn_server.services.run_streams import empty, follow, single_event, wait_body
+from robyn_server.storage.types import INFLIGHT_STATUSES
 
 STREAM_MODES = get_args(StreamMode)
 

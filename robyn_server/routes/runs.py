@@ -8,37 +8,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
+from robyn_server.engine.stream_slots import StreamSlot
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import (
+from robyn_server.http.requests import ApiRequest, format_validation_error, parse_uuid
+from robyn_server.http.responses import empty_response, json_response
+from robyn_server.http.routing import (
     BOOLEAN,
-    ApiRequest,
     Param,
     RouteTable,
-    empty_response,
     enum_param,
-    format_validation_error,
     integer_param,
-    json_response,
     list_param,
-    parse_uuid,
 )
-from robyn_server.runs.responses import (
-    StreamSlot,
-    follow,
-    json_stream_response,
-    run_headers,
-    sse_response,
-    wait_body,
-)
+from robyn_server.http.sse import json_stream_response, sse_response
+from robyn_server.routes._common import run_headers, scope_for
+from robyn_server.schemas.requests import MAX_OFFSET
+from robyn_server.schemas.responses import Run, RunSelection
+from robyn_server.schemas.runs import RunBatch, RunCreate
 from robyn_server.serialization import project
 from robyn_server.services import runs
+from robyn_server.services.context import get_context
 from robyn_server.services.run_create import CreatedRun, check_run, create_run
-from robyn_server.storage.base_runs import RUN_STATUSES
-from robyn_server.wire import MAX_OFFSET
-from robyn_server.wire_responses import Run, RunSelection
-from robyn_server.wire_runs import RunBatch, RunCreate
+from robyn_server.services.run_streams import follow, wait_body
+from robyn_server.storage.types import RUN_STATUSES
 
 table = RouteTable()
 route = table.route

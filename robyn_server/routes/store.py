@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.context import get_context
-from robyn_server.http import BOOLEAN, ApiRequest, Param, RouteTable, empty_response, parse_bool
+from robyn_server.http.requests import ApiRequest, parse_bool
+from robyn_server.http.responses import empty_response
+from robyn_server.http.routing import BOOLEAN, Param, RouteTable
+from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from robyn_server.schemas.responses import StoreItem, StoreNamespacesResult, StoreSearchResult
 from robyn_server.services import store
-from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
-from robyn_server.wire_responses import StoreItem, StoreNamespacesResult, StoreSearchResult
+from robyn_server.services.context import get_context
 
 table = RouteTable()
 route = table.route

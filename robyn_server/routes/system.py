@@ -8,10 +8,12 @@ from typing import Any
 from robyn import Request, Response
 
 from robyn_server import __version__
-from robyn_server.context import get_context
-from robyn_server.http import ApiRequest, RouteTable, error_response, json_response
-from robyn_server.openapi import DOCS_HTML, openapi_document
-from robyn_server.wire_responses import Health, HealthStarting, Info, Ok
+from robyn_server.http.openapi import DOCS_HTML, openapi_document
+from robyn_server.http.requests import ApiRequest
+from robyn_server.http.responses import error_response, json_response
+from robyn_server.http.routing import RouteTable
+from robyn_server.schemas.responses import Health, HealthStarting, Info, Ok
+from robyn_server.services.context import get_context
 
 table = RouteTable()
 route = table.route

@@ -7,23 +7,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import (
-    BOOLEAN,
-    ApiRequest,
-    Param,
-    RouteTable,
-    format_validation_error,
-    integer_param,
-    list_param,
-    parse_bool,
-    parse_uuid,
-)
-from robyn_server.services import thread_state
-from robyn_server.wire import MAX_OFFSET
-from robyn_server.wire_state import (
+from robyn_server.http.requests import ApiRequest, format_validation_error, parse_bool, parse_uuid
+from robyn_server.http.routing import BOOLEAN, Param, RouteTable, integer_param, list_param
+from robyn_server.routes._common import scope_for
+from robyn_server.schemas.requests import MAX_OFFSET
+from robyn_server.schemas.state import (
     STATE_SELECT_ITEM,
     HistoryQuery,
     HistorySearch,
@@ -33,6 +22,8 @@ from robyn_server.wire_state import (
     ThreadState,
     ThreadStateSelection,
 )
+from robyn_server.services import thread_state
+from robyn_server.services.context import get_context
 
 table = RouteTable()
 route = table.route

@@ -6,16 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
+from robyn_server.engine.broker import HEARTBEAT, Event, parse_event_id
+from robyn_server.engine.stream_slots import StreamSlot
 from robyn_server.errors import ValidationFailed
-from robyn_server.http import ApiRequest, RouteTable, list_param, parse_uuid
-from robyn_server.runs.broker import HEARTBEAT, Event, parse_event_id
-from robyn_server.runs.responses import StreamSlot, sse_response
+from robyn_server.http.requests import ApiRequest, parse_uuid
+from robyn_server.http.routing import RouteTable, list_param
+from robyn_server.http.sse import sse_response
+from robyn_server.routes._common import scope_for
+from robyn_server.services.context import get_context
 from robyn_server.services.runs import require_thread
 
 if TYPE_CHECKING:
-    from robyn_server.runs.engine import RunEngine
+    from robyn_server.engine.engine import RunEngine
 
 table = RouteTable()
 THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.auth import scope_for
-from robyn_server.context import get_context
-from robyn_server.http import ApiRequest, RouteTable, empty_response, list_param, parse_uuid
-from robyn_server.routes._common import page_response
+from robyn_server.http.requests import ApiRequest, parse_uuid
+from robyn_server.http.responses import empty_response
+from robyn_server.http.routing import RouteTable, list_param
+from robyn_server.routes._common import page_response, scope_for
+from robyn_server.schemas.requests import (
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+)
+from robyn_server.schemas.responses import PruneResult, Thread, ThreadSelection
 from robyn_server.services import threads
-from robyn_server.wire import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
-from robyn_server.wire_responses import PruneResult, Thread, ThreadSelection
+from robyn_server.services.context import get_context
 
 table = RouteTable()
 route = table.route

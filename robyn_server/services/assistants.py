@@ -5,20 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from robyn_server.context import AppContext
+from robyn_server.engine.checkpoints import delete_thread_checkpoints
+from robyn_server.engine.secrets import keep_redacted, redact
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.graphs import system_assistant_id
-from robyn_server.http import parse_uuid
-from robyn_server.services.checkpoints import delete_thread_checkpoints
+from robyn_server.graphs.registry import system_assistant_id
+from robyn_server.http.requests import parse_uuid
+from robyn_server.schemas.requests import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+)
 from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
     clean_config,
     clean_metadata,
     strip_keys,
 )
-from robyn_server.services.secrets import keep_redacted, redact
-from robyn_server.storage.base import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
-from robyn_server.wire import AssistantCount, AssistantCreate, AssistantPatch, AssistantSearch
+from robyn_server.services.context import AppContext
+from robyn_server.storage.types import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
 
 BOTH_CONFIGURABLE_AND_CONTEXT = (
     "Cannot specify both configurable and context. Prefer setting context alone. Context was "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.storage.base import Scope
+from robyn_server.storage.types import Scope
 
 RESERVED_CONFIGURABLE_KEYS = frozenset(
     {

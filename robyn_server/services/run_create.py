@@ -14,10 +14,11 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
-from robyn_server.context import AppContext
+from robyn_server.engine.graph_input import build_input
+from robyn_server.engine.secrets import split_secrets
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.graphs import system_assistant_id
-from robyn_server.runs.graph_input import build_input
+from robyn_server.graphs.registry import system_assistant_id
+from robyn_server.schemas.runs import RunCreate
 from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT
 from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
@@ -27,10 +28,8 @@ from robyn_server.services.config_keys import (
     run_user_id,
     strip_keys,
 )
-from robyn_server.services.secrets import split_secrets
-from robyn_server.storage.base import Scope, canonical_uuid, utcnow
-from robyn_server.storage.base_runs import ThreadBusy
-from robyn_server.wire_runs import RunCreate
+from robyn_server.services.context import AppContext
+from robyn_server.storage.types import Scope, ThreadBusy, canonical_uuid, utcnow
 
 NOT_FOUND = "Thread or assistant not found."
 BUSY = (

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.context import AppContext
+from robyn_server.engine.snapshots import wait_answer
 from robyn_server.errors import NotFound, ValidationFailed
-from robyn_server.serialization import to_jsonable
-from robyn_server.storage.base import Scope
-from robyn_server.storage.base_runs import INFLIGHT_STATUSES
+from robyn_server.services.context import AppContext
+from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
 
 NO_RUNS_TO_CANCEL = (
     "No matching runs to cancel. Please verify the thread ID and run IDs are correct, and the "
@@ -88,17 +87,6 @@ async def cancel_many(
         raise NotFound("No runs found to cancel.")
     for run in runs:
         await ctx.engine.cancel([run["run_id"]], thread_id=run["thread_id"], action=action)
-
-
-def wait_answer(values: Any, interrupts: list[dict[str, Any]], error: Any = None) -> Any:
-    """What /wait and /join answer: `{"__error__": ...}` for a failed run, else the final
-    values, with `__interrupt__` when the run stopped at interrupts."""
-    if error:
-        return {"__error__": error}
-    values = values or {}
-    if interrupts and isinstance(values, dict):
-        values = {**values, "__interrupt__": interrupts}
-    return to_jsonable(values)
 
 
 async def finished_result(ctx: AppContext, scope: Scope, run: dict[str, Any]) -> Any:

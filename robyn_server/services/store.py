@@ -10,10 +10,10 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, Item, SearchItem
 
-from robyn_server import wire
 from robyn_server.errors import BadRequest, ValidationFailed
-from robyn_server.store_ttl import check_ttl
-from robyn_server.wire import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from robyn_server.schemas import requests as wire
+from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from robyn_server.storage.store_ttl import check_ttl
 
 # The operators /openapi.json documents (wire.STORE_FILTER) are the ones checked here.
 FILTER_OPERATORS = frozenset(wire.FILTER_OPERATORS)

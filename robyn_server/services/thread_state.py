@@ -8,35 +8,20 @@ would write. Nothing here keeps a copy of state on the side.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from langgraph.types import StateSnapshot
 
-from robyn_server.context import AppContext
+from robyn_server.engine.snapshots import _exists, empty_state, state_to_json, thread_fields
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.http import parse_uuid
-from robyn_server.serialization import to_jsonable
-from robyn_server.services.checkpoints import checkpoint_address
+from robyn_server.http.requests import parse_uuid
+from robyn_server.schemas.state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
+from robyn_server.services.context import AppContext
 from robyn_server.services.threads import NO_GRAPH, not_found
-from robyn_server.storage.base import Scope
-from robyn_server.wire_state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
+from robyn_server.storage.types import Scope
 
-# What a thread without a graph or without checkpoints reports, as the reference does.
-EMPTY_STATE: dict[str, Any] = {
-    "values": {},
-    "next": [],
-    "tasks": [],
-    "metadata": None,
-    "created_at": None,
-    "checkpoint": None,
-    "parent_checkpoint": None,
-    "interrupts": [],
-    "checkpoint_id": None,
-    "parent_checkpoint_id": None,
-}
 BUSY = "Thread is busy with an in-flight run; wait for it to finish before updating its state"
 # Keys of a checkpoint config that address a checkpoint, as opposed to run settings.
 _ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
@@ -45,90 +30,7 @@ _ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
 # -- StateSnapshot -> wire ---------------------------------------------------------------
 
 
-def _checkpoint(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    address = checkpoint_address(config)
-    return address if address and address["checkpoint_id"] else None
-
-
-def interrupt_json(interrupt: Any) -> dict[str, Any]:
-    out = {"id": interrupt.id, "value": interrupt.value}
-    schema = getattr(interrupt, "response_schema", None)
-    if schema is not None:
-        out["response_schema"] = schema
-    return out
-
-
-def _task_json(task: Any) -> dict[str, Any]:
-    # A subgraph task points at the subgraph's state: expanded when subgraphs were
-    # asked for, else only its address, which POST .../state/checkpoint accepts.
-    state = task.state
-    if isinstance(state, StateSnapshot):
-        checkpoint, nested = checkpoint_address(state.config), state_to_json(state)
-    else:
-        checkpoint, nested = checkpoint_address(state), None
-    return {
-        "id": task.id,
-        "name": task.name,
-        "path": task.path,
-        "error": task.error,
-        "interrupts": [interrupt_json(i) for i in task.interrupts],
-        "checkpoint": checkpoint,
-        "state": nested,
-        "result": getattr(task, "result", None),
-    }
-
-
-def state_to_json(snapshot: StateSnapshot) -> dict[str, Any]:
-    """The ThreadState wire shape, ready for `serialization.dumps` (values may still hold
-    LangChain messages; use `to_jsonable` on it where plain JSON is needed)."""
-    checkpoint = _checkpoint(snapshot.config)
-    parent = _checkpoint(snapshot.parent_config)
-    return {
-        "values": snapshot.values,
-        "next": list(snapshot.next),
-        "tasks": [_task_json(t) for t in snapshot.tasks],
-        "metadata": snapshot.metadata,
-        "created_at": snapshot.created_at,
-        "checkpoint": checkpoint,
-        "parent_checkpoint": parent,
-        "interrupts": [interrupt_json(i) for i in snapshot.interrupts],
-        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
-        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
-    }
-
-
-def empty_state() -> dict[str, Any]:
-    return copy.deepcopy(EMPTY_STATE)
-
-
-def _exists(snapshot: StateSnapshot) -> bool:
-    # LangGraph answers a missing checkpoint with a blank snapshot rather than an error.
-    return snapshot.created_at is not None or snapshot.metadata is not None
-
-
 # -- the thread row ----------------------------------------------------------------------
-
-
-def thread_fields(snapshot: StateSnapshot) -> dict[str, Any]:
-    """The thread row's `status`, `values` and `interrupts` for the thread's latest state.
-
-    `interrupted` whenever nodes are left to run: an `interrupt()` (then `interrupts`
-    lists it under its task id) or a static breakpoint (then `interrupts` is `{}`).
-    Busy and error are the run engine's to decide; it overrides `status` for them.
-    Values and interrupts come back as plain JSON, ready for storage.
-    """
-    interrupts = {
-        task.id: [interrupt_json(i) for i in task.interrupts]
-        for task in snapshot.tasks
-        if task.interrupts
-    }
-    values = snapshot.values if _exists(snapshot) else None
-    plain = to_jsonable({"values": values, "interrupts": interrupts})
-    return {
-        "status": "interrupted" if snapshot.next or interrupts else "idle",
-        "values": plain["values"],
-        "interrupts": plain["interrupts"],
-    }
 
 
 def _latest(config: dict[str, Any], thread_id: str) -> dict[str, Any]:

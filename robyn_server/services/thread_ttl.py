@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from robyn_server.context import AppContext
-from robyn_server.services.checkpoints import delete_thread_checkpoints, prune_keep_latest
-from robyn_server.storage.base import ANONYMOUS
-from robyn_server.store_ttl import check_ttl
+from robyn_server.engine.checkpoints import delete_thread_checkpoints, prune_keep_latest
+from robyn_server.services.context import AppContext
+from robyn_server.storage.store_ttl import check_ttl
+from robyn_server.storage.types import ANONYMOUS
 
 logger = logging.getLogger("robyn_server.ttl")
 

@@ -8,17 +8,14 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
-from robyn_server.context import AppContext
-from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.http import parse_uuid
-from robyn_server.services.checkpoints import (
+from robyn_server.engine.checkpoints import (
     copy_thread_checkpoints,
     delete_thread_checkpoints,
     prune_keep_latest,
 )
-from robyn_server.services.config_keys import clean_metadata
-from robyn_server.storage.base import Page, Scope, StorageConflict, new_uuid4
-from robyn_server.wire import (
+from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from robyn_server.http.requests import parse_uuid
+from robyn_server.schemas.requests import (
     EXTRACT_ROOTS,
     ThreadCount,
     ThreadCreate,
@@ -26,6 +23,9 @@ from robyn_server.wire import (
     ThreadPrune,
     ThreadSearch,
 )
+from robyn_server.services.config_keys import clean_metadata
+from robyn_server.services.context import AppContext
+from robyn_server.storage.types import Page, Scope, StorageConflict, new_uuid4
 
 NO_GRAPH = (
     "Thread '{thread_id}' has no assigned graph ID. This usually occurs when no runs have been "
@@ -105,7 +105,7 @@ async def _apply_supersteps(
     from langgraph.errors import EmptyInputError, InvalidUpdateError
 
     # thread_state builds on this module (NO_GRAPH, not_found), hence the late import.
-    from robyn_server.services.thread_state import state_to_json, thread_fields
+    from robyn_server.engine.snapshots import state_to_json, thread_fields
 
     thread_id = thread["thread_id"]
     config = {"configurable": {"thread_id": thread_id, "graph_id": thread["metadata"]["graph_id"]}}

@@ -1,6 +1,9 @@
 """Persistence for assistants and threads: one interface, two interchangeable backends."""
 
-from robyn_server.storage.base import (
+from robyn_server.storage.base import Storage
+from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.postgres.storage import PostgresStorage
+from robyn_server.storage.types import (
     ANONYMOUS,
     ASSISTANT_SORT_COLUMNS,
     THREAD_SORT_COLUMNS,
@@ -10,11 +13,8 @@ from robyn_server.storage.base import (
     Page,
     Scope,
     SortOrder,
-    Storage,
     StorageConflict,
 )
-from robyn_server.storage.memory import InMemoryStorage
-from robyn_server.storage.postgres import PostgresStorage
 
 __all__ = [
     "ANONYMOUS",

@@ -17,19 +17,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
 
 if TYPE_CHECKING:
-    from robyn_server.storage.base import Scope
-
-RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
-INFLIGHT_STATUSES = ("pending", "running")
-RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
-
-
-class ThreadBusy(Exception):
-    """`run_create` with `reject_if_inflight`: the thread already has a pending or running
-    run. Nothing was written."""
+    from robyn_server.storage.types import Scope
 
 
 class RunStorage(ABC):

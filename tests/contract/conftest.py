@@ -14,8 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from robyn_server.database import Persistence, open_persistence
+from robyn_server.app.persistence import open_persistence
 from robyn_server.storage import ANONYMOUS, InMemoryStorage, Scope, Storage
+from robyn_server.storage.persistence import Persistence
 
 TRUNCATE_SQL = (
     "TRUNCATE langgraph_server.assistants, langgraph_server.assistant_versions, "

@@ -12,14 +12,14 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
-from robyn_server.database import (
+from robyn_server.app.persistence import (
     DatabaseUnavailable,
-    Persistence,
     PgVectorUnavailable,
     open_persistence,
     probe,
 )
 from robyn_server.storage import ANONYMOUS, InMemoryStorage, PostgresStorage
+from robyn_server.storage.persistence import Persistence
 
 SECRET = "s3cr3t-pa55word"
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from robyn_server.storage.base import json_contains
+from robyn_server.storage.types import json_contains
 
 CASES: list[tuple[Any, Any, bool]] = [
     ({"a": 1, "b": 2}, {"a": 1}, True),

@@ -10,13 +10,9 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from robyn_server.database import (
-    LANGGRAPH_TABLES,
-    Persistence,
-    migration_files,
-    open_persistence,
-    run_migrations,
-)
+from robyn_server.app.persistence import open_persistence
+from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.migrate import LANGGRAPH_TABLES, migration_files, run_migrations
 
 pytestmark = pytest.mark.postgres
 

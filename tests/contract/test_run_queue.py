@@ -9,10 +9,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from robyn_server.database import Persistence
 from robyn_server.storage import ANONYMOUS, Scope, Storage
-from robyn_server.storage.base import utcnow
-from robyn_server.storage.base_runs import ThreadBusy
+from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.types import ThreadBusy, utcnow
 
 from .conftest import make_thread, new_id
 from .runs_helpers import assert_run_shape, make_run
@@ -237,7 +236,7 @@ async def test_concurrent_claims_start_one_run(storage: Storage) -> None:
 def test_queue_queries_use_the_inflight_index(
     pg_persistence: Persistence, postgres_url: str
 ) -> None:
-    from robyn_server.storage.postgres_runs import CLAIM_SQL
+    from robyn_server.storage.postgres.runs import CLAIM_SQL
 
     thread_id = new_id()
     with psycopg.connect(postgres_url) as conn, conn.transaction(force_rollback=True):

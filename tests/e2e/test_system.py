@@ -185,7 +185,7 @@ async def test_cors_origins_from_langgraph_json():
 
 async def test_openapi_response_schemas_match_real_responses(client, http, tag):
     """The documented response models accept what the server really sends."""
-    from robyn_server import wire_responses as shapes
+    from robyn_server.schemas import responses as shapes
 
     spec = (await http.get("/openapi.json")).json()
     thread_get = spec["paths"]["/threads/{thread_id}"]["get"]["responses"]["200"]

@@ -19,7 +19,7 @@ from langgraph_sdk.errors import (
     NotFoundError,
 )
 
-from robyn_server.wire_state import ThreadState
+from robyn_server.schemas.state import ThreadState
 from tests.e2e.conftest import HELLO_STEPS
 
 EMPTY_STATE = {

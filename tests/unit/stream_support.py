@@ -20,7 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from robyn_server.runs.stream_modes import RunStream
+from robyn_server.engine.stream_modes import RunStream
 from robyn_server.serialization import dumps
 
 FIXTURE_GRAPHS = Path(__file__).resolve().parents[1] / "fixtures" / "graphs"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from robyn_server.config import Settings
-from robyn_server.context import AppContext
-from robyn_server.runs.broker import Broker
-from robyn_server.runs.engine import RunEngine
+from robyn_server.engine.broker import Broker
+from robyn_server.engine.engine import RunEngine
+from robyn_server.services.context import AppContext
 from robyn_server.storage import ANONYMOUS, InMemoryStorage
 
 

@@ -10,7 +10,7 @@ import pytest
 from langgraph.graph import START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from robyn_server.runs.graph_context import graph_context
+from robyn_server.engine.graph_context import graph_context
 
 SETTINGS = {"model": "m1", "user_id": "u", "thread_id": "t"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langgraph.types import Command, Send
 
-from robyn_server.runs.graph_input import build_input
+from robyn_server.engine.graph_input import build_input
 
 
 def test_input_passes_through_without_a_command():

@@ -12,7 +12,7 @@ import pytest
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
-from robyn_server.graph_loading import (
+from robyn_server.graphs.loading import (
     GraphLoadError,
     GraphSpec,
     config_from_env,
@@ -20,7 +20,7 @@ from robyn_server.graph_loading import (
     load_graph_object,
     load_langgraph_config,
 )
-from robyn_server.graphs import GraphRegistry
+from robyn_server.graphs.registry import GraphRegistry
 from tests.e2e.conftest import FIXTURE_GRAPHS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -11,8 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
-from robyn_server.graph_loading import GraphLoadError, load_langgraph_config
-from robyn_server.graphs import GraphRegistry, load_registry, system_assistant_id
+from robyn_server.graphs.loading import GraphLoadError, load_langgraph_config
+from robyn_server.graphs.registry import GraphRegistry, load_registry, system_assistant_id
 from tests.e2e.conftest import FIXTURE_GRAPHS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from robyn_server import wire, wire_state
-from robyn_server.openapi import build_openapi, openapi_document
+from robyn_server.http.openapi import build_openapi, openapi_document
+from robyn_server.schemas import requests as wire
+from robyn_server.schemas import state as wire_state
+from robyn_server.schemas.runs import MAX_AFTER_SECONDS
 from robyn_server.services import store, thread_state, threads
-from robyn_server.wire_runs import MAX_AFTER_SECONDS
 
 # Pydantic writes constraints it cannot place as these (e.g. `ge` on an Optional[int]):
 # JSON Schema ignores them, so the document would promise nothing.
@@ -57,7 +58,7 @@ def test_after_seconds_ceiling_is_a_date():
 
 
 def test_two_models_with_one_name_are_refused():
-    from robyn_server.http import RouteTable
+    from robyn_server.http.routing import RouteTable
 
     def make(field: str) -> type[BaseModel]:
         return type("Clash", (BaseModel,), {"__annotations__": {field: int}})

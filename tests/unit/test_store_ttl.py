@@ -15,14 +15,11 @@ import psycopg
 import pytest
 from langgraph.store.base import BaseStore, PutOp
 
-from robyn_server.database import Persistence, open_persistence
-from robyn_server.store_ttl import (
-    MAX_TTL_MINUTES,
-    TTLInMemoryStore,
-    check_ttl,
-    ttl_config,
-    widen_ttl_minutes,
-)
+from robyn_server.app.persistence import open_persistence
+from robyn_server.storage.memory.store import TTLInMemoryStore
+from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
+from robyn_server.storage.store_ttl import MAX_TTL_MINUTES, check_ttl, ttl_config
 
 TTL = 0.02  # minutes: 1.2 s
 SECONDS = TTL * 60

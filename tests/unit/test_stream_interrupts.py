@@ -16,8 +16,8 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from robyn_server.runs.graph_input import build_input
-from robyn_server.runs.stream_modes import RunStream
+from robyn_server.engine.graph_input import build_input
+from robyn_server.engine.stream_modes import RunStream
 from tests.unit.stream_support import HI, collect, fixture_graph, names, thread_config
 
 

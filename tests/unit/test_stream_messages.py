@@ -7,8 +7,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from robyn_server.runs.stream_messages import LegacyMessages
-from robyn_server.runs.stream_modes import RunStream
+from robyn_server.engine.stream_messages import LegacyMessages
+from robyn_server.engine.stream_modes import RunStream
 from tests.unit.stream_support import (
     AI_MESSAGE_KEYS,
     CHUNK_KEYS,

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from robyn_server.runs.stream_modes import RunStream
+from robyn_server.engine.stream_modes import RunStream
 from tests.unit.stream_support import (
     AI_MESSAGE_KEYS,
     CHUNK_KEYS,

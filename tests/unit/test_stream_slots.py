@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from robyn_server.engine.broker import RunChannel
+from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.errors import ServiceUnavailable
-from robyn_server.runs.broker import RunChannel
-from robyn_server.runs.responses import StreamSlots, follow, wait_body
+from robyn_server.services.run_streams import follow, wait_body
 
 
 def _engine() -> SimpleNamespace:

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from robyn_server.runs.stream_modes import RunStream
+from robyn_server.engine.stream_modes import RunStream
 from tests.unit.stream_support import collect, counting_parent, names, thread_config
 
 TASK = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -16,8 +16,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import interrupt
 
+from robyn_server.engine.snapshots import EMPTY_STATE, state_to_json, thread_fields
 from robyn_server.serialization import dumps
-from robyn_server.services.thread_state import EMPTY_STATE, state_to_json, thread_fields
 
 FIXTURE_GRAPHS = Path(__file__).resolve().parents[1] / "fixtures" / "graphs"
 HI = {"messages": [{"role": "user", "content": "hi"}]}

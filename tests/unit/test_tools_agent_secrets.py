@@ -14,8 +14,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
 
-from robyn_server.serialization import dumps
-from robyn_server.services.secrets import (
+from robyn_server.engine.secrets import (
     REDACTED,
     SECRETS_KEY,
     inject_secrets,
@@ -24,6 +23,7 @@ from robyn_server.services.secrets import (
     redact,
     split_secrets,
 )
+from robyn_server.serialization import dumps
 
 KEY = "sk-distinctive-4c1d2e"
 TOKEN = "mcp-token-9f8e7d"

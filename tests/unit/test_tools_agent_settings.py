@@ -9,7 +9,7 @@ import pytest
 from langgraph.store.base import Item
 from pydantic import ValidationError
 
-from robyn_server.services.secrets import inject_secrets, split_secrets
+from robyn_server.engine.secrets import inject_secrets, split_secrets
 from tools_agent.context import DEFAULT_MODEL, AgentContext, McpServer
 from tools_agent.graph import graph
 from tools_agent.memory import _rank, memory_namespace, user_id_of

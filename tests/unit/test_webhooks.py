@@ -20,17 +20,17 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from robyn_server.config import Settings
-from robyn_server.errors import ValidationFailed
-from robyn_server.graph_loading import LanggraphConfig
-from robyn_server.graphs import GraphRegistry
-from robyn_server.runs import webhooks
-from robyn_server.runs.webhooks import (
+from robyn_server.engine import webhooks
+from robyn_server.engine.webhooks import (
     WebhookConfigError,
     WebhookPolicy,
     deliver,
     webhook_payload,
     webhooks_config,
 )
+from robyn_server.errors import ValidationFailed
+from robyn_server.graphs.loading import LanggraphConfig
+from robyn_server.graphs.registry import GraphRegistry
 
 PUBLIC_IP = "93.184.216.34"
 

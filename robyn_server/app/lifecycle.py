@@ -1,0 +1,107 @@
+"""Start-up and shutdown of the server's resources, independent of Robyn.
+
+`cli` imports this before Robyn is imported (signal handlers need it), so nothing here
+may import Robyn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from robyn_server.services.context import AppContext
+
+logger = logging.getLogger("robyn_server")
+
+
+async def start(ctx: AppContext) -> None:
+    from robyn_server.app.persistence import open_persistence
+    from robyn_server.services.assistants import ensure_system_assistants
+    from robyn_server.services.thread_ttl import ThreadTTLSettings, ThreadTTLSweeper
+
+    settings = ctx.settings
+    ctx.thread_ttl = ThreadTTLSettings.from_checkpointer_config(ctx.registry.checkpointer_config())
+    ctx.persistence = await open_persistence(
+        settings.database_url,
+        pool_min_size=settings.database_pool_min_size,
+        pool_max_size=settings.database_pool_max_size,
+        fallback_to_memory=settings.database_fallback_to_memory,
+        store_index=ctx.registry.store_index(),
+        store_ttl=ctx.registry.store_config().get("ttl"),
+        probe_timeout=settings.database_probe_timeout,
+        pool_timeout=settings.database_pool_timeout,
+        synchronous_commit=settings.database_synchronous_commit,
+    )
+    await ensure_system_assistants(ctx)
+    await _start_engine(ctx)
+    sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
+    sweeper.start()
+    ctx.background.append(sweeper)
+    logger.info(
+        "Ready: persistence=%s, graphs=%s, http://%s:%s",
+        ctx.persistence.mode,
+        ", ".join(ctx.registry.ids()),
+        settings.host,
+        settings.port,
+    )
+
+
+SHUTDOWN_TIMEOUT_SECONDS = 30.0
+
+
+async def _start_engine(ctx: AppContext) -> None:
+    from robyn_server.engine.broker import Broker
+    from robyn_server.engine.engine import RunEngine
+
+    ctx.broker = Broker(ctx.settings.resumable_stream_ttl_seconds)
+    ctx.engine = RunEngine(ctx, ctx.broker)
+    await ctx.engine.start()
+
+
+async def stop(ctx: AppContext) -> None:
+    engine = ctx.engine
+    if engine is not None and not engine.stopping:
+        # Before the pool closes: in-flight runs are marked for recovery in storage. The
+        # engine stays in the context: a request still arriving on a kept-alive
+        # connection finds it stopping (a run it creates waits for the next start).
+        await engine.stop()
+    background, ctx.background = ctx.background, []
+    for task in background:
+        await task.stop()
+    persistence, ctx.persistence = ctx.persistence, None
+    if persistence is not None:
+        await persistence.close()
+        logger.info("Shut down: persistence closed")
+
+
+def request_shutdown(ctx: AppContext) -> None:
+    """Called from the SIGTERM/SIGINT handler, on the main thread.
+
+    Robyn runs its shutdown handler only when KeyboardInterrupt escapes its loop, and a
+    KeyboardInterrupt that lands while actix (which also sees SIGTERM) calls into Python
+    aborts the process with a Rust panic. So the signal only schedules our own shutdown
+    on the loop: close persistence, then leave. Later signals are ignored.
+    """
+    loop = ctx.loop
+    if loop is None or loop.is_closed():
+        raise KeyboardInterrupt  # not serving yet: nothing to close
+    if ctx.stopping:
+        return
+    ctx.stopping = True
+    loop.call_soon_threadsafe(lambda: loop.create_task(_stop_and_exit(ctx)))
+
+
+async def _stop_and_exit(ctx: AppContext) -> None:
+    code = 0
+    try:
+        await asyncio.wait_for(stop(ctx), SHUTDOWN_TIMEOUT_SECONDS)
+    except BaseException:
+        logger.exception("Shutdown did not complete cleanly")
+        code = 1
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -1,0 +1,313 @@
+"""The run engine: one queue per thread, started the moment a run is created.
+
+A run is never tied to the request that created it. `submit` opens the run's event
+channel and wakes its thread's worker; the worker claims pending runs of that thread one
+at a time, oldest first (storage makes the claim atomic), and executes them as tasks of
+the server's event loop. No polling: the only timers are for runs delayed with
+`after_seconds`.
+
+Cancellation (`cancel`, and the interrupt/rollback multitask strategies) cancels the
+executing task with an action the executor reads when it sees the cancellation.
+
+The database may go away at any moment. Every storage call the engine makes on its own
+(claiming, settling) goes through `retry_storage`, so a run is settled, and its thread
+freed, once the database is back, and no worker dies of an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from robyn_server.engine import webhooks
+from robyn_server.engine.broker import Broker, RunChannel
+from robyn_server.engine.stream_slots import StreamSlots
+from robyn_server.services.context import AppContext
+from robyn_server.storage.types import ANONYMOUS, utcnow
+
+logger = logging.getLogger("robyn_server.engine")
+T = TypeVar("T")
+
+# Pauses between attempts of a storage call that failed because the database is
+# unavailable: short at first (a restart or failover is often over within a second),
+# then every few seconds at most, which is plenty for a database that is still down.
+RETRY_FIRST_DELAY = 0.1
+RETRY_MAX_DELAY = 5.0
+
+
+class StorageGaveUp(Exception):
+    """The server is stopping while the database is unavailable, so a storage call is
+    not retried any more. What it left undone, the next start repairs (run_recover)."""
+
+
+@dataclass
+class Execution:
+    run: dict[str, Any]
+    task: asyncio.Task | None = None
+    cancel_action: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the graph has finished and its outcome is being recorded, which can take
+    # as long as a database outage: a cancel then changes nothing, and must not abort
+    # the recording, or the run would stay `running` and its thread `busy`.
+    settling: bool = False
+
+    def stop(self, action: str) -> None:
+        """Cancel the executing task; the executor reads `action` to settle the run."""
+        if self.settling:
+            return
+        self.cancel_action = action
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+
+
+class RunEngine:
+    def __init__(self, ctx: AppContext, broker: Broker) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        settings = ctx.settings
+        self.timeout = settings.run_timeout_seconds
+        self.max_attempts = settings.run_max_attempts
+        self.heartbeat = settings.sse_heartbeat_seconds
+        self._semaphore = asyncio.Semaphore(settings.run_max_concurrency)
+        self._workers: dict[str, asyncio.Task] = {}
+        self._rekick: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        # Threads that may hold runs delayed by after_seconds: only their workers ask
+        # storage for the next due time, so an ordinary run costs no extra query.
+        self._delayed: set[str] = set()
+        self._executions: dict[str, Execution] = {}
+        self._secrets: dict[str, Any] = {}
+        self._background: set[asyncio.Task] = set()
+        self.webhook_policy = webhooks.WebhookPolicy.from_sources(
+            ctx.registry.webhooks_config(), settings.webhook_allow_private
+        )
+        self.stream_slots = StreamSlots(settings.open_stream_limit)
+        self.stopping = False
+        self._stopped = asyncio.Event()  # wakes storage retries when the server stops
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Pick up what a previous process left: runs it was executing (crash or
+        SIGTERM) and runs still queued."""
+        recovered = await self.ctx.storage.run_recover(max_attempts=self.max_attempts)
+        if recovered["requeued"] or recovered["failed"]:
+            logger.warning(
+                "Recovered runs from a previous process: %d re-queued, %d failed after %d attempts",
+                len(recovered["requeued"]),
+                len(recovered["failed"]),
+                self.max_attempts,
+            )
+        from robyn_server.engine.execution import settle_failed_runs
+
+        await settle_failed_runs(self, recovered["failed"])
+        for thread_id in recovered["threads"]:
+            self._delayed.add(thread_id)  # queued runs may be delayed ones
+            self.kick(thread_id)
+
+    async def stop(self) -> None:
+        """Stop executing; runs that were running go back to pending so the next start
+        runs them again (attempt unchanged)."""
+        self.stopping = True
+        self._stopped.set()
+        for timer in self._timers.values():
+            timer.cancel()
+        suspended: list[str] = []
+        try:
+            suspended = await self.ctx.storage.run_suspend_running()
+        except Exception:
+            logger.exception("Could not mark in-flight runs for recovery")
+        for execution in list(self._executions.values()):
+            execution.stop("shutdown")
+        tasks = [e.task for e in self._executions.values() if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        if suspended:
+            logger.info("Marked %d in-flight runs for recovery", len(suspended))
+        self.stream_slots.stop()
+        await webhooks.close()
+
+    # -- submitting and scheduling ------------------------------------------------------
+
+    def submit(self, run: dict[str, Any], secrets: Any = None) -> RunChannel:
+        kwargs = run["kwargs"]
+        channel = self.broker.open(run["run_id"], run["thread_id"], bool(kwargs.get("resumable")))
+        if secrets is not None:
+            self._secrets[run["run_id"]] = secrets
+        if run["created_at"] > utcnow():
+            self._delayed.add(run["thread_id"])
+        self.kick(run["thread_id"])
+        return channel
+
+    def kick(self, thread_id: str) -> None:
+        if self.stopping:
+            return
+        if thread_id in self._workers:
+            self._rekick.add(thread_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._work(thread_id))
+        self._workers[thread_id] = task
+
+    async def _work(self, thread_id: str) -> None:
+        try:
+            while not self.stopping:
+                self._rekick.discard(thread_id)
+                run = await self._claim(thread_id)
+                if run is None:
+                    if thread_id in self._rekick:
+                        continue
+                    if thread_id in self._delayed:
+                        await self.retry_storage(
+                            f"scheduling the delayed runs of thread {thread_id}",
+                            lambda: self._schedule_delayed(thread_id),
+                        )
+                    return
+                await self._execute(run)
+                if run["kwargs"].get("temporary"):
+                    return  # a stateless run's thread has no other run, and is gone now
+        except StorageGaveUp:
+            pass  # shutting down with the database away: the next start takes over
+        except Exception:
+            logger.exception("Run worker for thread %s failed", thread_id)
+        finally:
+            if self._workers.get(thread_id) is asyncio.current_task():
+                del self._workers[thread_id]
+            if thread_id in self._rekick and not self.stopping:
+                self._rekick.discard(thread_id)
+                self.kick(thread_id)
+
+    async def _claim(self, thread_id: str) -> dict[str, Any] | None:
+        storage = self.ctx.storage
+        try:
+            return await storage.run_claim(thread_id)
+        except storage.transient_errors:
+            if self.stopping:
+                raise StorageGaveUp(f"claiming a run of thread {thread_id}") from None
+        return await self.retry_storage(
+            f"claiming a run of thread {thread_id}", lambda: self._reclaim(thread_id)
+        )
+
+    async def _reclaim(self, thread_id: str) -> dict[str, Any] | None:
+        """Claim again after a failed claim, which may have committed with only its
+        answer lost: its run is then `running` with nobody executing it, and would
+        block the thread for good. While a thread's worker claims, no run of that thread
+        executes here, and this process is the only one executing this database's runs
+        (run_recover assumes as much), so such a run goes back to pending."""
+        storage = self.ctx.storage
+        for run in await storage.run_inflight(ANONYMOUS, thread_id=thread_id, statuses=["running"]):
+            if run["run_id"] not in self._executions:
+                await storage.run_set_status(run["run_id"], "pending", only_if=["running"])
+        return await storage.run_claim(thread_id)
+
+    async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`await call()`, repeated with backoff for as long as it fails because the
+        database is unavailable (storage's `transient_errors`), so an outage delays the
+        engine's bookkeeping instead of losing it. `call` must be safe to repeat. Other
+        errors propagate; when the server stops meanwhile, raises `StorageGaveUp`."""
+        transient = self.ctx.storage.transient_errors
+        delay, failures = RETRY_FIRST_DELAY, 0
+        while True:
+            try:
+                result = await call()
+            except transient as exc:
+                failures += 1
+                if failures == 1:
+                    logger.warning(
+                        "Database unavailable while %s (%s: %s); retrying until it is back",
+                        what,
+                        type(exc).__name__,
+                        exc,
+                    )
+                if not self.stopping:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), delay)
+                if self.stopping:
+                    raise StorageGaveUp(what) from exc
+                delay = min(2 * delay, RETRY_MAX_DELAY)
+                continue
+            if failures:
+                logger.warning("Database is back: %s succeeded after %d retries", what, failures)
+            return result
+
+    async def _schedule_delayed(self, thread_id: str) -> None:
+        due = await self.ctx.storage.run_next_due(thread_id)
+        if due is None:
+            self._delayed.discard(thread_id)
+            return
+        delay = max(0.0, (due - utcnow()).total_seconds())
+        old = self._timers.pop(thread_id, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[thread_id] = loop.call_later(delay + 0.001, self._timer_fired, thread_id)
+
+    def _timer_fired(self, thread_id: str) -> None:
+        self._timers.pop(thread_id, None)
+        self.kick(thread_id)
+
+    async def _execute(self, run: dict[str, Any]) -> None:
+        from robyn_server.engine.execution import execute_run
+
+        execution = Execution(run)
+        self._executions[run["run_id"]] = execution
+        try:
+            async with self._semaphore:
+                task = asyncio.current_task()
+                execution.task = task
+                if execution.cancel_action is not None:
+                    # Cancelled between claim and start.
+                    task.cancel()
+                await execute_run(self, execution, self._secrets.pop(run["run_id"], None))
+        finally:
+            execution.done.set()
+            self._executions.pop(run["run_id"], None)
+
+    # -- cancelling ----------------------------------------------------------------------
+
+    async def cancel(self, run_ids: list[str], *, thread_id: str | None, action: str) -> None:
+        """Stop running runs (their executor settles status and checkpoints) and end
+        pending ones: `interrupted`, or deleted for `rollback`."""
+        from robyn_server.engine.execution import end_pending_run
+
+        executing = [self._executions[r] for r in run_ids if r in self._executions]
+        # Queued runs first: while the running one still runs, none of them can be
+        # claimed, so none slips into execution between the two steps.
+        for run_id in run_ids:
+            if run_id not in self._executions:
+                await end_pending_run(self, run_id, action)
+        for execution in executing:
+            execution.stop(action)
+
+    async def stop_threads(self, thread_ids: list[str]) -> None:
+        """Stop the runs executing on threads that are being deleted, and wait for them,
+        so none of them writes checkpoints after the thread is gone."""
+        wanted = set(thread_ids)
+        stopping = [e for e in self._executions.values() if e.run["thread_id"] in wanted]
+        for execution in stopping:
+            execution.stop("rollback")
+        for execution in stopping:
+            await self.wait_stopped(execution.run["run_id"], seconds=10)
+
+    async def wait_stopped(self, run_id: str, seconds: float | None = None) -> None:
+        execution = self._executions.get(run_id)
+        if execution is not None:
+            try:
+                await asyncio.wait_for(execution.done.wait(), seconds)
+            except TimeoutError:
+                logger.warning("Run %s did not stop within %s s", run_id, seconds)
+
+    # -- helpers for the executor and services ---------------------------------------------
+
+    async def validate_webhook(self, url: str) -> None:
+        await self.webhook_policy.validate(url)
+
+    def spawn(self, coro: Any) -> None:
+        """Fire-and-forget work (webhooks, temporary thread clean-up) that must not die
+        with the garbage collector."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

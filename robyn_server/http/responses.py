@@ -1,0 +1,29 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robyn import Response
+
+from robyn_server.serialization import dumps
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    merged = JSON_HEADERS if headers is None else {**JSON_HEADERS, **headers}
+    return Response(status, merged, dumps(data))
+
+
+def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, headers or {}, b"")
+
+
+def error_response(status: int, detail: str) -> Response:
+    return Response(status, JSON_HEADERS, dumps({"detail": detail}))
+
+
+def method_not_allowed(allowed: list[str]) -> Response:
+    headers = {**JSON_HEADERS, "allow": ", ".join(allowed)}
+    return Response(405, headers, dumps({"detail": "Method Not Allowed"}))

@@ -1,0 +1,168 @@
+"""The thin HTTP layer between Robyn and our route handlers.
+
+Robyn hands us raw requests: path and query values are not percent-decoded, bodies are
+unparsed strings and unhandled exceptions become text/plain 500s. `Endpoint` wraps each
+handler so that it receives an `ApiRequest` with decoded values and typed accessors, and
+so that every failure leaves as `{"detail": ...}` with the right status code.
+
+Handlers are registered with `@route(...)` into a `RouteTable`; the same table mounts
+the routes on the app and describes them in /openapi.json.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from robyn import Request, Response, StreamingResponse
+
+from robyn_server.errors import ApiError
+from robyn_server.http.cors import CorsPolicy
+from robyn_server.http.requests import ApiRequest
+from robyn_server.http.responses import error_response, json_response, method_not_allowed
+
+logger = logging.getLogger("robyn_server.http")
+
+Handler = Callable[["ApiRequest"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter as /openapi.json describes it (`schema` is JSON Schema)."""
+
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+# What `parse_bool` reads: true/false, their usual spellings, and empty for the default.
+BOOLEAN = {
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "string", "enum": ["", "1", "0", "yes", "no", "on", "off"]},
+    ]
+}
+
+
+def integer_param(description: str, minimum: int, maximum: int, default: int) -> Param:
+    """An integer parameter that `ApiRequest.query_int` reads with the same bounds."""
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default}
+    return Param(description, schema)
+
+
+def enum_param(description: str, values: Any) -> Param:
+    return Param(description, {"type": "string", "enum": list(values)})
+
+
+def list_param(description: str, items: dict[str, Any]) -> Param:
+    """A repeatable parameter (`?select=a&select=b`)."""
+    return Param(description, {"type": "array", "items": items})
+
+
+@dataclass
+class RouteInfo:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tags: list[str]
+    body_model: Any = None  # a pydantic model (or type) describing the JSON body
+    query: dict[str, Param | str] = field(default_factory=dict)
+    # Path parameters whose schema is not the default for their name (see openapi.py).
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Status codes besides 200 and the common errors: a description, or a
+    # (description, body type) pair when the body is not `{"detail": ...}`.
+    responses: dict[int, Any] = field(default_factory=dict)
+    response: Any = None  # a type describing the 200 body, for OpenAPI
+    # A raw handler takes the Robyn request itself and skips `wrap`: for the few hot,
+    # trivial routes (/ok) where every microsecond of per-request work shows.
+    raw: bool = False
+
+
+class RouteTable:
+    """Routes declared by the route modules; mounted on the app and described in OpenAPI."""
+
+    def __init__(self) -> None:
+        self.routes: list[RouteInfo] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tags: list[str],
+        body: Any = None,
+        query: dict[str, Param | str] | None = None,
+        path_params: dict[str, dict[str, Any]] | None = None,
+        responses: dict[int, Any] | None = None,
+        response: Any = None,
+        raw: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                RouteInfo(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tags=tags,
+                    body_model=body,
+                    query=query or {},
+                    path_params=path_params or {},
+                    responses=responses or {},
+                    response=response,
+                    raw=raw,
+                )
+            )
+            return handler
+
+        return register
+
+
+def wrap(
+    handler: Handler,
+    max_body_bytes: int,
+    cors: CorsPolicy | None = None,
+    shadowed: Callable[[str], list[str] | None] | None = None,
+) -> Callable:
+    """Turn a handler into a Robyn endpoint that never leaks a 500 text page.
+
+    `shadowed` (see `MethodIndex.shadowed`) tells paths that reached this route only
+    because their own resource does not take the method: those get a 405."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if shadowed is not None and (allowed := shadowed(request.url.path)):
+                response = method_not_allowed(allowed)
+                if cors is not None:
+                    cors.apply(request, response)
+                return response
+            result = await handler(ApiRequest(request, max_body_bytes))
+            response = (
+                result
+                if isinstance(result, Response | StreamingResponse)
+                else json_response(result)
+            )
+        except ApiError as exc:
+            response = error_response(exc.status_code, exc.detail)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            # The database is down or saturated: the client may retry, nothing is wrong
+            # with the request, so this is a 503 rather than a 500.
+            logger.warning(
+                "Database unavailable in %s %s: %s", request.method, request.url.path, exc
+            )
+            response = error_response(503, "Database unavailable, try again shortly")
+        except Exception:
+            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
+            response = error_response(500, "Internal server error")
+        if cors is not None:
+            cors.apply(request, response)
+        return response
+
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    return endpoint

@@ -1,0 +1,31 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from robyn import Headers, StreamingResponse
+
+if TYPE_CHECKING:
+    pass
+
+
+# Robyn's Rust layer adds cache-control (no-store among others), pragma, expires and
+# x-accel-buffering to every stream itself; repeating them would send them twice.
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
+
+
+def _response(body: AsyncIterator[bytes], headers: dict[str, str], media: str) -> StreamingResponse:
+    response = StreamingResponse(body, headers=Headers({}), media_type=media)
+    for key, value in headers.items():
+        response.headers.set(key, value)
+    return response
+
+
+def sse_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
+    return _response(body, {**SSE_HEADERS, **headers}, SSE_HEADERS["content-type"])
+
+
+def json_stream_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
+    return _response(body, {"content-type": "application/json", **headers}, "application/json")

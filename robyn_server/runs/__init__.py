@@ -1,1 +1,0 @@
-"""The run engine: executing runs, their events, and what happens when they finish."""

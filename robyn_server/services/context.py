@@ -1,0 +1,71 @@
+"""The process-wide application context, filled in by the startup handler.
+
+Robyn forks worker processes after import, so nothing that owns a loop or a socket may
+be created at import time. The context is a holder: `cli` creates it with settings and
+the graph registry, and the startup handler adds persistence (pool, saver, store,
+storage) on Robyn's own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from robyn_server.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from robyn_server.config import Settings
+    from robyn_server.graphs.registry import GraphRegistry
+    from robyn_server.services.thread_ttl import ThreadTTLSettings
+    from robyn_server.storage.base import Storage
+    from robyn_server.storage.persistence import Persistence
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    registry: GraphRegistry
+    persistence: Persistence | None = None
+    # Robyn's event loop, known once the startup handler runs on it.
+    loop: asyncio.AbstractEventLoop | None = None
+    stopping: bool = False
+    thread_ttl: ThreadTTLSettings | None = None
+    background: list[Any] = field(default_factory=list)
+    # The run engine and its event broker (robyn_server/runs), set up at startup.
+    engine: Any = None
+    broker: Any = None
+    # Called once the server can take requests (the supervisor waits for it).
+    on_ready: Callable[[], None] | None = None
+
+    def _persistence(self) -> Persistence:
+        if self.persistence is None:
+            raise ServiceUnavailable("The server is starting or stopping; try again shortly")
+        return self.persistence
+
+    @property
+    def storage(self) -> Storage:
+        return self._persistence().storage
+
+    @property
+    def checkpointer(self) -> Any:
+        return self._persistence().checkpointer
+
+    @property
+    def store(self) -> Any:
+        return self._persistence().store
+
+
+_context: AppContext | None = None
+
+
+def set_context(context: AppContext | None) -> None:
+    global _context
+    _context = context
+
+
+def get_context() -> AppContext:
+    if _context is None:
+        raise ServiceUnavailable("The server is still starting")
+    return _context

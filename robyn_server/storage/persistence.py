@@ -1,0 +1,35 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from psycopg_pool import AsyncConnectionPool
+
+from robyn_server.storage import Storage
+
+
+@dataclass
+class Persistence:
+    """Everything the server persists through, opened together and closed together."""
+
+    mode: str  # "postgres" | "in-memory" | "in-memory (fallback)"
+    storage: Storage
+    checkpointer: BaseCheckpointSaver
+    store: BaseStore
+    pool: AsyncConnectionPool | None = None
+    fallback_reason: str | None = None
+
+    async def close(self) -> None:
+        """Stop the store's TTL sweeper, then close the shared pool, if any."""
+        # Before the pool: a sweep in flight needs its connection to finish.
+        stop = getattr(self.store, "stop_ttl_sweeper", None)
+        if stop is not None:
+            await stop(timeout=SWEEPER_STOP_SECONDS)
+        if self.pool is not None:
+            await self.pool.close()
+
+
+SWEEPER_STOP_SECONDS = 10.0

@@ -1,0 +1,165 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+IfExists = Literal["raise", "do_nothing"]
+
+
+SortOrder = Literal["asc", "desc"]
+
+
+ASSISTANT_SORT_COLUMNS = ("assistant_id", "created_at", "updated_at", "name", "graph_id")
+
+
+THREAD_SORT_COLUMNS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
+
+
+THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose rows a storage call may read and whom new rows belong to.
+
+    `owner=None` means no isolation: the server runs without auth and every caller
+    sees everything. With an owner, writes stamp it on new rows and reads only return
+    rows stamped with it.
+    """
+
+    owner: str | None = None
+
+
+ANONYMOUS = Scope()
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a search: the rows, and the offset of the next page if there is one."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    next_offset: int | None = None
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+class StorageConflict(Exception):
+    """A row with that id already exists (create with if_exists="raise")."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+def canonical_uuid(value: Any) -> str | None:
+    """The canonical text form of a UUID (lowercase, hyphenated), or None if `value` is
+    not one. Both backends key rows by this form, so `ABC...` and `abc...` are one id."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def require_uuid(value: Any, what: str) -> str:
+    """`canonical_uuid` for ids a write is about to store: a malformed one is a bug in
+    the caller (routes validate ids first), so it raises ValueError."""
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise ValueError(f"{what} must be a UUID, got {value!r}")
+    return canonical
+
+
+def check_paging(limit: int, offset: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must not be negative, got {offset}")
+
+
+def check_sort(sort_by: str, sort_order: str, allowed: tuple[str, ...]) -> None:
+    """Reject sort keys outside the whitelist: Postgres turns them into identifiers."""
+    if sort_by not in allowed:
+        raise ValueError(f"cannot sort by {sort_by!r}; expected one of {', '.join(allowed)}")
+    if sort_order not in ("asc", "desc"):
+        raise ValueError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
+
+
+def check_status(status: str) -> None:
+    if status not in THREAD_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(THREAD_STATUSES)}, got {status!r}")
+
+
+def json_contains(doc: Any, pattern: Any) -> bool:
+    """Python twin of Postgres `jsonb @> jsonb`, so both backends filter alike.
+
+    Objects match when every key of the pattern is present and contains the pattern's
+    value; arrays when every element of the pattern is contained in some element of the
+    document; scalars when equal (with JSON's notion of equality: True is not 1).
+    """
+    if isinstance(doc, list) and not isinstance(pattern, list | dict):
+        # Postgres special case, at the top level only: an array contains a primitive
+        # it holds ('["a"]' @> '"a"', but not '{"k": ["a"]}' @> '{"k": "a"}').
+        return any(_scalar_equal(d, pattern) for d in doc if not isinstance(d, list | dict))
+    return _json_contains(doc, pattern)
+
+
+# Stored documents come from JSON, so concrete type checks suffice; they are several
+# times cheaper than ABC checks, and the in-memory backend runs this for every row.
+def _json_contains(doc: Any, pattern: Any) -> bool:
+    if type(pattern) is str:
+        return type(doc) is str and doc == pattern
+    if isinstance(pattern, dict):
+        if not isinstance(doc, dict):
+            return False
+        for key, value in pattern.items():
+            if key not in doc or not _json_contains(doc[key], value):
+                return False
+        return True
+    if isinstance(pattern, list):
+        if not isinstance(doc, list):
+            return False
+        return all(any(_json_contains(d, p) for d in doc) for p in pattern)
+    return _scalar_equal(doc, pattern)
+
+
+def _scalar_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return a == b
+
+
+def next_offset(offset: int, limit: int, fetched: int) -> int | None:
+    """Backends fetch `limit + 1` rows; a surplus row means another page exists."""
+    return offset + limit if fetched > limit else None
+
+
+RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+
+
+INFLIGHT_STATUSES = ("pending", "running")
+
+
+RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+
+
+class ThreadBusy(Exception):
+    """`run_create` with `reject_if_inflight`: the thread already has a pending or running
+    run. Nothing was written."""
