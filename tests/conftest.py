@@ -1,50 +1,22 @@
-"""Shared test fixtures: a throwaway Postgres database per test run.
+"""Fixtures every suite may use: throwaway Postgres databases, and persistence opened on
+one (tests/support/postgres.py says where Postgres comes from).
 
-Postgres comes from TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432 as user
-`postgres`. Each run creates its own `test_<hex>` database and drops it at the end.
-Without a reachable server, Postgres tests skip with a loud summary line, except under
+Each run creates its own `test_<hex>` databases and drops them at the end. Without a
+reachable server, Postgres tests skip with a loud summary line, except under
 REQUIRE_POSTGRES=1, where they fail.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import psycopg
 import pytest
 
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-_postgres_unavailable: list[str] = []
-
-
-def admin_url() -> str:
-    return (
-        os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL
-    )
-
-
-def with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + dbname))
-
-
-def postgres_required() -> bool:
-    return os.environ.get("REQUIRE_POSTGRES", "").lower() in ("1", "true", "yes")
-
-
-def _admin_connection() -> psycopg.Connection:
-    url = admin_url()
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {urlsplit(url).netloc}: {exc}".strip()
-        if postgres_required():
-            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-        _postgres_unavailable.append(reason)
-        pytest.skip(reason)
+from robyn_server.app.persistence import open_persistence
+from robyn_server.storage.persistence import Persistence
+from tests.support.postgres import UNAVAILABLE, admin_connection, admin_url, with_database
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +26,7 @@ def database_factory() -> Iterator[Callable[[], str]]:
 
     def create() -> str:
         dbname = f"test_{uuid.uuid4().hex[:12]}"
-        with _admin_connection() as admin:
+        with admin_connection() as admin:
             admin.execute(f'CREATE DATABASE "{dbname}"')
         created.append(dbname)
         return with_database(admin_url(), dbname)
@@ -74,11 +46,21 @@ def postgres_url(database_factory: Callable[[], str]) -> str:
     return database_factory()
 
 
+@pytest.fixture(scope="session")
+async def pg_persistence(postgres_url: str) -> AsyncIterator[Persistence]:
+    """Persistence opened once per run on `postgres_url` (which runs `open_persistence`
+    and the migrations); the contract and Postgres suites share it."""
+    persistence = await open_persistence(postgres_url, pool_min_size=1, pool_max_size=8)
+    assert persistence.mode == "postgres"
+    yield persistence
+    await persistence.close()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _postgres_unavailable:
+    if UNAVAILABLE:
         terminalreporter.section("POSTGRES TESTS SKIPPED", sep="!", red=True, bold=True)
         terminalreporter.line(
-            f"!!! {_postgres_unavailable[0]}\n"
+            f"!!! {UNAVAILABLE[0]}\n"
             "!!! Every @pytest.mark.postgres test was skipped. Set REQUIRE_POSTGRES=1 to fail "
             "instead, or point TEST_DATABASE_URL at a server.",
             red=True,

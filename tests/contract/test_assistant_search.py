@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from robyn_server.storage import ANONYMOUS, ASSISTANT_SORT_COLUMNS, Storage
-
-from .conftest import make_assistant
+from tests.support.contract import make_assistant
 
 S = ANONYMOUS
 

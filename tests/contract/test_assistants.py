@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC
+from functools import partial
 
 import pytest
 
 from robyn_server.storage import ANONYMOUS, Storage, StorageConflict
-
-from .conftest import ASSISTANT_KEYS, VERSION_KEYS, make_assistant, make_thread, new_id
+from robyn_server.storage.persistence import Persistence
+from tests.support.contract import ASSISTANT_KEYS, VERSION_KEYS, make_assistant, make_thread, new_id
+from tests.support.races import ASSISTANT_ROW_LOCK, race
 
 S = ANONYMOUS
 
@@ -166,12 +167,16 @@ async def test_updated_at_keeps_advancing(storage: Storage) -> None:
     assert stamps == sorted(set(stamps))
 
 
-async def test_concurrent_updates_get_distinct_versions(storage: Storage) -> None:
+async def test_concurrent_updates_get_distinct_versions(
+    storage: Storage, backend: Persistence | None
+) -> None:
     created = await make_assistant(storage)
     assistant_id = created["assistant_id"]
-    results = await asyncio.gather(
-        *(storage.assistant_update(S, assistant_id, metadata={f"k{i}": i}) for i in range(8))
-    )
+    updates = [
+        partial(storage.assistant_update, S, assistant_id, metadata={f"k{i}": i}) for i in range(8)
+    ]
+    # Proven to overlap (tests/support/races.py): on Postgres, all eight queue on the row.
+    results = await race(backend, ASSISTANT_ROW_LOCK, (assistant_id,), updates)
     assert sorted(r["version"] for r in results) == list(range(2, 10))
     current = await storage.assistant_get(S, assistant_id)
     assert current["version"] == 9

@@ -1,20 +1,19 @@
 """The run engine's side of run storage: claiming, status changes, crash recovery and
-shutdown, and the races between concurrent callers, identical on every backend."""
+shutdown, and the races between concurrent callers, identical on every backend. Each
+race proves that its callers overlapped (tests/support/races.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
+from functools import partial
 
-import psycopg
 import pytest
 
 from robyn_server.storage import ANONYMOUS, Scope, Storage
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.types import ThreadBusy, utcnow
-
-from .conftest import make_thread, new_id
-from .runs_helpers import assert_run_shape, make_run
+from tests.support.contract import assert_run_shape, make_run, make_thread, new_id
+from tests.support.races import NEW_THREAD_LOCK, THREAD_ROW_LOCK, race
 
 S = ANONYMOUS
 
@@ -193,17 +192,19 @@ async def test_suspend_running_requeues_without_spending_an_attempt(storage: Sto
     assert claimed is not None and claimed["run_id"] == a["run_id"]
 
 
-async def test_concurrent_rejecting_creates_let_exactly_one_through(storage: Storage) -> None:
+async def test_concurrent_rejecting_creates_let_exactly_one_through(
+    storage: Storage, backend: Persistence | None
+) -> None:
     existing = (await make_thread(storage))["thread_id"]
     fresh = new_id()
-    for thread_id, create_thread in ((existing, None), (fresh, {})):
-        outcomes = await asyncio.gather(
-            *(
-                make_run(storage, thread_id, create_thread=create_thread, reject_if_inflight=True)
-                for _ in range(20)
-            ),
-            return_exceptions=True,
+    for thread_id, create_thread, lock in (
+        (existing, None, THREAD_ROW_LOCK),
+        (fresh, {}, NEW_THREAD_LOCK),
+    ):
+        create = partial(
+            make_run, storage, thread_id, create_thread=create_thread, reject_if_inflight=True
         )
+        outcomes = await race(backend, lock, (thread_id,), [create] * 20, return_exceptions=True)
         created = [o for o in outcomes if not isinstance(o, BaseException)]
         refused = [o for o in outcomes if isinstance(o, BaseException)]
         assert len(created) == 1, outcomes
@@ -213,9 +214,12 @@ async def test_concurrent_rejecting_creates_let_exactly_one_through(storage: Sto
         assert [r["run_id"] for r in runs] == [created[0][0]["run_id"]]
 
 
-async def test_concurrent_creates_queue_in_a_consistent_order(storage: Storage) -> None:
+async def test_concurrent_creates_queue_in_a_consistent_order(
+    storage: Storage, backend: Persistence | None
+) -> None:
     thread_id = (await make_thread(storage))["thread_id"]
-    outcomes = await asyncio.gather(*(make_run(storage, thread_id) for _ in range(20)))
+    create = partial(make_run, storage, thread_id)
+    outcomes = await race(backend, THREAD_ROW_LOCK, (thread_id,), [create] * 20)
     # Each run saw exactly the runs queued before it, so the creation order is one line.
     ordered = sorted(outcomes, key=lambda o: (o[0]["created_at"], o[0]["run_id"]))
     ids = [run["run_id"] for run, _ in ordered]
@@ -223,93 +227,13 @@ async def test_concurrent_creates_queue_in_a_consistent_order(storage: Storage) 
     assert len(set(ids)) == 20
 
 
-async def test_concurrent_claims_start_one_run(storage: Storage) -> None:
+async def test_concurrent_claims_start_one_run(
+    storage: Storage, backend: Persistence | None
+) -> None:
     thread_id = (await make_thread(storage))["thread_id"]
     for _ in range(3):
         await make_run(storage, thread_id)
-    claims = await asyncio.gather(*(storage.run_claim(thread_id) for _ in range(10)))
+    claim = partial(storage.run_claim, thread_id)
+    claims = await race(backend, THREAD_ROW_LOCK, (thread_id,), [claim] * 10)
     assert len([c for c in claims if c is not None]) == 1
-    assert len(await storage.run_inflight(S, thread_id=thread_id, statuses=["running"])) == 1
-
-
-@pytest.mark.postgres
-def test_queue_queries_use_the_inflight_index(
-    pg_persistence: Persistence, postgres_url: str
-) -> None:
-    from robyn_server.storage.postgres.runs import CLAIM_SQL
-
-    thread_id = new_id()
-    with psycopg.connect(postgres_url) as conn, conn.transaction(force_rollback=True):
-        conn.execute("SET LOCAL enable_seqscan = off")
-        conn.execute("SET LOCAL enable_bitmapscan = off")
-        plan = "\n".join(
-            row[0]
-            for row in conn.execute("EXPLAIN " + CLAIM_SQL, {"thread_id": thread_id}).fetchall()
-        )
-    assert "runs_inflight_idx" in plan, plan
-
-
-async def _held_thread_lock(postgres_url: str, thread_id: str) -> psycopg.AsyncConnection:
-    """A transaction of another client holding `thread_id`'s row lock."""
-    conn = await psycopg.AsyncConnection.connect(postgres_url)
-    await conn.execute(
-        "SELECT 1 FROM langgraph_server.threads WHERE thread_id = %s FOR UPDATE", (thread_id,)
-    )
-    return conn
-
-
-async def _until_waiting(postgres_url: str, waiters: int) -> None:
-    """Return once `waiters` sessions wait on a lock (or after a few seconds)."""
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
-        for _ in range(100):
-            cur = await conn.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if (await cur.fetchone())[0] >= waiters:
-                return
-            await asyncio.sleep(0.05)
-
-
-@pytest.mark.postgres
-async def test_rejecting_creates_queued_behind_a_lock_let_one_through(
-    pg_persistence: Persistence, postgres_url: str
-) -> None:
-    """Every create reaches the database before any can finish, so a busy check made
-    before the lock is held would let them all through."""
-    storage = pg_persistence.storage
-    thread_id = (await make_thread(storage))["thread_id"]
-    holder = await _held_thread_lock(postgres_url, thread_id)
-    try:
-        pending = asyncio.gather(
-            *(make_run(storage, thread_id, reject_if_inflight=True) for _ in range(8)),
-            return_exceptions=True,
-        )
-        await _until_waiting(postgres_url, 8)
-    finally:
-        await holder.rollback()
-        await holder.close()
-    outcomes = await pending
-    assert len([o for o in outcomes if not isinstance(o, BaseException)]) == 1, outcomes
-    assert all(isinstance(o, ThreadBusy) for o in outcomes if isinstance(o, BaseException))
-    assert len(await storage.run_search(S, thread_id)) == 1
-
-
-@pytest.mark.postgres
-async def test_claims_queued_behind_a_lock_start_one_run(
-    pg_persistence: Persistence, postgres_url: str
-) -> None:
-    storage = pg_persistence.storage
-    thread_id = (await make_thread(storage))["thread_id"]
-    for _ in range(3):
-        await make_run(storage, thread_id)
-    holder = await _held_thread_lock(postgres_url, thread_id)
-    try:
-        pending = asyncio.gather(*(storage.run_claim(thread_id) for _ in range(8)))
-        await _until_waiting(postgres_url, 8)
-    finally:
-        await holder.rollback()
-        await holder.close()
-    claims = await pending
-    assert len([c for c in claims if c is not None]) == 1, claims
     assert len(await storage.run_inflight(S, thread_id=thread_id, statuses=["running"])) == 1

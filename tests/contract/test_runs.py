@@ -6,15 +6,20 @@ from datetime import timedelta
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage, StorageConflict
+from robyn_server.storage import ANONYMOUS, Storage, StorageConflict
 from robyn_server.storage.types import ThreadBusy, utcnow
-
-from .conftest import make_assistant, make_thread, new_id
-from .runs_helpers import ASSISTANT_ID, assert_run_shape, make_run
+from tests.support.contract import (
+    ALICE,
+    BOB,
+    assert_run_shape,
+    make_assistant,
+    make_run,
+    make_thread,
+    new_id,
+)
+from tests.support.graphs import AGENT_ASSISTANT_ID
 
 S = ANONYMOUS
-ALICE = Scope("alice")
-BOB = Scope("bob")
 
 
 async def test_create_queues_a_pending_run_and_marks_the_thread_busy(storage: Storage) -> None:
@@ -25,7 +30,7 @@ async def test_create_queues_a_pending_run_and_marks_the_thread_busy(storage: St
         storage,
         thread["thread_id"].upper(),
         run_id=run_id.upper(),
-        assistant_id=ASSISTANT_ID.upper(),
+        assistant_id=AGENT_ASSISTANT_ID.upper(),
         metadata={"source": "test"},
         kwargs={"input": {"n": [1, None, "é"]}, "stream_mode": ["values"]},
         multitask_strategy="reject",
@@ -36,7 +41,7 @@ async def test_create_queues_a_pending_run_and_marks_the_thread_busy(storage: St
     assert others == []
     assert run["run_id"] == run_id
     assert run["thread_id"] == thread["thread_id"]
-    assert run["assistant_id"] == ASSISTANT_ID
+    assert run["assistant_id"] == AGENT_ASSISTANT_ID
     assert run["metadata"] == {"source": "test"}
     assert run["kwargs"] == {"input": {"n": [1, None, "é"]}, "stream_mode": ["values"]}
     assert run["status"] == "pending"
@@ -69,7 +74,7 @@ async def test_create_on_a_missing_thread_writes_nothing(storage: Storage) -> No
         S,
         run_id=run_id,
         thread_id=thread_id,
-        assistant_id=ASSISTANT_ID,
+        assistant_id=AGENT_ASSISTANT_ID,
         metadata={},
         kwargs={},
         multitask_strategy="reject",
@@ -191,7 +196,7 @@ async def test_malformed_ids(storage: Storage) -> None:
             S,
             run_id=new_id(),
             thread_id="nope",
-            assistant_id=ASSISTANT_ID,
+            assistant_id=AGENT_ASSISTANT_ID,
             metadata={},
             kwargs={},
             multitask_strategy="enqueue",
@@ -351,7 +356,7 @@ async def test_scope_isolation(storage: Storage) -> None:
             BOB,
             run_id=new_id(),
             thread_id=thread_id,
-            assistant_id=ASSISTANT_ID,
+            assistant_id=AGENT_ASSISTANT_ID,
             metadata={},
             kwargs={},
             multitask_strategy="enqueue",

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from robyn_server.storage import ANONYMOUS, Scope, Storage, StorageConflict
-
-from .conftest import ASSISTANT_KEYS, THREAD_KEYS, make_assistant, make_thread, new_id
-
-ALICE = Scope("alice")
-BOB = Scope("bob")
+from tests.support.contract import (
+    ALICE,
+    ASSISTANT_KEYS,
+    BOB,
+    THREAD_KEYS,
+    make_assistant,
+    make_thread,
+    new_id,
+)
 
 
 async def test_assistants_are_isolated(storage: Storage) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from robyn_server.storage import ANONYMOUS, Scope, Storage
-
-from .conftest import make_thread
+from tests.support.contract import make_thread
 
 TINY = 0.0005  # minutes: 30 ms
 

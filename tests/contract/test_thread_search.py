@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from robyn_server.storage import ANONYMOUS, THREAD_SORT_COLUMNS, Storage
-
-from .conftest import make_thread, new_id
+from tests.support.contract import make_thread, new_id
 
 S = ANONYMOUS
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from robyn_server.storage import ANONYMOUS, UNSET, Storage, StorageConflict
-
-from .conftest import THREAD_KEYS, make_thread, new_id
+from tests.support.contract import THREAD_KEYS, make_thread, new_id
 
 S = ANONYMOUS
 

@@ -10,11 +10,7 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
-from tests.e2e.conftest import (
-    AGENT_ASSISTANT_ID,
-)
-
-SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
+from tests.support.graphs import AGENT_ASSISTANT_ID, SCHEMA_KEYS
 
 
 async def test_draw_graph(client):

@@ -9,8 +9,6 @@ from langgraph_sdk.errors import (
     NotFoundError,
 )
 
-SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
-
 
 @pytest.fixture
 async def trio(client, tag):

@@ -14,15 +14,8 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
-from tests.e2e.conftest import (
-    AGENT_ASSISTANT_ID,
-    FIXTURE_GRAPHS,
-    HELLO_STEPS,
-    checkpoint_counts,
-)
-
-HI = {"messages": [{"role": "user", "content": "hi"}]}
-SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
+from tests.support.graphs import AGENT_ASSISTANT_ID, FIXTURE_GRAPHS, HELLO_STEPS, HI
+from tests.support.server import checkpoint_counts
 
 
 async def test_create_with_explicit_id_round_trips(client, tag):

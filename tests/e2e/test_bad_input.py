@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import AGENT_ASSISTANT_ID
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import AGENT_ASSISTANT_ID
+from tests.support.server import ServerProcess
 
 JSON_BODY_ROUTES = [
     ("POST", "/threads"),

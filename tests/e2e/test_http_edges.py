@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess
+from tests.support.server import ServerProcess
 
 MISSING = "00000000-0000-0000-0000-000000000001"
 

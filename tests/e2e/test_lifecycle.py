@@ -9,13 +9,14 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import AGENT_ASSISTANT_ID, HELLO_STEPS, checkpoint_counts
-from tests.e2e.server import REPO_ROOT, ServerProcess
-
-BAD_CONFIGS = REPO_ROOT / "tests" / "fixtures" / "bad_configs"
+from tests.support.graphs import AGENT_ASSISTANT_ID, HELLO_STEPS
+from tests.support.paths import BAD_CONFIGS, FIXTURES
+from tests.support.postgres import admin_url
+from tests.support.server import ServerProcess, checkpoint_counts
 
 # config file -> what its error message must name
 BAD_CONFIG_CASES = {
@@ -182,7 +183,7 @@ def test_bad_config_exits_naming_the_problem(bad_config_runs, name):
 
 
 def test_missing_config_file_is_named():
-    missing = REPO_ROOT / "tests" / "fixtures" / "no_such_langgraph.json"
+    missing = FIXTURES / "no_such_langgraph.json"
     proc = ServerProcess(config=missing)
     assert proc.run_to_exit(timeout=30) != 0
     assert "no_such_langgraph.json" in proc.output()
@@ -344,10 +345,6 @@ def test_restart_on_the_same_port_in_memory():
 def test_losing_the_database_while_serving_is_503_not_500(database_factory):
     """When Postgres goes away under a running server, clients get a retryable 503 and
     /health says so; the server itself stays up."""
-    import psycopg
-
-    from tests.conftest import admin_url
-
     url = database_factory()
     dbname = url.rsplit("/", 1)[1]
     with ServerProcess(database_url=url, env={"DATABASE_POOL_TIMEOUT": "2"}) as proc:

@@ -14,7 +14,7 @@ import jsonschema_rs
 import pytest
 import schemathesis
 
-from tests.e2e.conftest import FIXTURE_GRAPHS
+from tests.support.graphs import FIXTURE_GRAPHS
 
 
 @pytest.fixture(scope="module")

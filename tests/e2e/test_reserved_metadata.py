@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.conftest import AGENT_ASSISTANT_ID
-from tests.e2e.runs_support import human
+from tests.support.graphs import AGENT_ASSISTANT_ID, human
 
 RESERVED = {
     "thread_id": "client-thread",

@@ -10,10 +10,8 @@ import uuid
 import pytest
 from langgraph_sdk.errors import NotFoundError
 
-from tests.e2e.conftest import FIXTURE_GRAPHS
-from tests.e2e.runs_support import human, run_reaches, slow, thread_reaches
-
-SLOW_ASSISTANT_ID = "cad1b5ad-d177-59d1-ab39-5e327188ed3a"
+from tests.support.graphs import FIXTURE_GRAPHS, SLOW_ASSISTANT_ID, human, slow
+from tests.support.runs import run_reaches, thread_reaches
 
 
 async def test_a_background_run_starts_pending_and_finishes_on_its_own(client, http, tag) -> None:

@@ -15,16 +15,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.runs_support import (
-    eventually,
-    human,
-    run_id_of,
-    run_reaches,
-    slow,
-    thread_reaches,
-)
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
+from tests.support.runs import eventually, run_id_of, run_reaches, thread_reaches
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 HEARTBEAT = 0.5
 QUIET_SECONDS = 6 * HEARTBEAT

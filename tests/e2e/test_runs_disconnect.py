@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from tests.e2e.runs_support import human, run_id_of, run_reaches, slow
+from tests.support.graphs import human, slow
+from tests.support.runs import run_id_of, run_reaches
 
 DELAY = 8.0  # the run sleeps this long without emitting anything
 CONNECTED = 1.0  # seconds the client stays before it leaves

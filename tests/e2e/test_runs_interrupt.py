@@ -7,7 +7,8 @@ import httpx
 import pytest
 from langgraph_sdk.errors import BadRequestError
 
-from tests.e2e.test_runs_stream import HI, REPLY, names, new_thread, of, stream
+from tests.support.graphs import HI, REPLY
+from tests.support.runs import names, new_thread, of, stream
 
 QUESTION = {"question": "approve?"}
 

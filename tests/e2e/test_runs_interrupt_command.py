@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.test_runs_stream import HI, REPLY, names, new_thread, of, raw_stream, stream
+from tests.support.graphs import HI, REPLY
+from tests.support.runs import names, new_thread, of, stream
+from tests.support.sse import raw_stream
 
 
 async def test_update_and_goto_on_an_empty_thread(client, tag):

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.runs_support import human, run_reaches, slow
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
+from tests.support.runs import run_reaches
+from tests.support.server import ServerProcess
 
 DELAY = 4.0
 

@@ -10,9 +10,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.runs_support import human, slow
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -9,20 +9,8 @@ import random
 
 from langgraph_sdk.errors import ConflictError
 
-from tests.e2e.runs_support import (
-    INFLIGHT,
-    TERMINAL,
-    eventually,
-    human,
-    run_reaches,
-    slow,
-    thread_reaches,
-)
-
-BUSY = (
-    "Thread is already running a task. Wait for it to finish or choose a different multitask "
-    "strategy."
-)
+from tests.support.graphs import human, slow
+from tests.support.runs import BUSY, INFLIGHT, TERMINAL, eventually, run_reaches, thread_reaches
 
 
 def contents(thread) -> list[str]:

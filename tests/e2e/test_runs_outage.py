@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.runs_support import TERMINAL, human, slow
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
 from tests.support.private_postgres import PrivateCluster
+from tests.support.runs import TERMINAL
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.postgres
 

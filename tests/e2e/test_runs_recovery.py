@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import HI
+from tests.support.runs import TERMINAL
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.postgres
 
-HI = {"messages": [{"role": "user", "content": "hi"}]}
-TERMINAL = {"success", "error", "timeout", "interrupted"}
 
-
-async def _wait_status(client, thread_id: str, run_id: str, wanted: set[str], seconds=30.0):
+async def _wait_status(client, thread_id: str, run_id: str, wanted: Collection[str], seconds=30.0):
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         run = await client.runs.get(thread_id, run_id)

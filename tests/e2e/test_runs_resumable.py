@@ -12,14 +12,9 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
-from tests.e2e.runs_support import (
-    event_key,
-    human,
-    parse_sse,
-    read_sse,
-    run_id_of,
-    slow,
-)
+from tests.support.graphs import human, slow
+from tests.support.runs import event_key, run_id_of
+from tests.support.sse import parse_sse, read_sse
 
 RESUMABLE_BODY = {
     "assistant_id": "agent",

@@ -9,7 +9,8 @@ import uuid
 import pytest
 from langgraph_sdk.errors import ConflictError
 
-from tests.e2e.test_runs_stream import HI, REPLY, names, new_thread, of, stream
+from tests.support.graphs import HI, REPLY
+from tests.support.runs import names, new_thread, of, stream
 
 SYSTEM_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 

@@ -9,10 +9,9 @@ import httpx
 import orjson
 from langgraph_sdk.errors import NotFoundError
 
-from tests.e2e.runs_support import eventually, human, read_sse, run_id_of
-
-AGENT_ASSISTANT_ID = "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
-REPLY = "hello there friend"
+from tests.support.graphs import AGENT_ASSISTANT_ID, REPLY, human
+from tests.support.runs import eventually, run_id_of
+from tests.support.sse import read_sse
 
 
 async def thread_gone(http: httpx.AsyncClient, thread_id: str) -> None:

@@ -1,9 +1,5 @@
 """Streamed runs on the wire: SSE framing, headers, errors before the stream, and the
-run's status when the stream ends. Both backends, through raw HTTP and langgraph-sdk.
-
-The helpers here are shared by the other test_runs_stream* / test_runs_interrupt* /
-test_runs_state* modules.
-"""
+run's status when the stream ends. Both backends, through raw HTTP and langgraph-sdk."""
 
 from __future__ import annotations
 
@@ -11,72 +7,12 @@ import asyncio
 import uuid
 from typing import Any
 
-import orjson
 import pytest
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
-HI = {"messages": [{"role": "user", "content": "hi"}]}
-REPLY = "hello there friend"
-BUSY = (
-    "Thread is already running a task. Wait for it to finish or choose a different multitask "
-    "strategy."
-)
-
-
-# -- shared helpers ------------------------------------------------------------------------
-
-
-async def stream(client: Any, thread_id: str | None, assistant_id: str, **kwargs: Any) -> list:
-    """Every (event, data) pair the SDK yields for one streamed run."""
-    return [
-        (part.event, part.data)
-        async for part in client.runs.stream(thread_id, assistant_id, **kwargs)
-    ]
-
-
-def names(events: list[tuple[str, Any]]) -> list[str]:
-    return [name for name, _ in events]
-
-
-def of(events: list[tuple[str, Any]], name: str) -> list[Any]:
-    return [data for event, data in events if event == name]
-
-
-def sse_blocks(raw: bytes) -> list[dict[str, Any]]:
-    """Parse an SSE body strictly as the reference frames it: CRLF lines, blocks ending
-    in a blank line, `event` then `data` (one line of JSON) then an optional `id`.
-    Heartbeat comments are dropped."""
-    assert raw.endswith(b"\r\n\r\n"), raw[-200:]
-    blocks = []
-    for block in raw[: -len(b"\r\n\r\n")].split(b"\r\n\r\n"):
-        if block == b": heartbeat":
-            continue
-        lines = block.split(b"\r\n")
-        assert lines[0].startswith(b"event: "), block
-        assert lines[1].startswith(b"data: "), block
-        assert len(lines) in (2, 3), block
-        parsed = {
-            "event": lines[0][len(b"event: ") :].decode(),
-            "data": orjson.loads(lines[1][len(b"data: ") :]),
-        }
-        if len(lines) == 3:
-            assert lines[2].startswith(b"id: "), block
-            parsed["id"] = lines[2][len(b"id: ") :].decode()
-        blocks.append(parsed)
-    return blocks
-
-
-async def new_thread(client: Any, tag: str, **kwargs: Any) -> str:
-    thread = await client.threads.create(metadata={"tag": tag}, **kwargs)
-    return thread["thread_id"]
-
-
-async def raw_stream(http: Any, path: str, body: dict[str, Any]) -> tuple[Any, bytes]:
-    """POST a streamed run and read the whole body; (response, bytes)."""
-    async with http.stream("POST", path, json=body) as response:
-        raw = b"".join([chunk async for chunk in response.aiter_raw()])
-    return response, raw
-
+from tests.support.graphs import HI, REPLY
+from tests.support.runs import BUSY, names, new_thread, of, stream
+from tests.support.sse import parse_sse, raw_stream
 
 # -- framing -------------------------------------------------------------------------------
 
@@ -103,10 +39,10 @@ async def test_sse_bytes_headers_and_final_status(client, http, tag):
 
     metadata = f'event: metadata\r\ndata: {{"run_id":"{run_id}","attempt":1}}\r\n\r\n'
     assert raw.startswith(metadata.encode())
-    blocks = sse_blocks(raw)
+    blocks = parse_sse(raw)
     assert [b["event"] for b in blocks] == ["metadata", "values", "values"]
     # Without stream_resumable there are no ids, and nothing marks the end but the close.
-    assert all("id" not in b for b in blocks)
+    assert all(b["id"] is None for b in blocks)
     first, last = blocks[1]["data"], blocks[2]["data"]
     assert [m["content"] for m in first["messages"]] == ["hi"]
     assert [m["content"] for m in last["messages"]] == ["hi", REPLY]
@@ -122,7 +58,7 @@ async def test_stream_ids_only_for_resumable_runs(client, http, tag):
         f"/threads/{thread_id}/runs/stream",
         {"assistant_id": "agent", "input": HI, "stream_resumable": True},
     )
-    blocks = sse_blocks(raw)
+    blocks = parse_sse(raw)
     assert [b["event"] for b in blocks] == ["metadata", "values", "values"]
     keys = [tuple(int(part) for part in b["id"].split("-")) for b in blocks]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
@@ -132,7 +68,7 @@ async def test_stateless_stream_headers(client, http):
     response, raw = await raw_stream(
         http, "/runs/stream", {"assistant_id": "agent", "input": HI, "stream_mode": "updates"}
     )
-    blocks = sse_blocks(raw)
+    blocks = parse_sse(raw)
     run_id = blocks[0]["data"]["run_id"]
     assert response.headers["content-location"] == f"/runs/{run_id}"
     assert response.headers["location"] == f"/runs/{run_id}/stream"
@@ -229,7 +165,7 @@ async def test_stream_mode_string_list_and_default(client, http, tag):
     _, raw = await raw_stream(
         http, f"/threads/{thread_id}/runs/stream", {"assistant_id": "agent", "input": HI}
     )
-    assert [b["event"] for b in sse_blocks(raw)] == ["metadata", "values", "values"]
+    assert [b["event"] for b in parse_sse(raw)] == ["metadata", "values", "values"]
     runs = await client.runs.list(thread_id, limit=10)
     assert [r["kwargs"]["stream_mode"] for r in runs] == [
         ["values"],
@@ -277,7 +213,7 @@ async def test_newlines_and_unicode_stay_on_one_data_line(client, http, tag):
         "stream_mode": "updates",
     }
     _, raw = await raw_stream(http, f"/threads/{thread_id}/runs/stream", body)
-    (update,) = [b["data"] for b in sse_blocks(raw) if b["event"] == "updates"]
+    (update,) = [b["data"] for b in parse_sse(raw) if b["event"] == "updates"]
     assert update["echo"]["messages"][0]["content"] == f"echo: {text}"
     # UTF-8 on the wire, not \u escapes.
     assert "\u2603".encode() in raw

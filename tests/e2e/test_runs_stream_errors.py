@@ -3,16 +3,9 @@ thread that stays usable afterwards."""
 
 from __future__ import annotations
 
-from tests.e2e.test_runs_stream import (
-    HI,
-    REPLY,
-    names,
-    new_thread,
-    of,
-    raw_stream,
-    sse_blocks,
-    stream,
-)
+from tests.support.graphs import HI, REPLY
+from tests.support.runs import names, new_thread, of, stream
+from tests.support.sse import parse_sse, raw_stream
 
 KABOOM = {"error": "ValueError", "message": "kaboom"}
 
@@ -30,7 +23,7 @@ async def test_error_event_bytes_and_statuses(client, http, tag):
     assert response.status_code == 200
     assert raw.endswith(b'event: error\r\ndata: {"error":"ValueError","message":"kaboom"}\r\n\r\n')
     # As captured from the reference: an empty input streams no values before the error.
-    assert [b["event"] for b in sse_blocks(raw)] == ["metadata", "error"]
+    assert [b["event"] for b in parse_sse(raw)] == ["metadata", "error"]
 
     thread = await client.threads.get(thread_id)
     assert thread["status"] == "error"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.server import ServerProcess
-from tests.e2e.test_runs_stream import names, of, raw_stream, sse_blocks, stream
+from tests.support.runs import names, of, stream
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
+from tests.support.sse import parse_sse, raw_stream
 
 HEARTBEAT = 0.2
 QUIET = {"configurable": {"delay": 1.0}}
@@ -34,7 +34,7 @@ async def test_heartbeat_comments_between_events(client, http):
     metadata_end = raw.index(b"\r\n\r\n") + 4
     assert raw[metadata_end:].startswith(heartbeat * 2)
     assert raw.count(heartbeat) >= 3
-    assert [b["event"] for b in sse_blocks(raw)] == ["metadata", "updates"]
+    assert [b["event"] for b in parse_sse(raw)] == ["metadata", "updates"]
 
 
 async def test_sdk_ignores_heartbeats(client):

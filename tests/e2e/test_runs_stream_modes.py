@@ -5,23 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.conftest import AGENT_ASSISTANT_ID
-from tests.e2e.test_runs_stream import HI, REPLY, names, new_thread, of, stream
-
-CHUNK_KEYS = [
-    "content",
-    "additional_kwargs",
-    "response_metadata",
-    "type",
-    "name",
-    "id",
-    "tool_calls",
-    "invalid_tool_calls",
-    "usage_metadata",
-    "tool_call_chunks",
-    "chunk_position",
-]
-TOKENS = ["hello", " ", "there", " ", "friend"]
+from tests.support.graphs import AGENT_ASSISTANT_ID, CHUNK_KEYS, HI, REPLY, TOKENS
+from tests.support.runs import names, new_thread, of, stream
 
 
 async def test_values(client, tag):

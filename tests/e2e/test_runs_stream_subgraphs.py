@@ -3,7 +3,7 @@ stream_subgraphs=true, and not sent at all without it (captures/sse.txt)."""
 
 from __future__ import annotations
 
-from tests.e2e.test_runs_stream import names, new_thread, of, stream
+from tests.support.runs import names, new_thread, of, stream
 
 
 def _split(name: str) -> tuple[str, str | None]:

@@ -3,7 +3,7 @@ list-typed content in messages-tuple, assembled tool calls in the legacy mode.""
 
 from __future__ import annotations
 
-from tests.e2e.test_runs_stream import names, new_thread, of, stream
+from tests.support.runs import names, new_thread, of, stream
 
 CALL_ID = "call_weather_1"
 ASK = {"messages": [{"role": "user", "content": "weather in Paris?"}]}

@@ -10,9 +10,10 @@ import orjson
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.runs_support import human, read_sse, run_id_of, run_reaches, slow, thread_reaches
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
+from tests.support.runs import run_id_of, run_reaches, thread_reaches
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
+from tests.support.sse import read_sse
 
 TIMEOUT_SECONDS = 1
 

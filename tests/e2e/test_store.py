@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.server import REPO_ROOT, ServerProcess
+from tests.support.paths import FIXTURES
+from tests.support.server import ServerProcess
 
 
 async def test_put_get_round_trip(client, tag):
@@ -195,7 +196,7 @@ async def test_percent_encoded_query_values(client, http, tag):
 
 @pytest.fixture(scope="module")
 def indexed_server() -> Iterator[ServerProcess]:
-    proc = ServerProcess(config=REPO_ROOT / "tests" / "fixtures" / "langgraph_store.json")
+    proc = ServerProcess(config=FIXTURES / "langgraph_store.json")
     proc.start()
     try:
         yield proc

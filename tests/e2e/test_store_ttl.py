@@ -15,12 +15,12 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.server import REPO_ROOT, ServerProcess
+from tests.support.paths import FIXTURES
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 TTL = 0.02
 SECONDS = TTL * 60
-TTL_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph_store_ttl.json"
+TTL_CONFIG = FIXTURES / "langgraph_store_ttl.json"
 
 
 async def keys(client, tag: str, **kw) -> list[str]:

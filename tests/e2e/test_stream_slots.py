@@ -15,9 +15,9 @@ import orjson
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.runs_support import human, run_reaches, slow
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import human, slow
+from tests.support.runs import run_reaches
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 CAP = 4
 BURST = 6 * CAP

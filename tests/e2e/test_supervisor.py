@@ -20,11 +20,10 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.conftest import BACKENDS
-from tests.e2e.server import ServerProcess
+from tests.support.graphs import HI
+from tests.support.server import BACKENDS, ServerProcess
 
 POISON = b"GET /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
-HI = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 def send_poison(port: int) -> bytes:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import REPO_ROOT, ServerProcess
+from tests.support.paths import FIXTURES
+from tests.support.server import ServerProcess
 
 EXPOSED = {"content-location", "location", "x-pagination-total", "x-pagination-next"}
 
@@ -168,7 +169,7 @@ async def test_cors_with_an_origin_list(cors_server):
 
 
 async def test_cors_origins_from_langgraph_json():
-    config = REPO_ROOT / "tests" / "fixtures" / "langgraph_cors.json"
+    config = FIXTURES / "langgraph_cors.json"
     with ServerProcess(config=config) as proc:
         async with httpx.AsyncClient(base_url=proc.url) as http:
             allowed = await http.get("/info", headers={"Origin": "https://ui.example"})

@@ -20,7 +20,7 @@ from langgraph_sdk.errors import (
 )
 
 from robyn_server.schemas.state import ThreadState
-from tests.e2e.conftest import HELLO_STEPS
+from tests.support.graphs import HELLO_STEPS
 
 EMPTY_STATE = {
     "values": {},

@@ -9,10 +9,11 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 
-from tests.e2e.conftest import BACKENDS, HELLO_STEPS, checkpoint_counts, serve_backend
-from tests.e2e.server import REPO_ROOT, ServerProcess
+from tests.support.graphs import HELLO_STEPS
+from tests.support.paths import FIXTURES
+from tests.support.server import BACKENDS, ServerProcess, checkpoint_counts, serve_backend
 
-TTL_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph_thread_ttl.json"
+TTL_CONFIG = FIXTURES / "langgraph_thread_ttl.json"
 DEFAULT_TTL_MINUTES = 0.01  # 0.6 s, swept every 0.12 s (see the fixture config)
 
 

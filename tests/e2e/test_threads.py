@@ -13,7 +13,8 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
-from tests.e2e.conftest import HELLO_STEPS, checkpoint_counts
+from tests.support.graphs import HELLO_STEPS
+from tests.support.server import checkpoint_counts
 
 
 async def test_create_fresh_thread(client, tag):

@@ -10,22 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.server import ServerProcess
-from tests.support.agent_e2e import (
-    REPO_CONFIG,
-    human,
-    last_values,
-    stream,
-    text,
-    tokens,
-    tool_messages,
-)
+from tests.support.agent_e2e import last_values, text, tokens, tool_messages
+from tests.support.graphs import human
+from tests.support.mcp_server import UNUSED_PORT_URL
 from tests.support.openai_stub import OpenAIStub, Text, ToolCall, ToolCalls, tool_call
+from tests.support.paths import REPO_CONFIG
+from tests.support.runs import stream
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 pytest_plugins = ["tests.support.fixtures"]
-
-UNUSED_PORT_URL = "http://127.0.0.1:9/mcp"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -13,10 +13,12 @@ import orjson
 import pytest
 
 from robyn_server.serialization import dumps
-from tests.e2e.conftest import BACKENDS, serve_backend
-from tests.e2e.server import ServerProcess
-from tests.support.agent_e2e import REPO_CONFIG, human, rows_containing, stream
+from tests.support.agent_e2e import rows_containing
+from tests.support.graphs import human
 from tests.support.openai_stub import OpenAIStub, Text, tool_call
+from tests.support.paths import REPO_CONFIG
+from tests.support.runs import stream
+from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 pytest_plugins = ["tests.support.fixtures"]
 

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import psycopg
 from psycopg import sql
-
-from tests.e2e.server import REPO_ROOT
-
-# The repo's own langgraph.json: "agent" is tools_agent.
-REPO_CONFIG = REPO_ROOT / "langgraph.json"
-# Runs here take a second or two; a hang fails the test instead of blocking the suite.
-WITHIN = 60.0
-
-
-def human(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-async def stream(client: Any, thread_id: str | None, assistant_id: str, **kwargs: Any) -> list:
-    """Every part of one streamed run."""
-    async with asyncio.timeout(WITHIN):
-        return [part async for part in client.runs.stream(thread_id, assistant_id, **kwargs)]
 
 
 def tokens(parts: list) -> list[str]:

@@ -17,6 +17,9 @@ from starlette.applications import Starlette
 
 from tests.support.loopback import LoopbackServer
 
+# An MCP URL nothing answers: port 9 is the discard port, where nothing listens.
+UNUSED_PORT_URL = "http://127.0.0.1:9/mcp"
+
 
 class McpTestServer:
     def __init__(self) -> None:

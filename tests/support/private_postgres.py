@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.e2e.server import free_port
+from tests.support.server import free_port
 
 PG_CTL_WAIT_SECONDS = 60
 

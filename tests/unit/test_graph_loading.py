@@ -21,11 +21,8 @@ from robyn_server.graphs.loading import (
     load_langgraph_config,
 )
 from robyn_server.graphs.registry import GraphRegistry
-from tests.e2e.conftest import FIXTURE_GRAPHS
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-BAD = FIXTURES / "bad_configs"
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.graphs import FIXTURE_GRAPHS
+from tests.support.paths import BAD_CONFIGS, FIXTURES, REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +61,7 @@ def test_fixture_config_parses_every_spec_form():
 
 
 def test_repo_langgraph_json_serves_tools_agent():
-    config = load_langgraph_config(REPO / "langgraph.json")
+    config = load_langgraph_config(REPO_ROOT / "langgraph.json")
     assert list(config.graphs) == ["agent"]
     assert config.env is None  # a fresh checkout has no .env; it must still start
     registry = GraphRegistry.load(config)
@@ -101,7 +98,7 @@ def test_file_spec_without_dot_slash(tmp_path):
 
 
 def test_module_spec_uses_import_module():
-    obj = load_graph_object(GraphSpec("agent", "tools_agent.graph:graph"), REPO)
+    obj = load_graph_object(GraphSpec("agent", "tools_agent.graph:graph"), REPO_ROOT)
     import tools_agent.graph
 
     assert obj is tools_agent.graph.graph
@@ -185,7 +182,7 @@ def test_missing_config_file():
 
 def test_invalid_json():
     with pytest.raises(GraphLoadError, match=r"Invalid JSON in config file .*invalid_json\.json"):
-        load_langgraph_config(BAD / "invalid_json.json")
+        load_langgraph_config(BAD_CONFIGS / "invalid_json.json")
 
 
 def test_config_must_be_an_object(tmp_path):
@@ -197,12 +194,12 @@ def test_config_must_be_an_object(tmp_path):
 
 def test_missing_graphs_section():
     with pytest.raises(GraphLoadError, match=r"no_graphs\.json has no 'graphs' section"):
-        load_langgraph_config(BAD / "no_graphs.json")
+        load_langgraph_config(BAD_CONFIGS / "no_graphs.json")
 
 
 def test_invalid_graph_spec_value():
     with pytest.raises(GraphLoadError, match=r"Graph 'agent' in .*invalid_graph_spec\.json must"):
-        load_langgraph_config(BAD / "invalid_graph_spec.json")
+        load_langgraph_config(BAD_CONFIGS / "invalid_graph_spec.json")
 
 
 def test_graphs_must_be_an_object(tmp_path):
@@ -219,7 +216,7 @@ def test_bad_env_and_store_types(tmp_path):
 
 
 def _registry_error(config_name: str) -> str:
-    config = load_langgraph_config(BAD / config_name)
+    config = load_langgraph_config(BAD_CONFIGS / config_name)
     with pytest.raises(GraphLoadError) as info:
         GraphRegistry.load(config)
     return str(info.value)
@@ -228,7 +225,7 @@ def _registry_error(config_name: str) -> str:
 def test_missing_module_file():
     message = _registry_error("missing_file.json")
     assert "Graph module file not found" in message
-    assert str(BAD / "does_not_exist.py") in message
+    assert str(BAD_CONFIGS / "does_not_exist.py") in message
 
 
 def test_missing_variable_lists_candidates():
@@ -266,7 +263,7 @@ def test_module_without_any_graph():
 
 def test_missing_env_file_is_an_error():
     with pytest.raises(GraphLoadError, match=r"env file '\.env\.missing' referenced by .* not"):
-        load_langgraph_config(BAD / "missing_env_file.json")
+        load_langgraph_config(BAD_CONFIGS / "missing_env_file.json")
 
 
 # -- env ----------------------------------------------------------------------------------

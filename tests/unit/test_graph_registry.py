@@ -13,11 +13,8 @@ from langgraph.types import Command
 
 from robyn_server.graphs.loading import GraphLoadError, load_langgraph_config
 from robyn_server.graphs.registry import GraphRegistry, load_registry, system_assistant_id
-from tests.e2e.conftest import FIXTURE_GRAPHS
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-BAD = FIXTURES / "bad_configs"
-SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
+from tests.support.graphs import FIXTURE_GRAPHS, SCHEMA_KEYS
+from tests.support.paths import BAD_CONFIGS, FIXTURES
 
 
 @pytest.fixture(autouse=True)
@@ -358,7 +355,7 @@ def test_store_index_errors(index, message):
 
 
 def test_bad_embed_fixture():
-    registry = GraphRegistry.load(load_langgraph_config(BAD / "bad_embed.json"))
+    registry = GraphRegistry.load(load_langgraph_config(BAD_CONFIGS / "bad_embed.json"))
     with pytest.raises(GraphLoadError, match="not an Embeddings object or embedding function"):
         registry.store_index()
 

@@ -11,14 +11,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import psycopg
 import pytest
 from langgraph.store.base import BaseStore, PutOp
 
 from robyn_server.app.persistence import open_persistence
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
 from robyn_server.storage.store_ttl import MAX_TTL_MINUTES, check_ttl, ttl_config
 
 TTL = 0.02  # minutes: 1.2 s
@@ -146,20 +144,6 @@ async def test_sweeper_deletes_expired_items_and_stops_on_close(open_store: Open
     assert sweeper is not None and not sweeper.done()
     await persistence.close()
     assert sweeper.done()
-
-
-@pytest.mark.postgres
-async def test_widen_converts_an_integer_column_once(postgres_url: str) -> None:
-    await (await open_persistence(postgres_url, pool_min_size=1, pool_max_size=1)).close()
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
-        await conn.execute("ALTER TABLE store ALTER COLUMN ttl_minutes TYPE integer")
-        await widen_ttl_minutes(conn)
-        await widen_ttl_minutes(conn)
-        cur = await conn.execute(
-            "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = 'store' AND column_name = 'ttl_minutes'"
-        )
-        assert (await cur.fetchone())[0] == "numeric"
 
 
 # -- validation ------------------------------------------------------------------------

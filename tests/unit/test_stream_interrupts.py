@@ -18,7 +18,9 @@ from langgraph.types import interrupt
 
 from robyn_server.engine.graph_input import build_input
 from robyn_server.engine.stream_modes import RunStream
-from tests.unit.stream_support import HI, collect, fixture_graph, names, thread_config
+from tests.support.graphs import HI, fixture_graph
+from tests.support.runs import names
+from tests.support.stream_graphs import collect, thread_config
 
 
 class Answers(TypedDict, total=False):

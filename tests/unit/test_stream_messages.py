@@ -9,15 +9,9 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 
 from robyn_server.engine.stream_messages import LegacyMessages
 from robyn_server.engine.stream_modes import RunStream
-from tests.unit.stream_support import (
-    AI_MESSAGE_KEYS,
-    CHUNK_KEYS,
-    HI,
-    collect,
-    model_graph,
-    names,
-    thread_config,
-)
+from tests.support.graphs import AI_MESSAGE_KEYS, CHUNK_KEYS, HI
+from tests.support.runs import names
+from tests.support.stream_graphs import collect, model_graph, thread_config
 
 TOOL_CALL = [
     AIMessageChunk(

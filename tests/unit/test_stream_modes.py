@@ -11,20 +11,17 @@ import re
 import pytest
 
 from robyn_server.engine.stream_modes import RunStream
-from tests.unit.stream_support import (
+from tests.support.graphs import (
     AI_MESSAGE_KEYS,
     CHUNK_KEYS,
     HI,
     HUMAN_MESSAGE_KEYS,
-    collect,
-    counting_parent,
+    REPLY,
+    TOKENS,
     fixture_graph,
-    names,
-    thread_config,
 )
-
-REPLY = "hello there friend"
-TOKENS = ["hello", " ", "there", " ", "friend"]
+from tests.support.runs import names
+from tests.support.stream_graphs import collect, counting_parent, thread_config
 
 
 @pytest.fixture

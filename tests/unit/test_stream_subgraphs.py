@@ -11,7 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from robyn_server.engine.stream_modes import RunStream
-from tests.unit.stream_support import collect, counting_parent, names, thread_config
+from tests.support.runs import names
+from tests.support.stream_graphs import collect, counting_parent, thread_config
 
 TASK = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -6,9 +6,7 @@ these tests run the fixture graphs on an in-memory checkpointer and look at the 
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,17 +16,7 @@ from langgraph.types import interrupt
 
 from robyn_server.engine.snapshots import EMPTY_STATE, state_to_json, thread_fields
 from robyn_server.serialization import dumps
-
-FIXTURE_GRAPHS = Path(__file__).resolve().parents[1] / "fixtures" / "graphs"
-HI = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-def fixture_graph(name: str) -> Any:
-    path = FIXTURE_GRAPHS / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"state_fixture_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.graph.copy(update={"checkpointer": InMemorySaver()})
+from tests.support.graphs import HI, fixture_graph
 
 
 def new_thread() -> dict[str, Any]:

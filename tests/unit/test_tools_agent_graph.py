@@ -13,15 +13,13 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
-from tests.support.mcp_server import McpTestServer
+from tests.support.mcp_server import UNUSED_PORT_URL, McpTestServer
 from tests.support.openai_stub import OpenAIStub, Text, ToolCall, ToolCalls, tool_call
 from tools_agent.graph import graph
 from tools_agent.mcp_tools import mcp_cache
 from tools_agent.models import AgentConfigurationError
 
 pytest_plugins = ["tests.support.fixtures"]
-
-UNUSED_PORT_URL = "http://127.0.0.1:9/mcp"  # discard port: nothing listens
 
 
 def agent(store: InMemoryStore | None = None):

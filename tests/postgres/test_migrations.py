@@ -1,9 +1,10 @@
-"""Schema migrations and table protection (Postgres only)."""
+"""Schema migrations, LangGraph's tables widened for our TTLs, and table protection
+(Postgres only)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from functools import partial
 
 import psycopg
 import pytest
@@ -12,7 +13,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from robyn_server.app.persistence import open_persistence
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.postgres.migrate import LANGGRAPH_TABLES, migration_files, run_migrations
+from robyn_server.storage.postgres.migrate import (
+    LANGGRAPH_TABLES,
+    MIGRATION_LOCK_KEY,
+    migration_files,
+    run_migrations,
+)
+from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
+from tests.support.races import queued_behind_advisory_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -67,7 +75,11 @@ async def test_concurrent_run_migrations_apply_each_file_once(fresh_database_url
     for pool in pools:
         await pool.open(wait=True)
     try:
-        results = await asyncio.gather(*(run_migrations(pool) for pool in pools))
+        # All three are seen waiting for the migration lock before any may take it.
+        migrations = [partial(run_migrations, pool) for pool in pools]
+        results = await queued_behind_advisory_lock(
+            fresh_database_url, MIGRATION_LOCK_KEY, migrations
+        )
     finally:
         for pool in pools:
             await pool.close()
@@ -78,8 +90,10 @@ async def test_concurrent_run_migrations_apply_each_file_once(fresh_database_url
 
 
 async def test_concurrent_open_persistence(fresh_database_url: str) -> None:
-    opened: list[Persistence] = await asyncio.gather(
-        *(open_persistence(fresh_database_url, pool_min_size=1, pool_max_size=2) for _ in range(2))
+    # Both are seen waiting for the setup lock before either may take it.
+    opening = partial(open_persistence, fresh_database_url, pool_min_size=1, pool_max_size=2)
+    opened: list[Persistence] = await queued_behind_advisory_lock(
+        fresh_database_url, MIGRATION_LOCK_KEY, [opening, opening]
     )
     try:
         assert [p.mode for p in opened] == ["postgres", "postgres"]
@@ -96,7 +110,9 @@ async def test_migration_lock_is_released(fresh_database_url: str) -> None:
         await run_migrations(pool)
         async with pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"
+                # This database's only: other test runs may share the server.
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
             assert (await cur.fetchone())["n"] == 0
     finally:
@@ -194,3 +210,16 @@ def test_delete_threads_query_uses_the_expression_index(
             ).fetchall()
         )
     assert "threads_assistant_id_idx" in plan, plan
+
+
+async def test_widen_converts_an_integer_column_once(postgres_url: str) -> None:
+    await (await open_persistence(postgres_url, pool_min_size=1, pool_max_size=1)).close()
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        await conn.execute("ALTER TABLE store ALTER COLUMN ttl_minutes TYPE integer")
+        await widen_ttl_minutes(conn)
+        await widen_ttl_minutes(conn)
+        cur = await conn.execute(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'store' AND column_name = 'ttl_minutes'"
+        )
+        assert (await cur.fetchone())[0] == "numeric"

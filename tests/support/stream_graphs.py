@@ -1,4 +1,4 @@
-"""Graphs and helpers shared by the stream-mode tests.
+"""Graphs and helpers for the stream-mode unit tests, which drive `RunStream` in process.
 
 `collect` encodes every event the moment it is yielded, with the server's own encoder, and
 decodes it again: the tests see exactly what a client would parse.
@@ -6,10 +6,8 @@ decodes it again: the tests see exactly what a client would parse.
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,37 +21,6 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from robyn_server.engine.stream_modes import RunStream
 from robyn_server.serialization import dumps
 
-FIXTURE_GRAPHS = Path(__file__).resolve().parents[1] / "fixtures" / "graphs"
-
-# Keys (in order) of messages as the reference server sends them.
-CHUNK_KEYS = [
-    "content",
-    "additional_kwargs",
-    "response_metadata",
-    "type",
-    "name",
-    "id",
-    "tool_calls",
-    "invalid_tool_calls",
-    "usage_metadata",
-    "tool_call_chunks",
-    "chunk_position",
-]
-AI_MESSAGE_KEYS = CHUNK_KEYS[:9]
-HUMAN_MESSAGE_KEYS = CHUNK_KEYS[:6]
-HI = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-def fixture_graph(name: str, *, checkpointer: bool = True) -> Any:
-    """A graph from tests/fixtures/graphs, with a fresh in-memory checkpointer."""
-    spec = importlib.util.spec_from_file_location(
-        f"stream_fixture_{name}", FIXTURE_GRAPHS / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    graph = module.graph
-    return graph.copy(update={"checkpointer": InMemorySaver()}) if checkpointer else graph
-
 
 def thread_config(**metadata: Any) -> dict[str, Any]:
     return {"configurable": {"thread_id": str(uuid.uuid4())}, "metadata": metadata}
@@ -66,10 +33,6 @@ async def collect(
     async for name, data in stream.run(graph, input, config, **options):
         events.append((name, orjson.loads(dumps(data))))
     return events
-
-
-def names(events: list[tuple[str, Any]]) -> list[str]:
-    return [name for name, _ in events]
 
 
 class CountState(MessagesState):

@@ -1,4 +1,5 @@
-"""Start the real server in a subprocess on a free port, the way users run it."""
+"""The real server in a subprocess on a free port, the way users run it, on either
+backend."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
+import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_CONFIG = REPO_ROOT / "tests" / "fixtures" / "langgraph.json"
-
+from tests.support.paths import FIXTURE_CONFIG, REPO_ROOT
 
 SERVER_SETTINGS = frozenset(
     {
@@ -35,7 +38,7 @@ SERVER_SETTINGS = frozenset(
         "ROBYN_PORT",
     }
 )
-NO_ENV_FILE = REPO_ROOT / "tests" / "e2e" / "no-such.env"
+NO_ENV_FILE = REPO_ROOT / "tests" / "support" / "no-such.env"
 
 
 def free_port() -> int:
@@ -158,3 +161,38 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+# The `params` of a fixture that serves each backend; the Postgres one carries the
+# `postgres` marker (skipped loudly without a server, failed under REQUIRE_POSTGRES=1).
+BACKENDS = ["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def serve_backend(request: pytest.FixtureRequest, **options: Any) -> Iterator[ServerProcess]:
+    """Run a server on the backend named by `request.param` for a fixture's lifetime;
+    Postgres servers get a throwaway database of their own."""
+    database_url = None
+    if request.param == "postgres":
+        factory: Callable[[], str] = request.getfixturevalue("database_factory")
+        database_url = factory()
+    proc = ServerProcess(database_url=database_url, **options)
+    proc.backend = request.param  # type: ignore[attr-defined]
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def checkpoint_counts(server: ServerProcess, thread_id: str) -> dict[str, int] | None:
+    """Checkpoints per namespace of a thread, read from Postgres (None in memory mode)."""
+    url = server.env.get("DATABASE_URL")
+    if not url:
+        return None
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT checkpoint_ns, count(*) FROM checkpoints WHERE thread_id = %s "
+            "GROUP BY checkpoint_ns",
+            (thread_id,),
+        )
+        return {ns: n for ns, n in await cur.fetchall()}
