@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+from functools import partial
 
 from langgraph_sdk.errors import ConflictError
 
 from tests.support.graphs import human, slow
+from tests.support.http_races import race_requests
+from tests.support.races import THREAD_ROW_LOCK
 from tests.support.runs import BUSY, INFLIGHT, TERMINAL, eventually, run_reaches, thread_reaches
 
 
@@ -126,15 +129,15 @@ async def _is_gone(http, thread_id: str, run_id: str) -> bool:
     return response.status_code == 404
 
 
-async def test_racing_requests_never_run_two_runs_of_a_thread_at_once(client, tag) -> None:
+async def test_racing_requests_never_run_two_runs_of_a_thread_at_once(client, server, tag) -> None:
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]
     strategies = ["enqueue"] * 12 + ["reject"] * 8
     random.Random(7).shuffle(strategies)
 
-    async def fire(n: int, strategy: str):
+    async def fire(racing, n: int, strategy: str):
         try:
-            return await client.runs.create(
+            return await racing.runs.create(
                 thread_id,
                 "slow",
                 input=human(f"m{n}"),
@@ -154,7 +157,13 @@ async def test_racing_requests_never_run_two_runs_of_a_thread_at_once(client, ta
             await asyncio.sleep(0.01)
 
     watcher = asyncio.create_task(watch())
-    results = await asyncio.gather(*(fire(n, s) for n, s in enumerate(strategies)))
+    # The requests are proven to race (tests/support/http_races.py).
+    results = await race_requests(
+        server,
+        [partial(fire, n=n, strategy=s) for n, s in enumerate(strategies)],
+        lock_sql=THREAD_ROW_LOCK,
+        params=(thread_id,),
+    )
     accepted = [r for r in results if r is not None]
     assert len(accepted) >= 12  # every enqueue, and any reject that found the thread idle
     finished = [await run_reaches(client, thread_id, r["run_id"]) for r in accepted]
