@@ -15,8 +15,6 @@ from langgraph_sdk.errors import (
 )
 
 from tests.support.graphs import AGENT_ASSISTANT_ID, FIXTURE_GRAPHS, HELLO_STEPS, HI
-from tests.support.http_races import NEW_ASSISTANT_LOCK, race_requests
-from tests.support.races import ASSISTANT_ROW_LOCK
 from tests.support.server import checkpoint_counts
 
 
@@ -292,47 +290,3 @@ async def test_wrong_types_are_422_and_create_nothing(http, tag):
 async def test_sdk_errors_are_http_status_errors(client):
     with pytest.raises(httpx.HTTPStatusError):
         await client.assistants.get(str(uuid.uuid4()))
-
-
-async def test_concurrent_patches_get_distinct_versions(client, server, tag):
-    created = await client.assistants.create("agent", metadata={"tag": tag})
-    assistant_id = created["assistant_id"]
-
-    def patch(i: int):
-        return lambda racing: racing.assistants.update(assistant_id, metadata={f"k{i}": i})
-
-    # Proven to overlap (tests/support/http_races.py).
-    results = await race_requests(
-        server, [patch(i) for i in range(10)], lock_sql=ASSISTANT_ROW_LOCK, params=(assistant_id,)
-    )
-    assert sorted(r["version"] for r in results) == list(range(2, 12))
-    final = await client.assistants.get(assistant_id)
-    assert final["version"] == 11
-    # Metadata merges are not lost under concurrency.
-    assert final["metadata"] == {"tag": tag, **{f"k{i}": i for i in range(10)}}
-    versions = await client.assistants.get_versions(assistant_id, limit=100)
-    assert [v["version"] for v in versions] == list(range(11, 0, -1))
-
-
-async def test_concurrent_creates(client, server, tag):
-    created = await asyncio.gather(
-        *(client.assistants.create("agent", metadata={"tag": tag, "i": i}) for i in range(20))
-    )
-    assert len({a["assistant_id"] for a in created}) == 20
-    assert await client.assistants.count(metadata={"tag": tag}) == 20
-
-    same_id = str(uuid.uuid4())
-
-    def create(racing):
-        return racing.assistants.create("agent", assistant_id=same_id, metadata={"tag": tag})
-
-    # Proven to overlap (tests/support/http_races.py).
-    outcomes = await race_requests(
-        server,
-        [create] * 5,
-        lock_sql=NEW_ASSISTANT_LOCK,
-        params=(same_id,),
-        return_exceptions=True,
-    )
-    assert sum(isinstance(o, dict) for o in outcomes) == 1
-    assert all(isinstance(o, ConflictError) for o in outcomes if not isinstance(o, dict))

@@ -14,8 +14,6 @@ from langgraph_sdk.errors import (
 )
 
 from tests.support.graphs import HELLO_STEPS
-from tests.support.http_races import race_requests
-from tests.support.races import NEW_THREAD_LOCK, THREAD_ROW_LOCK
 from tests.support.server import checkpoint_counts
 
 
@@ -393,39 +391,3 @@ async def test_prune_bad_input(http, client, tag):
         resp = await http.post("/threads/prune", json=body)
         assert resp.status_code == 422, body
     assert (await client.threads.get(thread["thread_id"]))["thread_id"] == thread["thread_id"]
-
-
-async def test_concurrent_writes(client, server, tag):
-    created = await asyncio.gather(
-        *(client.threads.create(metadata={"tag": tag, "i": i}) for i in range(30))
-    )
-    assert len({t["thread_id"] for t in created}) == 30
-    assert await client.threads.count(metadata={"tag": tag}) == 30
-
-    # The updates and the creates below race for one row: proven to overlap
-    # (tests/support/http_races.py).
-    target = created[0]["thread_id"]
-
-    def update(i: int):
-        return lambda racing: racing.threads.update(target, metadata={f"k{i}": i})
-
-    await race_requests(
-        server, [update(i) for i in range(15)], lock_sql=THREAD_ROW_LOCK, params=(target,)
-    )
-    merged = (await client.threads.get(target))["metadata"]
-    assert merged == {"tag": tag, "i": 0, **{f"k{i}": i for i in range(15)}}
-
-    same_id = str(uuid.uuid4())
-
-    def create(racing):
-        return racing.threads.create(thread_id=same_id, metadata={"tag": tag})
-
-    outcomes = await race_requests(
-        server,
-        [create] * 5,
-        lock_sql=NEW_THREAD_LOCK,
-        params=(same_id,),
-        return_exceptions=True,
-    )
-    assert sum(isinstance(o, dict) for o in outcomes) == 1
-    assert all(isinstance(o, ConflictError) for o in outcomes if not isinstance(o, dict))

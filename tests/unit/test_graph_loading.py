@@ -21,7 +21,7 @@ from robyn_server.graphs.loading import (
     load_langgraph_config,
 )
 from robyn_server.graphs.registry import GraphRegistry
-from tests.support.graphs import FIXTURE_GRAPHS
+from tests.support.graphs import FIXTURE_GRAPHS, REPLY
 from tests.support.paths import BAD_CONFIGS, FIXTURES, REPO_ROOT
 
 
@@ -169,7 +169,7 @@ def test_same_file_loaded_twice_is_one_module():
 def test_import_object_without_variable_returns_module():
     module, var, value = import_object("./graphs/agent.py", FIXTURES)
     assert var is None and value is None
-    assert module.REPLY == "hello there friend"
+    assert module.REPLY == REPLY
 
 
 # -- errors -----------------------------------------------------------------------------

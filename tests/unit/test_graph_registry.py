@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from robyn_server.graphs.loading import GraphLoadError, load_langgraph_config
 from robyn_server.graphs.registry import GraphRegistry, load_registry, system_assistant_id
-from tests.support.graphs import FIXTURE_GRAPHS, SCHEMA_KEYS
+from tests.support.graphs import AGENT_ASSISTANT_ID, FIXTURE_GRAPHS, HI, SCHEMA_KEYS
 from tests.support.paths import BAD_CONFIGS, FIXTURES
 
 
@@ -70,8 +70,8 @@ def test_shared_graph_objects_are_not_mutated(registry):
 
 
 def test_system_assistant_id():
-    assert system_assistant_id("agent") == "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
-    assert GraphRegistry.system_assistant_id("agent") == "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
+    assert system_assistant_id("agent") == AGENT_ASSISTANT_ID
+    assert GraphRegistry.system_assistant_id("agent") == AGENT_ASSISTANT_ID
 
 
 async def test_unknown_graph_raises_key_error(registry):
@@ -98,7 +98,7 @@ async def test_agent_runs_with_injected_checkpointer_and_store(registry):
     async with registry.graph("agent", checkpointer=saver, store=store) as graph:
         assert graph.checkpointer is saver and graph.store is store
         assert graph.name == "agent"
-        await graph.ainvoke({"messages": [{"role": "user", "content": "hi"}]}, _thread("t1"))
+        await graph.ainvoke(HI, _thread("t1"))
     # A fresh copy over the same saver sees the state the first run wrote.
     async with registry.graph("agent", checkpointer=saver, store=store) as graph:
         state = await graph.aget_state(_thread("t1"))

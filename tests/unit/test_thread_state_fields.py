@@ -16,7 +16,7 @@ from langgraph.types import interrupt
 
 from robyn_server.engine.snapshots import EMPTY_STATE, state_to_json, thread_fields
 from robyn_server.serialization import dumps
-from tests.support.graphs import HI, fixture_graph
+from tests.support.graphs import HI, REPLY, fixture_graph
 
 
 def new_thread() -> dict[str, Any]:
@@ -39,7 +39,7 @@ async def test_finished_run_is_idle_with_plain_values():
     # Messages are stored as JSON, the way every backend can keep them.
     assert [(m["type"], m["content"]) for m in fields["values"]["messages"]] == [
         ("human", "hi"),
-        ("ai", "hello there friend"),
+        ("ai", REPLY),
     ]
     assert fields == orjson.loads(orjson.dumps(fields))
 
