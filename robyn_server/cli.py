@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
 
     # Imported here, after sys.argv is clean, and before the fork so that a restarted
     # server process has nothing left to import.
-    from robyn_server.app.factory import bind_listener, create_app, serve_on
+    from robyn_server.app.factory import create_app
+    from robyn_server.http.server import bind_listener, serve_on
 
     try:
         listener = bind_listener(settings.host, port)

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from robyn_server.storage import InMemoryStorage, PostgresStorage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.postgres.migrate import (
@@ -30,6 +30,7 @@ from robyn_server.storage.postgres.migrate import (
     _migration_lock,
     _protect_langgraph_tables,
 )
+from robyn_server.storage.postgres.storage import PostgresStorage
 from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
 from robyn_server.storage.store_ttl import sweep_minutes, ttl_config
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn import Response
-
 from robyn_server.http.requests import ApiRequest
-from robyn_server.http.responses import json_response
+from robyn_server.http.responses import Response, json_response
 from robyn_server.serialization import project
 from robyn_server.storage.types import ANONYMOUS, Page, Scope
 
@@ -35,4 +33,6 @@ def run_headers(thread_id: str | None, run_id: str, tail: str) -> dict[str, str]
 
 
 def scope_for(request: ApiRequest) -> Scope:
+    """Whose data a request may see. Auth is not configurable yet: every caller is
+    anonymous. Storage calls already take a `Scope`, so turning auth on changes this."""
     return ANONYMOUS

@@ -12,15 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateSnapshot
 
 from robyn_server.engine.snapshots import _exists, empty_state, state_to_json, thread_fields
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.http.requests import parse_uuid
 from robyn_server.schemas.state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
 from robyn_server.services.context import AppContext
 from robyn_server.services.threads import NO_GRAPH, not_found
-from robyn_server.storage.types import Scope
+from robyn_server.storage.types import Scope, parse_uuid
 
 BUSY = "Thread is busy with an in-flight run; wait for it to finish before updating its state"
 # Keys of a checkpoint config that address a checkpoint, as opposed to run settings.
@@ -209,8 +209,6 @@ async def update_state(
     Refused while a run is pending or running: the run would overwrite the update, or
     the update would land in the middle of the run's steps.
     """
-    from langgraph.errors import EmptyInputError, InvalidUpdateError
-
     keys = _address_keys(body.checkpoint, body.checkpoint_id)
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")

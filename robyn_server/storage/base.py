@@ -40,6 +40,10 @@ class Storage(RunStorage, ABC):
     # database is back; it cannot name them itself without importing the driver.
     transient_errors: tuple[type[Exception], ...] = ()
 
+    async def reachable(self) -> bool:
+        """Whether the database answers now (for health checks); in memory, always."""
+        return True
+
     # -- assistants ------------------------------------------------------------------
 
     @abstractmethod

@@ -8,7 +8,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from psycopg_pool import AsyncConnectionPool
 
-from robyn_server.storage import Storage
+from robyn_server.storage.base import Storage
 
 
 @dataclass

@@ -15,8 +15,10 @@ import psycopg
 import pytest
 
 from robyn_server.app.persistence import open_persistence
-from robyn_server.storage import ANONYMOUS, InMemoryStorage, Scope, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.types import ANONYMOUS, Scope
 
 TRUNCATE_SQL = (
     "TRUNCATE langgraph_server.assistants, langgraph_server.assistant_versions, "

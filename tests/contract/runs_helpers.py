@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, Scope
 
 from .conftest import new_id
 

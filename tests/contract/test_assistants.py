@@ -7,7 +7,8 @@ from datetime import UTC
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Storage, StorageConflict
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, StorageConflict
 
 from .conftest import ASSISTANT_KEYS, VERSION_KEYS, make_assistant, make_thread, new_id
 

@@ -18,8 +18,10 @@ from robyn_server.app.persistence import (
     open_persistence,
     probe,
 )
-from robyn_server.storage import ANONYMOUS, InMemoryStorage, PostgresStorage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.storage import PostgresStorage
+from robyn_server.storage.types import ANONYMOUS
 
 SECRET = "s3cr3t-pa55word"
 

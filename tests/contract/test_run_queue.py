@@ -9,9 +9,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage
+from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.types import ThreadBusy, utcnow
+from robyn_server.storage.types import ANONYMOUS, Scope, ThreadBusy, utcnow
 
 from .conftest import make_thread, new_id
 from .runs_helpers import assert_run_shape, make_run

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage, StorageConflict
-from robyn_server.storage.types import ThreadBusy, utcnow
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, Scope, StorageConflict, ThreadBusy, utcnow
 
 from .conftest import make_assistant, make_thread, new_id
 from .runs_helpers import ASSISTANT_ID, assert_run_shape, make_run
