@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.types import StateSnapshot
@@ -25,7 +26,7 @@ EMPTY_STATE: dict[str, Any] = {
 }
 
 
-def _checkpoint(config: dict[str, Any] | None) -> dict[str, Any] | None:
+def _checkpoint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     address = checkpoint_address(config)
     return address if address and address["checkpoint_id"] else None
 
