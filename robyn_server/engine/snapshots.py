@@ -1,4 +1,9 @@
-"""TODO docstring"""
+"""LangGraph's `StateSnapshot` in the wire's shapes: ThreadState, the thread row's
+status, values and interrupts, and what /wait and /join answer.
+
+LangGraph's snapshot is the one source of truth for state: the endpoints and the engine
+derive everything from it here, so a run and a state update leave the same thread row.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO docstring"""
+"""Schema migrations for `langgraph_server`: numbered SQL files in migrations/, applied
+once, in order, under an advisory lock so that servers starting together take turns.
+
+Also revokes public access to LangGraph's own tables (checkpoints, store), which hold
+every thread's state and must only be reached through the API.
+"""
 
 from __future__ import annotations
 
