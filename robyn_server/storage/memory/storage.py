@@ -14,7 +14,7 @@ from typing import Any
 
 from robyn_server.storage.base import Storage
 from robyn_server.storage.memory.runs import RunsInMemory
-from robyn_server.storage.memory.threads import Record, Row, later_than, page_of
+from robyn_server.storage.memory.threads import Record, Row, later_than, page_of, stored
 from robyn_server.storage.types import (
     ASSISTANT_SORT_COLUMNS,
     IfExists,
@@ -67,9 +67,9 @@ class InMemoryStorage(RunsInMemory, Storage):
         record = {
             "assistant_id": key,
             "graph_id": graph_id,
-            "config": copy.deepcopy(config),
-            "context": copy.deepcopy(context),
-            "metadata": copy.deepcopy(metadata),
+            "config": stored(config),
+            "context": stored(context),
+            "metadata": stored(metadata),
             "name": name,
             "description": description,
             "version": 1,
@@ -110,9 +110,9 @@ class InMemoryStorage(RunsInMemory, Storage):
         }
         for field, value in replacements.items():
             if value is not None:
-                data[field] = copy.deepcopy(value)
+                data[field] = stored(value)
         if metadata is not None:
-            data["metadata"] = {**data["metadata"], **copy.deepcopy(metadata)}
+            data["metadata"] = {**data["metadata"], **stored(metadata)}
         versions = self._versions[key]
         version = max(v["version"] for v in versions) + 1
         data["version"] = version
