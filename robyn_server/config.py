@@ -9,8 +9,9 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_FILE = REPO_ROOT / "langgraph.json"
+# Found in the working directory, as `langgraph dev` finds it: a server installed as a
+# wheel has no project folder of its own.
+DEFAULT_CONFIG_FILE = Path("langgraph.json")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
