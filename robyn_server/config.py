@@ -83,7 +83,7 @@ class Settings:
     log_level: str = "INFO"
     # Lets run webhooks call loopback, private and link-local addresses (development, tests).
     webhook_allow_private: bool = False
-    # The run engine (robyn_server/runs).
+    # The run engine (robyn_server/engine).
     run_timeout_seconds: float = 3600.0
     run_max_attempts: int = 3
     run_max_concurrency: int = 1000

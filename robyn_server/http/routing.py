@@ -75,7 +75,7 @@ class RouteInfo:
     tags: list[str]
     body_model: Any = None  # a pydantic model (or type) describing the JSON body
     query: Mapping[str, Param | str] = field(default_factory=dict)
-    # Path parameters whose schema is not the default for their name (see openapi.py).
+    # Path parameters whose schema is not the default for their name (see http/openapi.py).
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Status codes besides 200 and the common errors: a description, or a
     # (description, body type) pair when the body is not `{"detail": ...}`.

@@ -3,7 +3,7 @@
 It mirrors `PostgresStorage` rule for rule (the contract suite runs against both), so
 switching backends never changes what a client sees. State lives only in this process.
 Stored dicts never leave it: inputs are deep-copied in and records deep-copied out.
-Threads live in memory_threads.py, runs in memory_runs.py.
+Threads live in threads.py, runs in runs.py.
 """
 
 from __future__ import annotations
