@@ -87,7 +87,7 @@ def empty_state() -> dict[str, Any]:
     return copy.deepcopy(EMPTY_STATE)
 
 
-def _exists(snapshot: StateSnapshot) -> bool:
+def snapshot_exists(snapshot: StateSnapshot) -> bool:
     # LangGraph answers a missing checkpoint with a blank snapshot rather than an error.
     return snapshot.created_at is not None or snapshot.metadata is not None
 
@@ -105,7 +105,7 @@ def thread_fields(snapshot: StateSnapshot) -> dict[str, Any]:
         for task in snapshot.tasks
         if task.interrupts
     }
-    values = snapshot.values if _exists(snapshot) else None
+    values = snapshot.values if snapshot_exists(snapshot) else None
     plain = to_jsonable({"values": values, "interrupts": interrupts})
     return {
         "status": "interrupted" if snapshot.next or interrupts else "idle",
