@@ -1,7 +1,7 @@
-"""The Robyn application: routes, CORS, startup and shutdown.
+"""The server process's application: our routes on Robyn, and our start-up and shutdown.
 
-Import this module only after `cli` has cleaned `sys.argv`: Robyn parses the command
-line when it is imported and would otherwise take our flags for its own.
+Import this module only after `cli` has cleaned `sys.argv`: it imports Robyn, which
+parses the command line when it is imported and would otherwise take our flags.
 """
 
 from __future__ import annotations
@@ -11,107 +11,20 @@ import logging
 import os
 import sys
 
-import robyn.processpool
-from robyn import HttpMethod, Request, Response, Robyn
-from robyn.robyn import SocketHeld
-
 from robyn_server.app.lifecycle import start, stop
-from robyn_server.http.cors import CorsPolicy
-from robyn_server.http.method_index import MethodIndex
-from robyn_server.http.responses import error_response, method_not_allowed
-from robyn_server.http.routing import wrap
+from robyn_server.http.server import App, build_app
+from robyn_server.http.sse import native_flush
 from robyn_server.routes import ROUTE_TABLES
 from robyn_server.services.context import AppContext
 
 logger = logging.getLogger("robyn_server")
 
-EXPOSED_HEADERS = "content-location, location, x-pagination-total, x-pagination-next"
-ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-# Methods Robyn routes to Python. Others (QUERY, ...) get Robyn's own plain-text 405
-# before any Python runs (docs/robyn-payload-panic.md); CONNECT never reaches a route.
-ROUTABLE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE")
-# Robyn's Rust layer parses multipart/form-data bodies itself, before any Python runs, and
-# a malformed one (no boundary) becomes a plain-text 500 that leaves the keep-alive
-# connection hanging. This API reads JSON whatever the declared type, as the reference
-# does, so Robyn must never see a multipart type. Robyn 0.88 registers its global request
-# and response headers as the same actix app-data type, so the *response* headers are
-# what it appends to every request's headers; it then decides by the last content-type
-# value. A global response content-type therefore hides the client's from that parser,
-# and on responses it only fills in where a handler set none (204s). A test sends a
-# multipart request without a boundary, so a Robyn upgrade that changes this is caught.
-DEFAULT_CONTENT_TYPE = "application/json"
 
-
-def _configure_cors(app: Robyn, origins: list[str]) -> CorsPolicy | None:
-    """Global headers reach every response, streams included (after-middleware would
-    not), so a wildcard policy costs nothing per request."""
-    app.set_response_header("access-control-expose-headers", EXPOSED_HEADERS)
-    if "*" in origins:
-        app.set_response_header("access-control-allow-origin", "*")
-        return None
-    return CorsPolicy(origins)
-
-
-def create_app(ctx: AppContext) -> Robyn:
-    app = Robyn(__file__)
-    app.config.disable_openapi = True  # we serve our own /openapi.json and /docs
-    app.config.workers = ctx.settings.workers
-    app.config.processes = 1
-    cors = _configure_cors(app, ctx.settings.cors_allow_origins)
-    max_body = ctx.settings.max_request_body_bytes
-
-    app.set_response_header("content-type", DEFAULT_CONTENT_TYPE)
-
-    infos = [info for table in ROUTE_TABLES for info in table.routes]
-    methods = MethodIndex(
-        [("HEAD", "/ok"), ("HEAD", "/"), *((info.method, info.path) for info in infos)]
-    )
-    for info in infos:
-        handler = (
-            info.handler
-            if info.raw
-            else wrap(info.handler, max_body, cors, methods.shadowed(info.path))
-        )
-        app.add_route(info.method, info.path, handler)
-
-    async def preflight(request: Request) -> Response:
-        headers = {
-            "access-control-allow-methods": ALLOWED_METHODS,
-            "access-control-allow-headers": request.headers.get("access-control-request-headers")
-            or "*",
-            "access-control-max-age": "600",
-            "access-control-allow-private-network": "true",
-        }
-        response = Response(204, headers, b"")
-        if cors is not None:
-            cors.apply(request, response)
-        return response
-
-    async def ok_head(request: Request) -> Response:
-        return Response(200, {"content-type": "application/json"}, b"")
-
-    async def unrouted(request: Request) -> Response:
-        allowed = methods.allowed(request.url.path)
-        response = method_not_allowed(allowed) if allowed else error_response(404, "Not Found")
-        if cors is not None:
-            cors.apply(request, response)
-        return response
-
-    # Health checkers often probe with HEAD.
-    for path in ("/ok", "/"):
-        app.add_route("HEAD", path, ok_head)
-    app.add_route("OPTIONS", "/*path", preflight)
-    for method in ROUTABLE_METHODS:
-        # The enum: Robyn's table of method names lacks TRACE. "/*path" does not match
-        # "/" itself, which gets its own catch-all for the methods it does not take.
-        app.add_route(getattr(HttpMethod, method), "/*path", unrouted)
-        if method not in methods.allowed("/"):
-            app.add_route(getattr(HttpMethod, method), "/", unrouted)
-
+def create_app(ctx: AppContext) -> App:
     async def startup() -> None:
         ctx.loop = asyncio.get_running_loop()
         try:
-            await start(ctx)
+            await start(ctx, native_flush)
             if ctx.on_ready is not None:
                 ctx.on_ready()
         except BaseException as exc:
@@ -124,22 +37,4 @@ def create_app(ctx: AppContext) -> Robyn:
     async def shutdown() -> None:
         await stop(ctx)
 
-    app.startup_handler(startup)
-    app.shutdown_handler(shutdown)
-    return app
-
-
-def bind_listener(host: str, port: int) -> SocketHeld:
-    """The listening socket, bound as Robyn binds its own (SO_REUSEADDR, SO_REUSEPORT)."""
-    return SocketHeld(host, port)
-
-
-def serve_on(app: Robyn, listener: SocketHeld, host: str, port: int) -> None:
-    """Run Robyn until the process exits, accepting on `listener`.
-
-    The supervisor binds the socket before it forks this process, so the socket and its
-    backlog outlive a crashed server. Robyn 0.88's start() binds a socket of its own in
-    `processpool.run_processes`; this hands it ours instead (robyn is pinned to 0.88.0).
-    """
-    robyn.processpool.SocketHeld = lambda _host, _port: listener  # type: ignore[assignment]
-    app.start(host=host, port=port, _check_port=False)
+    return build_app(ctx.settings, ROUTE_TABLES, startup, shutdown)

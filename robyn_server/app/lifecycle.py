@@ -1,7 +1,7 @@
 """Start-up and shutdown of the server's resources, independent of Robyn.
 
-`cli` imports this before Robyn is imported (signal handlers need it), so nothing here
-may import Robyn.
+`cli` installs the signal handlers that call `request_shutdown` before the server is
+forked; the HTTP layer hands in the one Robyn call the engine needs (`native_flush`).
 """
 
 from __future__ import annotations
@@ -10,17 +10,24 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 
+from robyn_server.app.persistence import open_persistence
+from robyn_server.engine.broker import Broker
+from robyn_server.engine.engine import RunEngine
+from robyn_server.engine.stream_slots import StreamSlots
+from robyn_server.services.assistants import ensure_system_assistants
 from robyn_server.services.context import AppContext
+from robyn_server.services.thread_ttl import ThreadTTLSweeper
+from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
 logger = logging.getLogger("robyn_server")
 
 
-async def start(ctx: AppContext) -> None:
-    from robyn_server.app.persistence import open_persistence
-    from robyn_server.services.assistants import ensure_system_assistants
-    from robyn_server.services.thread_ttl import ThreadTTLSettings, ThreadTTLSweeper
-
+async def start(ctx: AppContext, native_flush: Callable[[], object]) -> None:
+    """Open persistence and start the engine; `native_flush` is the HTTP layer's call into
+    Robyn's native code (see `engine.stream_slots`), handed in so this module imports
+    no Robyn."""
     settings = ctx.settings
     ctx.thread_ttl = ThreadTTLSettings.from_checkpointer_config(ctx.registry.checkpointer_config())
     ctx.persistence = await open_persistence(
@@ -35,7 +42,7 @@ async def start(ctx: AppContext) -> None:
         synchronous_commit=settings.database_synchronous_commit,
     )
     await ensure_system_assistants(ctx)
-    await _start_engine(ctx)
+    await _start_engine(ctx, native_flush)
     sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
     sweeper.start()
     ctx.background.append(sweeper)
@@ -51,12 +58,12 @@ async def start(ctx: AppContext) -> None:
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
-async def _start_engine(ctx: AppContext) -> None:
-    from robyn_server.engine.broker import Broker
-    from robyn_server.engine.engine import RunEngine
-
-    ctx.broker = Broker(ctx.settings.resumable_stream_ttl_seconds)
-    ctx.engine = RunEngine(ctx, ctx.broker)
+async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> None:
+    settings, persistence = ctx.settings, ctx.persistence
+    assert persistence is not None  # opened just before
+    ctx.broker = Broker(settings.resumable_stream_ttl_seconds)
+    slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
+    ctx.engine = RunEngine(settings, ctx.registry, persistence, ctx.broker, slots)
     await ctx.engine.start()
 
 

@@ -22,14 +22,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from robyn_server.storage import InMemoryStorage, PostgresStorage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.postgres.migrate import (
-    _apply_migrations,
-    _migration_lock,
-    _protect_langgraph_tables,
+    apply_migrations,
+    migration_lock,
+    protect_langgraph_tables,
 )
+from robyn_server.storage.postgres.storage import PostgresStorage
 from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
 from robyn_server.storage.store_ttl import sweep_minutes, ttl_config
 
@@ -245,14 +246,14 @@ async def open_persistence(
             await _require_pgvector(pool, _target(database_url)[0])
         checkpointer = AsyncPostgresSaver(pool)
         store = AsyncPostgresStore(pool, index=store_index, ttl=ttl)  # type: ignore[arg-type]
-        async with pool.connection() as conn, _migration_lock(conn):
+        async with pool.connection() as conn, migration_lock(conn):
             # Setup runs on the locked connection itself (not through the pool), so it
             # needs no second connection and is serialized with other servers.
             await AsyncPostgresSaver(conn).setup()
             await AsyncPostgresStore(conn, index=store_index).setup()  # type: ignore[arg-type]
             await widen_ttl_minutes(conn)
-            await _apply_migrations(conn)
-            await _protect_langgraph_tables(conn)
+            await apply_migrations(conn)
+            await protect_langgraph_tables(conn)
         await _start_store_sweeper(store)
     except BaseException:
         await pool.close()

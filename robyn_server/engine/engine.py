@@ -9,9 +9,8 @@ the server's event loop. No polling: the only timers are for runs delayed with
 Cancellation (`cancel`, and the interrupt/rollback multitask strategies) cancels the
 executing task with an action the executor reads when it sees the cancellation.
 
-The database may go away at any moment. Every storage call the engine makes on its own
-(claiming, settling) goes through `retry_storage`, so a run is settled, and its thread
-freed, once the database is back, and no worker dies of an outage.
+Every storage call the engine makes on its own (claiming, settling) goes through
+`retry_storage` (engine/retry.py), so a database outage delays them instead of losing them.
 """
 
 from __future__ import annotations
@@ -19,56 +18,40 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from robyn_server.config import Settings
 from robyn_server.engine import webhooks
 from robyn_server.engine.broker import Broker, RunChannel
+from robyn_server.engine.execution import (
+    Execution,
+    end_pending_run,
+    execute_run,
+    settle_failed_runs,
+)
+from robyn_server.engine.retry import StorageGaveUp, retry_storage
 from robyn_server.engine.stream_slots import StreamSlots
-from robyn_server.services.context import AppContext
+from robyn_server.graphs.registry import GraphRegistry
+from robyn_server.storage.base import Storage
+from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.types import ANONYMOUS, utcnow
 
 logger = logging.getLogger("robyn_server.engine")
 T = TypeVar("T")
 
-# Pauses between attempts of a storage call that failed because the database is
-# unavailable: short at first (a restart or failover is often over within a second),
-# then every few seconds at most, which is plenty for a database that is still down.
-RETRY_FIRST_DELAY = 0.1
-RETRY_MAX_DELAY = 5.0
-
-
-class StorageGaveUp(Exception):
-    """The server is stopping while the database is unavailable, so a storage call is
-    not retried any more. What it left undone, the next start repairs (run_recover)."""
-
-
-@dataclass
-class Execution:
-    run: dict[str, Any]
-    task: asyncio.Task | None = None
-    cancel_action: str | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set once the graph has finished and its outcome is being recorded, which can take
-    # as long as a database outage: a cancel then changes nothing, and must not abort
-    # the recording, or the run would stay `running` and its thread `busy`.
-    settling: bool = False
-
-    def stop(self, action: str) -> None:
-        """Cancel the executing task; the executor reads `action` to settle the run."""
-        if self.settling:
-            return
-        self.cancel_action = action
-        if self.task is not None and self.task is not asyncio.current_task():
-            self.task.cancel()
-
 
 class RunEngine:
-    def __init__(self, ctx: AppContext, broker: Broker) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        settings: Settings,
+        registry: GraphRegistry,
+        persistence: Persistence,
+        broker: Broker,
+        stream_slots: StreamSlots,
+    ) -> None:
+        self.registry = registry
+        self.persistence = persistence
         self.broker = broker
-        settings = ctx.settings
         self.timeout = settings.run_timeout_seconds
         self.max_attempts = settings.run_max_attempts
         self.heartbeat = settings.sse_heartbeat_seconds
@@ -83,18 +66,22 @@ class RunEngine:
         self._secrets: dict[str, Any] = {}
         self._background: set[asyncio.Task] = set()
         self.webhook_policy = webhooks.WebhookPolicy.from_sources(
-            ctx.registry.webhooks_config(), settings.webhook_allow_private
+            registry.webhooks_config(), settings.webhook_allow_private
         )
-        self.stream_slots = StreamSlots(settings.open_stream_limit)
+        self.stream_slots = stream_slots
         self.stopping = False
         self._stopped = asyncio.Event()  # wakes storage retries when the server stops
+
+    @property
+    def storage(self) -> Storage:
+        return self.persistence.storage
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Pick up what a previous process left: runs it was executing (crash or
         SIGTERM) and runs still queued."""
-        recovered = await self.ctx.storage.run_recover(max_attempts=self.max_attempts)
+        recovered = await self.storage.run_recover(max_attempts=self.max_attempts)
         if recovered["requeued"] or recovered["failed"]:
             logger.warning(
                 "Recovered runs from a previous process: %d re-queued, %d failed after %d attempts",
@@ -102,8 +89,6 @@ class RunEngine:
                 len(recovered["failed"]),
                 self.max_attempts,
             )
-        from robyn_server.engine.execution import settle_failed_runs
-
         await settle_failed_runs(self, recovered["failed"])
         for thread_id in recovered["threads"]:
             self._delayed.add(thread_id)  # queued runs may be delayed ones
@@ -118,7 +103,7 @@ class RunEngine:
             timer.cancel()
         suspended: list[str] = []
         try:
-            suspended = await self.ctx.storage.run_suspend_running()
+            suspended = await self.storage.run_suspend_running()
         except Exception:
             logger.exception("Could not mark in-flight runs for recovery")
         for execution in list(self._executions.values()):
@@ -181,7 +166,7 @@ class RunEngine:
                 self.kick(thread_id)
 
     async def _claim(self, thread_id: str) -> dict[str, Any] | None:
-        storage = self.ctx.storage
+        storage = self.storage
         try:
             return await storage.run_claim(thread_id)
         except storage.transient_errors:
@@ -197,44 +182,18 @@ class RunEngine:
         block the thread for good. While a thread's worker claims, no run of that thread
         executes here, and this process is the only one executing this database's runs
         (run_recover assumes as much), so such a run goes back to pending."""
-        storage = self.ctx.storage
+        storage = self.storage
         for run in await storage.run_inflight(ANONYMOUS, thread_id=thread_id, statuses=["running"]):
             if run["run_id"] not in self._executions:
                 await storage.run_set_status(run["run_id"], "pending", only_if=["running"])
         return await storage.run_claim(thread_id)
 
     async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """`await call()`, repeated with backoff for as long as it fails because the
-        database is unavailable (storage's `transient_errors`), so an outage delays the
-        engine's bookkeeping instead of losing it. `call` must be safe to repeat. Other
-        errors propagate; when the server stops meanwhile, raises `StorageGaveUp`."""
-        transient = self.ctx.storage.transient_errors
-        delay, failures = RETRY_FIRST_DELAY, 0
-        while True:
-            try:
-                result = await call()
-            except transient as exc:
-                failures += 1
-                if failures == 1:
-                    logger.warning(
-                        "Database unavailable while %s (%s: %s); retrying until it is back",
-                        what,
-                        type(exc).__name__,
-                        exc,
-                    )
-                if not self.stopping:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopped.wait(), delay)
-                if self.stopping:
-                    raise StorageGaveUp(what) from exc
-                delay = min(2 * delay, RETRY_MAX_DELAY)
-                continue
-            if failures:
-                logger.warning("Database is back: %s succeeded after %d retries", what, failures)
-            return result
+        """`retry_storage` (engine/retry.py) for as long as this engine runs."""
+        return await retry_storage(what, call, self.storage.transient_errors, self._stopped)
 
     async def _schedule_delayed(self, thread_id: str) -> None:
-        due = await self.ctx.storage.run_next_due(thread_id)
+        due = await self.storage.run_next_due(thread_id)
         if due is None:
             self._delayed.discard(thread_id)
             return
@@ -250,13 +209,12 @@ class RunEngine:
         self.kick(thread_id)
 
     async def _execute(self, run: dict[str, Any]) -> None:
-        from robyn_server.engine.execution import execute_run
-
         execution = Execution(run)
         self._executions[run["run_id"]] = execution
         try:
             async with self._semaphore:
                 task = asyncio.current_task()
+                assert task is not None  # running as the worker's task
                 execution.task = task
                 if execution.cancel_action is not None:
                     # Cancelled between claim and start.
@@ -271,8 +229,6 @@ class RunEngine:
     async def cancel(self, run_ids: list[str], *, thread_id: str | None, action: str) -> None:
         """Stop running runs (their executor settles status and checkpoints) and end
         pending ones: `interrupted`, or deleted for `rollback`."""
-        from robyn_server.engine.execution import end_pending_run
-
         executing = [self._executions[r] for r in run_ids if r in self._executions]
         # Queued runs first: while the running one still runs, none of them can be
         # claimed, so none slips into execution between the two steps.

@@ -14,23 +14,72 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
 from robyn_server.engine import webhooks
+from robyn_server.engine.broker import Broker
 from robyn_server.engine.checkpoints import delete_run_checkpoints
-from robyn_server.engine.engine import StorageGaveUp
 from robyn_server.engine.graph_context import graph_context
 from robyn_server.engine.graph_input import build_input
+from robyn_server.engine.retry import StorageGaveUp
+from robyn_server.engine.secrets import inject_secrets
 from robyn_server.engine.snapshots import thread_fields, wait_answer
 from robyn_server.engine.stream_modes import RunStream
+from robyn_server.engine.webhook_policy import WebhookPolicy
+from robyn_server.graphs.registry import GraphRegistry
+from robyn_server.storage.base import Storage
+from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.types import ANONYMOUS, utcnow
 
-if TYPE_CHECKING:
-    from robyn_server.engine.engine import Execution, RunEngine
+T = TypeVar("T")
+
+
+class RunEngine(Protocol):
+    """What executing and settling a run needs from the engine that claimed it.
+
+    engine.py implements it and imports this module; naming the interface here keeps
+    the dependency one way."""
+
+    registry: GraphRegistry
+    persistence: Persistence
+    broker: Broker
+    timeout: float
+    webhook_policy: WebhookPolicy
+
+    @property
+    def storage(self) -> Storage: ...
+
+    async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T: ...
+
+    def spawn(self, coro: Any) -> None: ...
+
+
+@dataclass
+class Execution:
+    run: dict[str, Any]
+    task: asyncio.Task | None = None
+    cancel_action: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the graph has finished and its outcome is being recorded, which can take
+    # as long as a database outage: a cancel then changes nothing, and must not abort
+    # the recording, or the run would stay `running` and its thread `busy`.
+    settling: bool = False
+
+    def stop(self, action: str) -> None:
+        """Cancel the executing task; the executor reads `action` to settle the run."""
+        if self.settling:
+            return
+        self.cancel_action = action
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+
 
 logger = logging.getLogger("robyn_server.engine")
 LANGGRAPH_VERSION = importlib.metadata.version("langgraph")
@@ -73,7 +122,7 @@ DATABASE_UNAVAILABLE = {
 
 
 def run_error(engine: RunEngine, exc: Exception) -> dict[str, str]:
-    if isinstance(exc, engine.ctx.storage.transient_errors):
+    if isinstance(exc, engine.storage.transient_errors):
         return dict(DATABASE_UNAVAILABLE)
     return error_payload(exc)
 
@@ -93,7 +142,7 @@ def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
 
 
 async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> None:
-    ctx = engine.ctx
+    persistence = engine.persistence
     run = execution.run
     run_id, thread_id = run["run_id"], run["thread_id"]
     kwargs = run["kwargs"]
@@ -105,22 +154,20 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
     config = _graph_config(run)
     context = kwargs.get("context") or None
     if secrets is not None:
-        from robyn_server.engine.secrets import inject_secrets
-
         config, context = inject_secrets(config, context or {}, secrets)
     graph_id = config["configurable"].get("graph_id")
     stream = RunStream(
         kwargs.get("stream_mode") or ["values"], subgraphs=bool(kwargs.get("subgraphs"))
     )
     status, error = "success", None
-    state_config = {"configurable": {"thread_id": thread_id}}
+    state_config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     fields: dict[str, Any] | None = None
     # A temporary thread's checkpoints die with the run, so they never leave memory:
     # on Postgres that saves a dozen statements per stateless run.
-    checkpointer = InMemorySaver() if kwargs.get("temporary") else ctx.checkpointer
+    checkpointer = InMemorySaver() if kwargs.get("temporary") else persistence.checkpointer
     try:
-        async with ctx.registry.graph(
-            graph_id, config, checkpointer=checkpointer, store=ctx.store
+        async with engine.registry.graph(
+            graph_id, config, checkpointer=checkpointer, store=persistence.store
         ) as graph:
             context = graph_context(graph, context)
             try:
@@ -138,8 +185,10 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                     ):
                         broker.publish(channel, name, data)
             except asyncio.CancelledError:
-                if (status := _cancelled_status(execution)) is None:
+                cancelled = _cancelled_status(execution)
+                if cancelled is None:
                     raise
+                status = cancelled
             except TimeoutError:
                 message = f"Run exceeded its time limit of {engine.timeout:g} s"
                 status, error = "timeout", {"error": "TimeoutError", "message": message}
@@ -151,7 +200,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
             if status == "rollback":
                 await engine.retry_storage(
                     f"rolling back run {run_id}",
-                    lambda: delete_run_checkpoints(ctx.checkpointer, thread_id, run_id),
+                    lambda: delete_run_checkpoints(persistence.checkpointer, thread_id, run_id),
                 )
             if not kwargs.get("temporary"):
                 state = await engine.retry_storage(
@@ -160,8 +209,10 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                 )
                 fields = thread_fields(state)
     except asyncio.CancelledError:
-        if (status := _cancelled_status(execution)) is None:
+        cancelled = _cancelled_status(execution)
+        if cancelled is None:
             raise
+        status = cancelled
     except StorageGaveUp:
         # Stopping, with the database away: as for a shutdown, below.
         broker.close(channel, None)
@@ -211,7 +262,9 @@ def _cancelled_status(execution: Execution) -> str | None:
     loop shutting down), which must propagate."""
     if execution.cancel_action is None:
         return None
-    asyncio.current_task().uncancel()
+    task = asyncio.current_task()
+    assert task is not None  # called from the run's own task
+    task.uncancel()
     return "rollback" if execution.cancel_action == "rollback" else "interrupted"
 
 
@@ -232,7 +285,7 @@ async def settle(
     """Write the run's final status, then the thread's: busy while other runs are queued,
     else error / interrupted / idle from the final checkpoint. Safe to repeat after a
     failure part way (the engine retries it through a database outage)."""
-    storage = engine.ctx.storage
+    storage = engine.storage
     run_id, thread_id = run["run_id"], run["thread_id"]
     # The thread first: a client that sees the run finished must find the thread settled.
     queued = [
@@ -256,7 +309,7 @@ async def settle(
 async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], status: str) -> None:
     """Deleting the thread deletes the run with it, so the run's status needs no write
     of its own, unless the delete fails: then the run must not look unfinished."""
-    storage = engine.ctx.storage
+    storage = engine.storage
     thread_id = run["thread_id"]
     try:
         await engine.retry_storage(
@@ -277,7 +330,7 @@ async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], statu
 async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
     """Cancel a run that is not executing: pending ones end interrupted (or are deleted
     for rollback); a run that finished meanwhile is left alone."""
-    storage = engine.ctx.storage
+    storage = engine.storage
     run = await storage.run_get(ANONYMOUS, run_id)
     if run is None or run["status"] != "pending":
         return
@@ -301,7 +354,7 @@ async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
 
 async def _free_thread_if_idle(engine: RunEngine, thread_id: str) -> None:
     """A busy thread left without pending or running runs is idle (or interrupted)."""
-    storage = engine.ctx.storage
+    storage = engine.storage
     if not await storage.run_inflight(ANONYMOUS, thread_id=thread_id):
         thread = await storage.thread_get(ANONYMOUS, thread_id)
         if thread is not None and thread["status"] == "busy":
@@ -318,7 +371,7 @@ async def _retry_quietly(engine: RunEngine, thread_id: str) -> None:
 
 async def settle_failed_runs(engine: RunEngine, run_ids: list[str]) -> None:
     """Runs that crashed too often: make sure their threads are not left busy."""
-    storage = engine.ctx.storage
+    storage = engine.storage
     for run_id in run_ids:
         run = await storage.run_get(ANONYMOUS, run_id)
         if run is None:

@@ -1,18 +1,17 @@
-"""TODO docstring"""
+"""How many streaming responses may be open at once, and their release.
+
+Each open stream holds one of Robyn's blocking threads (field notes §1.4), so the engine
+counts open streams and new ones beyond the cap get a 503 before any run is created.
+The HTTP layer supplies `flush`, a call into its native code (see `StreamSlots`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING
-
-from robyn import Headers
+from collections.abc import Callable
 
 from robyn_server.errors import ServiceUnavailable
-
-if TYPE_CHECKING:
-    pass
-
 
 # Heartbeat (and native flush) interval of streams that cancel their run on disconnect.
 # The second write after a client left is the one that fails, and the dropped stream is
@@ -35,7 +34,8 @@ class StreamSlots:
     every `WATCH_SECONDS` while a stream that cancels on disconnect is open.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, flush: Callable[[], object]) -> None:
+        self._native_flush = flush
         self.limit = limit
         self.open = 0
         self.watching = 0
@@ -75,7 +75,7 @@ class StreamSlots:
                 await asyncio.wait_for(wake.wait(), interval)
             except TimeoutError:
                 pass
-            Headers({})  # any native call applies pyo3's deferred releases
+            self._native_flush()  # any native call applies pyo3's deferred releases
 
     def stop(self) -> None:
         if self._flusher is not None:

@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""CORS for a list of allowed origins (with `*`, global headers do it all)."""
 
 from __future__ import annotations
 

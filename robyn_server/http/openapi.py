@@ -9,7 +9,6 @@ what it forbids) and checks every answer against it.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -206,10 +205,3 @@ def build_openapi(tables: list[RouteTable], graph_ids: tuple[str, ...] = ()) -> 
             "components": {"schemas": components.schemas},
         }
     )
-
-
-@cache
-def openapi_document(graph_ids: tuple[str, ...] = ()) -> dict[str, Any]:
-    from robyn_server.routes import ROUTE_TABLES
-
-    return build_openapi(ROUTE_TABLES, graph_ids)

@@ -1,8 +1,7 @@
-"""TODO docstring"""
+"""Requests as route handlers see them: decoded, bounded and validated on first use."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus
 
@@ -11,6 +10,9 @@ from pydantic import BaseModel, ValidationError
 from robyn import Request
 
 from robyn_server.errors import PayloadTooLarge, ValidationFailed
+
+# What a raw route (`raw=True`) receives: Robyn's own request, undecoded.
+RawRequest = Request
 
 # orjson refuses to *encode* more than 254 levels, and deepcopy/recursive filters break
 # long before Python's recursion limit: a body nested deeper than this would be stored
@@ -31,14 +33,6 @@ def format_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in err["loc"]) or "body"
         lines.append(f"{where}: {err['msg']}")
     return "\n".join(lines) or "Invalid request body"
-
-
-def parse_uuid(value: str, what: str) -> str:
-    """Canonical lowercase form of a UUID path or body value, or a 422 naming the field."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        raise ValidationFailed(f"Invalid {what}: must be a UUID") from None
 
 
 def parse_bool(value: str | None, default: bool = False) -> bool:

@@ -1,10 +1,11 @@
-"""TODO docstring"""
+"""JSON, empty, error and HTML responses; every error body is `{"detail": ...}`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from robyn import Response
+# Re-exported: route modules name the type without importing Robyn.
+from robyn import Response as Response
 
 from robyn_server.serialization import dumps
 
@@ -27,3 +28,7 @@ def error_response(status: int, detail: str) -> Response:
 def method_not_allowed(allowed: list[str]) -> Response:
     headers = {**JSON_HEADERS, "allow": ", ".join(allowed)}
     return Response(405, headers, dumps({"detail": "Method Not Allowed"}))
+
+
+def html_response(text: str, status: int = 200) -> Response:
+    return Response(status, {"content-type": "text/html; charset=utf-8"}, text)

@@ -1,33 +1,36 @@
-"""The thin HTTP layer between Robyn and our route handlers.
+"""Route tables, and the wrapper that turns a route handler into a Robyn endpoint.
 
 Robyn hands us raw requests: path and query values are not percent-decoded, bodies are
-unparsed strings and unhandled exceptions become text/plain 500s. `Endpoint` wraps each
-handler so that it receives an `ApiRequest` with decoded values and typed accessors, and
-so that every failure leaves as `{"detail": ...}` with the right status code.
+unparsed strings and unhandled exceptions become text/plain 500s. `wrap` makes each
+handler receive an `ApiRequest` with decoded values and typed accessors, and makes every
+failure leave as `{"detail": ...}` with the right status code.
 
 Handlers are registered with `@route(...)` into a `RouteTable`; the same table mounts
-the routes on the app and describes them in /openapi.json.
+the routes on the app and describes them in /openapi.json. A route that declares a
+pydantic `body` model gets the validated body as its second argument.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
 from robyn import Request, Response, StreamingResponse
 
 from robyn_server.errors import ApiError
 from robyn_server.http.cors import CorsPolicy
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import error_response, json_response, method_not_allowed
+from robyn_server.storage.types import StorageUnavailable
 
 logger = logging.getLogger("robyn_server.http")
 
-Handler = Callable[["ApiRequest"], Awaitable[Any]]
+Handler = Callable[[ApiRequest], Awaitable[Any]]
+# A handler of a route with a body model: (request, validated body).
+BodyHandler = Callable[[ApiRequest, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ class RouteInfo:
     summary: str
     tags: list[str]
     body_model: Any = None  # a pydantic model (or type) describing the JSON body
-    query: dict[str, Param | str] = field(default_factory=dict)
-    # Path parameters whose schema is not the default for their name (see openapi.py).
+    query: Mapping[str, Param | str] = field(default_factory=dict)
+    # Path parameters whose schema is not the default for their name (see http/openapi.py).
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Status codes besides 200 and the common errors: a description, or a
     # (description, body type) pair when the body is not `{"detail": ...}`.
@@ -97,18 +100,18 @@ class RouteTable:
         summary: str,
         tags: list[str],
         body: Any = None,
-        query: dict[str, Param | str] | None = None,
+        query: Mapping[str, Param | str] | None = None,
         path_params: dict[str, dict[str, Any]] | None = None,
         responses: dict[int, Any] | None = None,
         response: Any = None,
         raw: bool = False,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+    ) -> Callable[[Any], Any]:
+        def register(handler: Any) -> Any:
             self.routes.append(
                 RouteInfo(
                     method=method,
                     path=path,
-                    handler=handler,
+                    handler=_with_body(handler, body),
                     summary=summary,
                     tags=tags,
                     body_model=body,
@@ -122,6 +125,20 @@ class RouteTable:
             return handler
 
         return register
+
+
+def _with_body(handler: Any, body: Any) -> Handler:
+    """A handler whose route declares a pydantic model gets the body validated against
+    it (422 with a clear detail otherwise) as its second argument."""
+    if not (isinstance(body, type) and issubclass(body, BaseModel)):
+        return handler  # type: ignore[no-any-return]
+    model: type[BaseModel] = body
+
+    async def parsed(req: ApiRequest) -> Any:
+        return await handler(req, req.model(model))
+
+    parsed.__name__ = getattr(handler, "__name__", "handler")
+    return parsed
 
 
 def wrap(
@@ -150,16 +167,17 @@ def wrap(
             )
         except ApiError as exc:
             response = error_response(exc.status_code, exc.detail)
-        except (PoolTimeout, psycopg.OperationalError) as exc:
-            # The database is down or saturated: the client may retry, nothing is wrong
-            # with the request, so this is a 503 rather than a 500.
-            logger.warning(
-                "Database unavailable in %s %s: %s", request.method, request.url.path, exc
-            )
-            response = error_response(503, "Database unavailable, try again shortly")
-        except Exception:
-            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
-            response = error_response(500, "Internal server error")
+        except Exception as exc:
+            if isinstance(exc, StorageUnavailable):
+                # The database is down or saturated: the client may retry, nothing is
+                # wrong with the request, so this is a 503 rather than a 500.
+                logger.warning(
+                    "Database unavailable in %s %s: %s", request.method, request.url.path, exc
+                )
+                response = error_response(503, "Database unavailable, try again shortly")
+            else:
+                logger.exception("Unhandled error in %s %s", request.method, request.url.path)
+                response = error_response(500, "Internal server error")
         if cors is not None:
             cors.apply(request, response)
         return response

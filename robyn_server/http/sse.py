@@ -1,15 +1,14 @@
-"""TODO docstring"""
+"""Streaming responses: Server-Sent Events and long-poll JSON bodies.
+
+Robyn's Rust layer adds cache-control (no-store among others), pragma, expires and
+x-accel-buffering to every stream itself; repeating them would send them twice.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from robyn import Headers, StreamingResponse
-
-if TYPE_CHECKING:
-    pass
-
 
 # Robyn's Rust layer adds cache-control (no-store among others), pragma, expires and
 # x-accel-buffering to every stream itself; repeating them would send them twice.
@@ -29,3 +28,9 @@ def sse_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> Streami
 
 def json_stream_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
     return _response(body, {"content-type": "application/json", **headers}, "application/json")
+
+
+def native_flush() -> None:
+    """Call into Robyn's native code, which applies pyo3's deferred releases of dropped
+    streams (see `engine.stream_slots.StreamSlots`)."""
+    Headers({})

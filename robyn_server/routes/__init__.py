@@ -5,6 +5,7 @@ from __future__ import annotations
 from robyn_server.http.routing import RouteTable
 from robyn_server.routes import (
     assistants,
+    docs,
     run_joins,
     runs,
     store,
@@ -24,3 +25,5 @@ ROUTE_TABLES: list[RouteTable] = [
     run_joins.table,
     store.table,
 ]
+# The document describes every table, its own included; after /ok, /health and /info.
+ROUTE_TABLES.insert(1, docs.docs_table(ROUTE_TABLES))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from typing import Any
 
-from robyn import Response
+from pydantic import BaseModel
 
 from robyn_server.http.requests import ApiRequest
-from robyn_server.http.responses import json_response
+from robyn_server.http.responses import Response, json_response
 from robyn_server.serialization import project
 from robyn_server.storage.types import ANONYMOUS, Page, Scope
 
 
-def page_response(page: Page, offset: int, select: list[str] | None = None) -> Response:
+def page_response(page: Page, offset: int, select: Sequence[str] | None = None) -> Response:
     """A search answer: a bare array plus the pagination headers the SDKs read.
 
     With another page, `X-Pagination-Next` is its offset and the total is reported as
@@ -35,4 +38,17 @@ def run_headers(thread_id: str | None, run_id: str, tail: str) -> dict[str, str]
 
 
 def scope_for(request: ApiRequest) -> Scope:
+    """Whose data a request may see. Auth is not configurable yet: every caller is
+    anonymous. Storage calls already take a `Scope`, so turning auth on changes this."""
     return ANONYMOUS
+
+
+def either(*models: type[BaseModel]) -> Any:
+    """`A | B` for a route's OpenAPI description. Made at run time because selection
+    models come from pydantic's `create_model`, which a type checker cannot see as types."""
+    return functools.reduce(operator.or_, models)
+
+
+def list_of(item: Any) -> Any:
+    """`list[item]` for a route's OpenAPI description, for an `item` made by `either`."""
+    return list[item]  # type: ignore[valid-type]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from robyn_server.errors import ValidationFailed
-from robyn_server.http.requests import ApiRequest, parse_bool, parse_uuid
+from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable
-from robyn_server.routes._common import page_response, scope_for
+from robyn_server.routes._common import either, list_of, page_response, scope_for
 from robyn_server.schemas.requests import (
     ASSISTANT_OR_GRAPH,
     AssistantCount,
@@ -28,6 +28,7 @@ from robyn_server.schemas.responses import (
 )
 from robyn_server.services import assistants
 from robyn_server.services.context import get_context
+from robyn_server.storage.types import parse_uuid
 
 table = RouteTable()
 route = table.route
@@ -50,8 +51,8 @@ def _assistant_id(req: ApiRequest) -> str:
     responses={400: BOTH, 404: UNKNOWN_GRAPH, 409: "The assistant already exists"},
     response=Assistant,
 )
-async def create_assistant(req: ApiRequest) -> Any:
-    return await assistants.create(get_context(), scope_for(req), req.model(AssistantCreate))
+async def create_assistant(req: ApiRequest, body: AssistantCreate) -> Any:
+    return await assistants.create(get_context(), scope_for(req), body)
 
 
 @route(
@@ -61,10 +62,9 @@ async def create_assistant(req: ApiRequest) -> Any:
     tags=TAGS,
     body=AssistantSearch,
     responses={404: UNKNOWN_GRAPH},
-    response=list[Assistant | AssistantSelection],
+    response=list_of(either(Assistant, AssistantSelection)),
 )
-async def search_assistants(req: ApiRequest) -> Any:
-    body = req.model(AssistantSearch)
+async def search_assistants(req: ApiRequest, body: AssistantSearch) -> Any:
     page = await assistants.search(get_context(), scope_for(req), body)
     return page_response(page, body.offset, body.select)
 
@@ -78,8 +78,8 @@ async def search_assistants(req: ApiRequest) -> Any:
     responses={404: UNKNOWN_GRAPH},
     response=int,
 )
-async def count_assistants(req: ApiRequest) -> Any:
-    return await assistants.count(get_context(), scope_for(req), req.model(AssistantCount))
+async def count_assistants(req: ApiRequest, body: AssistantCount) -> Any:
+    return await assistants.count(get_context(), scope_for(req), body)
 
 
 @route(
@@ -98,9 +98,8 @@ async def get_assistant(req: ApiRequest) -> Any:
     responses={400: BOTH},
     response=Assistant,
 )
-async def patch_assistant(req: ApiRequest) -> Any:
+async def patch_assistant(req: ApiRequest, body: AssistantPatch) -> Any:
     assistant_id = _assistant_id(req)
-    body = req.model(AssistantPatch)
     return await assistants.update(get_context(), scope_for(req), assistant_id, body)
 
 
@@ -129,9 +128,8 @@ async def delete_assistant(req: ApiRequest) -> Any:
     body=AssistantVersionsSearch,
     response=list[AssistantVersion],
 )
-async def list_versions(req: ApiRequest) -> Any:
+async def list_versions(req: ApiRequest, body: AssistantVersionsSearch) -> Any:
     assistant_id = _assistant_id(req)
-    body = req.model(AssistantVersionsSearch)
     return await assistants.versions(
         get_context(), scope_for(req), assistant_id, body.metadata, body.limit, body.offset
     )
@@ -145,9 +143,9 @@ async def list_versions(req: ApiRequest) -> Any:
     body=AssistantSetLatest,
     response=Assistant,
 )
-async def set_latest(req: ApiRequest) -> Any:
+async def set_latest(req: ApiRequest, body: AssistantSetLatest) -> Any:
     assistant_id = _assistant_id(req)
-    version = req.model(AssistantSetLatest).version
+    version = body.version
     return await assistants.set_latest(get_context(), scope_for(req), assistant_id, version)
 
 

@@ -7,8 +7,8 @@ from typing import Any, get_args
 import orjson
 
 from robyn_server.engine.broker import mode_filter
-from robyn_server.errors import ServiceUnavailable, ValidationFailed
-from robyn_server.http.requests import ApiRequest, parse_bool, parse_uuid
+from robyn_server.errors import ValidationFailed
+from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response, json_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable, list_param
 from robyn_server.http.sse import json_stream_response, sse_response
@@ -24,10 +24,9 @@ from robyn_server.routes.runs import (
     run_path_ids,
 )
 from robyn_server.schemas.runs import RunCancelMany, StreamMode
-from robyn_server.services import runs
+from robyn_server.services import run_streams, runs
 from robyn_server.services.context import get_context
-from robyn_server.services.run_streams import empty, follow, single_event, wait_body
-from robyn_server.storage.types import INFLIGHT_STATUSES
+from robyn_server.storage.types import parse_uuid
 
 STREAM_MODES = get_args(StreamMode)
 
@@ -54,25 +53,21 @@ def _action(req: ApiRequest) -> str:
     responses={202: "Cancelling", **WAIT},
 )
 async def cancel_run(req: ApiRequest) -> Any:
-    ctx = get_context()
     thread_id, run_id = run_path_ids(req)
     wait = parse_bool(req.query_one("wait"))
     action = _action(req)
-    channel = ctx.broker.get(run_id)
-    await runs.cancel_run(ctx, scope_for(req), thread_id, run_id, action)
+    ctx, scope = get_context(), scope_for(req)
     if not wait:
+        await runs.cancel_run(ctx, scope, thread_id, run_id, action)
         return empty_response(202)
-    headers = run_headers(thread_id, run_id, "join")
-    if channel is None:
-        await ctx.engine.wait_stopped(run_id, seconds=30)
-        return json_response({}, headers=headers)
-    try:
-        slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat)
-    except ServiceUnavailable:
-        # The cancel happened; at the stream cap its answer waits without a stream.
-        await channel.wait_done(30)
-        return json_response(channel.result or {}, headers=headers)
-    return json_stream_response(wait_body(ctx.engine, channel, slot), headers)
+    answer = await run_streams.cancel_and_answer(ctx, scope, thread_id, run_id, action)
+    return _answer(answer, run_headers(thread_id, run_id, "join"))
+
+
+def _answer(answer: run_streams.Answer, headers: dict[str, str]) -> Any:
+    if isinstance(answer, dict):
+        return json_response(answer, headers=headers)
+    return json_stream_response(answer, headers)
 
 
 @route(
@@ -84,8 +79,7 @@ async def cancel_run(req: ApiRequest) -> Any:
     body=RunCancelMany,
     responses={204: "Cancelled", 404: "No runs to cancel"},
 )
-async def cancel_runs(req: ApiRequest) -> Any:
-    body = req.model(RunCancelMany)
+async def cancel_runs(req: ApiRequest, body: RunCancelMany) -> Any:
     thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else None
     run_ids = [parse_uuid(r, "run ID") for r in body.run_ids] if body.run_ids else None
     await runs.cancel_many(
@@ -102,17 +96,6 @@ async def cancel_runs(req: ApiRequest) -> Any:
 # -- joining ---------------------------------------------------------------------------------
 
 
-async def _channel_for(ctx: Any, run: dict[str, Any]) -> Any:
-    channel = ctx.broker.get(run["run_id"])
-    if channel is None and run["status"] in INFLIGHT_STATUSES:
-        # Queued (or recovered) and not started yet: watchers attach to the channel the
-        # executor will publish to.
-        channel = ctx.broker.open(
-            run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
-        )
-    return channel
-
-
 @route(
     "GET",
     "/threads/:thread_id/runs/:run_id/join",
@@ -122,23 +105,11 @@ async def _channel_for(ctx: Any, run: dict[str, Any]) -> Any:
     responses=WAIT,
 )
 async def join_run(req: ApiRequest) -> Any:
-    ctx = get_context()
-    scope = scope_for(req)
     thread_id, run_id = run_path_ids(req)
     # Checked first: a bad value is a 422 whatever the run's state.
     cancel = parse_bool(req.query_one("cancel_on_disconnect"))
-    headers = run_headers(thread_id, run_id, "join")
-    run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
-    if run is None:
-        missing = {"__error__": {"error": "HTTPException", "message": "404: Run not found"}}
-        return json_response(missing, headers=headers)
-    channel = await _channel_for(ctx, run)
-    engine = ctx.engine
-    if channel is None or (channel.result is None and channel.done and not engine.stopping):
-        return json_response(await runs.finished_result(ctx, scope, run), headers=headers)
-    # A run suspended by a shutdown gets an answer that never completes (see wait_body).
-    slot = engine.stream_slots.reserve(engine.heartbeat, watch=cancel)
-    return json_stream_response(wait_body(engine, channel, slot), headers)
+    answer = await run_streams.join(get_context(), scope_for(req), thread_id, run_id, cancel=cancel)
+    return _answer(answer, run_headers(thread_id, run_id, "join"))
 
 
 def _join_modes(req: ApiRequest) -> list[str]:
@@ -179,19 +150,16 @@ def _join_modes(req: ApiRequest) -> list[str]:
     responses=STREAM,
 )
 async def join_run_stream(req: ApiRequest) -> Any:
-    ctx = get_context()
     thread_id, run_id = run_path_ids(req)
-    headers = run_headers(thread_id, run_id, "stream")
     accept = mode_filter(_join_modes(req))
     cancel = parse_bool(req.query_one("cancel_on_disconnect"))
-    run = await ctx.storage.run_get(scope_for(req), run_id, thread_id=thread_id)
-    if run is None:
-        error = {"error": "HTTPException", "message": "404: Run not found"}
-        return sse_response(single_event("error", error), headers)
-    channel = await _channel_for(ctx, run)
-    if channel is None:
-        return sse_response(empty(), headers)
-    slot = ctx.engine.stream_slots.reserve(ctx.engine.heartbeat, watch=cancel)
-    start = channel.start_index(req.header("last-event-id"))
-    events = follow(ctx.engine, channel, start, slot, with_ids=channel.resumable, accept=accept)
-    return sse_response(events, headers)
+    events = await run_streams.join_events(
+        get_context(),
+        scope_for(req),
+        thread_id,
+        run_id,
+        accept=accept,
+        cancel=cancel,
+        last_event_id=req.header("last-event-id"),
+    )
+    return sse_response(events, run_headers(thread_id, run_id, "stream"))

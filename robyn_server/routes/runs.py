@@ -8,9 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from robyn_server.engine.stream_slots import StreamSlot
 from robyn_server.errors import ValidationFailed
-from robyn_server.http.requests import ApiRequest, format_validation_error, parse_uuid
+from robyn_server.http.requests import ApiRequest, format_validation_error
 from robyn_server.http.responses import empty_response, json_response
 from robyn_server.http.routing import (
     BOOLEAN,
@@ -21,16 +20,15 @@ from robyn_server.http.routing import (
     list_param,
 )
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import run_headers, scope_for
+from robyn_server.routes._common import either, list_of, run_headers, scope_for
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.responses import Run, RunSelection
 from robyn_server.schemas.runs import RunBatch, RunCreate
 from robyn_server.serialization import project
-from robyn_server.services import runs
+from robyn_server.services import run_streams, runs
 from robyn_server.services.context import get_context
-from robyn_server.services.run_create import CreatedRun, check_run, create_run
-from robyn_server.services.run_streams import follow, wait_body
-from robyn_server.storage.types import RUN_STATUSES
+from robyn_server.services.run_create import check_run, create_run
+from robyn_server.storage.types import RUN_STATUSES, parse_uuid
 
 table = RouteTable()
 route = table.route
@@ -61,48 +59,31 @@ def _thread_id(req: ApiRequest) -> str:
     return parse_uuid(req.path_params["thread_id"], "thread ID")
 
 
-async def _create(req: ApiRequest, thread_id: str | None, body: RunCreate) -> CreatedRun:
-    return await create_run(
+async def _background(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
+    created = await create_run(
         get_context(), scope_for(req), thread_id, body, request_id=req.header("x-request-id")
     )
-
-
-async def _create_streamed(
-    req: ApiRequest, thread_id: str | None
-) -> tuple[RunCreate, CreatedRun, StreamSlot]:
-    """Create a run whose answer streams: the stream's slot is taken first, so a
-    refused request creates nothing, and given back if the run cannot be created."""
-    body = req.model(RunCreate)
-    engine = get_context().engine
-    slot = engine.stream_slots.reserve(engine.heartbeat, watch=body.on_disconnect == "cancel")
-    try:
-        created = await _create(req, thread_id, body)
-    except BaseException:
-        slot.release()
-        raise
-    return body, created, slot
-
-
-# -- creating ------------------------------------------------------------------------------
-
-
-async def _background(req: ApiRequest, thread_id: str | None) -> Any:
-    created = await _create(req, thread_id, req.model(RunCreate))
     headers = run_headers(thread_id, created.run["run_id"], "")
     return json_response(
         runs.present(created.run), headers={"content-location": headers["content-location"]}
     )
 
 
-async def _stream(req: ApiRequest, thread_id: str | None) -> Any:
-    body, created, slot = await _create_streamed(req, thread_id)
-    events = follow(get_context().engine, created.channel, 0, slot, with_ids=body.stream_resumable)
+async def _stream(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
+    ctx = get_context()
+    created, slot = await run_streams.create_streamed(
+        ctx, scope_for(req), thread_id, body, req.header("x-request-id")
+    )
+    events = run_streams.run_events(ctx, created, slot, with_ids=body.stream_resumable)
     return sse_response(events, run_headers(thread_id, created.run["run_id"], "stream"))
 
 
-async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
-    _, created, slot = await _create_streamed(req, thread_id)
-    answer = wait_body(get_context().engine, created.channel, slot)
+async def _wait(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
+    ctx = get_context()
+    created, slot = await run_streams.create_streamed(
+        ctx, scope_for(req), thread_id, body, req.header("x-request-id")
+    )
+    answer = run_streams.run_answer(ctx, created, slot)
     return json_stream_response(
         answer, run_headers(created.thread_id, created.run["run_id"], "join")
     )
@@ -117,8 +98,8 @@ async def _wait(req: ApiRequest, thread_id: str | None) -> Any:
     responses=ON_THREAD,
     response=Run,
 )
-async def create_background_run(req: ApiRequest) -> Any:
-    return await _background(req, _thread_id(req))
+async def create_background_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _background(req, _thread_id(req), body)
 
 
 @route(
@@ -129,8 +110,8 @@ async def create_background_run(req: ApiRequest) -> Any:
     body=RunCreate,
     responses={**ON_THREAD, **STREAM},
 )
-async def create_streamed_run(req: ApiRequest) -> Any:
-    return await _stream(req, _thread_id(req))
+async def create_streamed_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _stream(req, _thread_id(req), body)
 
 
 @route(
@@ -141,8 +122,8 @@ async def create_streamed_run(req: ApiRequest) -> Any:
     body=RunCreate,
     responses={**ON_THREAD, **WAIT},
 )
-async def create_waited_run(req: ApiRequest) -> Any:
-    return await _wait(req, _thread_id(req))
+async def create_waited_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _wait(req, _thread_id(req), body)
 
 
 @route(
@@ -154,8 +135,8 @@ async def create_waited_run(req: ApiRequest) -> Any:
     responses=REFUSED,
     response=Run,
 )
-async def create_stateless_run(req: ApiRequest) -> Any:
-    return await _background(req, None)
+async def create_stateless_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _background(req, None, body)
 
 
 @route(
@@ -166,8 +147,8 @@ async def create_stateless_run(req: ApiRequest) -> Any:
     body=RunCreate,
     responses={**REFUSED, **STREAM},
 )
-async def create_stateless_streamed_run(req: ApiRequest) -> Any:
-    return await _stream(req, None)
+async def create_stateless_streamed_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _stream(req, None, body)
 
 
 @route(
@@ -178,8 +159,8 @@ async def create_stateless_streamed_run(req: ApiRequest) -> Any:
     body=RunCreate,
     responses={**REFUSED, **WAIT},
 )
-async def create_stateless_waited_run(req: ApiRequest) -> Any:
-    return await _wait(req, None)
+async def create_stateless_waited_run(req: ApiRequest, body: RunCreate) -> Any:
+    return await _wait(req, None, body)
 
 
 @route(
@@ -226,7 +207,7 @@ async def create_run_batch(req: ApiRequest) -> Any:
         "status": enum_param("Only runs in this status", RUN_STATUSES),
         "select": list_param("Fields to return", {"type": "string", "enum": RUN_FIELDS}),
     },
-    response=list[Run | RunSelection],
+    response=list_of(either(Run, RunSelection)),
 )
 async def list_runs(req: ApiRequest) -> Any:
     status = req.query_one("status") or None

@@ -25,8 +25,8 @@ TAGS = ["Store"]
     body=StorePut,
     responses={204: "Stored", 400: 'The root label is "langgraph"'},
 )
-async def put_item(req: ApiRequest) -> Any:
-    await store.put(get_context().store, req.model(StorePut))
+async def put_item(req: ApiRequest, body: StorePut) -> Any:
+    await store.put(get_context().store, body)
     return empty_response()
 
 
@@ -65,8 +65,8 @@ async def get_item(req: ApiRequest) -> Any:
     body=StoreDelete,
     responses={204: "Deleted"},
 )
-async def delete_item(req: ApiRequest) -> Any:
-    await store.delete(get_context().store, req.model(StoreDelete))
+async def delete_item(req: ApiRequest, body: StoreDelete) -> Any:
+    await store.delete(get_context().store, body)
     return empty_response()
 
 
@@ -78,8 +78,8 @@ async def delete_item(req: ApiRequest) -> Any:
     body=StoreSearch,
     response=StoreSearchResult,
 )
-async def search_items(req: ApiRequest) -> Any:
-    return {"items": await store.search(get_context().store, req.model(StoreSearch))}
+async def search_items(req: ApiRequest, body: StoreSearch) -> Any:
+    return {"items": await store.search(get_context().store, body)}
 
 
 @route(
@@ -90,7 +90,5 @@ async def search_items(req: ApiRequest) -> Any:
     body=StoreNamespaces,
     response=StoreNamespacesResult,
 )
-async def list_namespaces(req: ApiRequest) -> Any:
-    return {
-        "namespaces": await store.list_namespaces(get_context().store, req.model(StoreNamespaces))
-    }
+async def list_namespaces(req: ApiRequest, body: StoreNamespaces) -> Any:
+    return {"namespaces": await store.list_namespaces(get_context().store, body)}

@@ -1,18 +1,16 @@
-"""/ok, /, /health, /info, /openapi.json and /docs."""
+"""/ok, /, /health and /info."""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from robyn import Request, Response
-
 from robyn_server import __version__
-from robyn_server.http.openapi import DOCS_HTML, openapi_document
-from robyn_server.http.requests import ApiRequest
+from robyn_server.http.requests import ApiRequest, RawRequest
 from robyn_server.http.responses import error_response, json_response
 from robyn_server.http.routing import RouteTable
 from robyn_server.schemas.responses import Health, HealthStarting, Info, Ok
+from robyn_server.services import system
 from robyn_server.services.context import get_context
 
 table = RouteTable()
@@ -28,20 +26,6 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-async def _database_ok() -> bool:
-    persistence = get_context().persistence
-    if persistence is None:
-        return False
-    if persistence.pool is None:
-        return True
-    try:
-        async with persistence.pool.connection(timeout=5) as conn:
-            await conn.execute("SELECT 1")
-        return True
-    except Exception:
-        return False
-
-
 @route(
     "GET",
     "/ok",
@@ -52,16 +36,17 @@ async def _database_ok() -> bool:
     raw=True,
     response=Ok,
 )
-async def ok(request: Request) -> Any:
+async def ok(request: RawRequest) -> Any:
     if request.query_params.empty():
         return OK
-    if request.query_params.get("check_db", "0") in ("1", "true") and not await _database_ok():
+    check_db = request.query_params.get("check_db", "0") in ("1", "true")
+    if check_db and not await system.database_ok(get_context()):
         return error_response(500, "Database is not reachable")
     return OK
 
 
 @route("GET", "/", summary="Liveness (alias of /ok)", tags=TAGS, raw=True, response=Ok)
-async def root(request: Request) -> Any:
+async def root(request: RawRequest) -> Any:
     return await ok(request)
 
 
@@ -74,24 +59,8 @@ async def root(request: Request) -> Any:
     response=Health,
 )
 async def health(req: ApiRequest) -> Any:
-    ctx = get_context()
-    persistence = ctx.persistence
-    if persistence is None:
-        return json_response({"status": "starting", "persistence": None}, status=503)
-    database_ok = await _database_ok()
-    body: dict[str, Any] = {
-        "status": "ok" if database_ok else "degraded",
-        "persistence": persistence.mode,
-        "database": "ok" if database_ok else "unreachable",
-        "graphs": ctx.registry.ids(),
-        "version": __version__,
-    }
-    if persistence.fallback_reason:
-        body["warning"] = (
-            "DATABASE_URL is set but PostgreSQL was unreachable; running in memory, so "
-            f"data will be lost on restart ({persistence.fallback_reason})"
-        )
-    return json_response(body, status=200 if database_ok else 503)
+    body, healthy = await system.health(get_context())
+    return json_response(body, status=200 if healthy else 503)
 
 
 @route("GET", "/info", summary="Server version and feature flags", tags=TAGS, response=Info)
@@ -113,15 +82,5 @@ async def info(req: ApiRequest) -> Any:
             "revision_id": None,
             "tenant_id": None,
         },
-        "persistence": get_context().persistence.mode if get_context().persistence else None,
+        "persistence": system.persistence_mode(get_context()),
     }
-
-
-@route("GET", "/openapi.json", summary="This document", tags=TAGS)
-async def openapi(req: ApiRequest) -> Any:
-    return openapi_document(tuple(get_context().registry.ids()))
-
-
-@route("GET", "/docs", summary="API reference page", tags=TAGS)
-async def docs(req: ApiRequest) -> Any:
-    return Response(200, {"content-type": "text/html; charset=utf-8"}, DOCS_HTML)

@@ -8,9 +8,9 @@ import orjson
 from pydantic import ValidationError
 
 from robyn_server.errors import ValidationFailed
-from robyn_server.http.requests import ApiRequest, format_validation_error, parse_bool, parse_uuid
+from robyn_server.http.requests import ApiRequest, format_validation_error, parse_bool
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable, integer_param, list_param
-from robyn_server.routes._common import scope_for
+from robyn_server.routes._common import either, list_of, scope_for
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.state import (
     STATE_SELECT_ITEM,
@@ -24,6 +24,7 @@ from robyn_server.schemas.state import (
 )
 from robyn_server.services import thread_state
 from robyn_server.services.context import get_context
+from robyn_server.storage.types import parse_uuid
 
 table = RouteTable()
 route = table.route
@@ -31,7 +32,7 @@ TAGS = ["Thread state"]
 SELECT = list_param("Fields to return; values.<key> for one state key", STATE_SELECT_ITEM)
 STATE_QUERY = {"subgraphs": Param("Include the states of subgraphs", BOOLEAN), "select": SELECT}
 # With `select`, a state has only the selected fields.
-STATE = ThreadState | ThreadStateSelection
+STATE = either(ThreadState, ThreadStateSelection)
 
 
 def _thread_id(req: ApiRequest) -> str:
@@ -69,9 +70,8 @@ async def get_state(req: ApiRequest) -> Any:
     responses={400: "The thread has no graph_id", 409: "A run is in flight"},
     response=StateUpdateResult,
 )
-async def update_state(req: ApiRequest) -> Any:
+async def update_state(req: ApiRequest, body: StateUpdate) -> Any:
     thread_id = _thread_id(req)
-    body = req.model(StateUpdate)
     return await thread_state.update_state(get_context(), scope_for(req), thread_id, body)
 
 
@@ -83,9 +83,8 @@ async def update_state(req: ApiRequest) -> Any:
     body=StateAtCheckpoint,
     response=STATE,
 )
-async def get_state_for_checkpoint(req: ApiRequest) -> Any:
+async def get_state_for_checkpoint(req: ApiRequest, body: StateAtCheckpoint) -> Any:
     thread_id = _thread_id(req)
-    body = req.model(StateAtCheckpoint)
     return await thread_state.get_state_for_checkpoint(
         get_context(),
         scope_for(req),
@@ -121,11 +120,10 @@ async def get_state_at(req: ApiRequest) -> Any:
     summary="List a thread's past states, newest first",
     tags=TAGS,
     body=HistorySearch,
-    response=list[STATE],
+    response=list_of(STATE),
 )
-async def post_history(req: ApiRequest) -> Any:
+async def post_history(req: ApiRequest, body: HistorySearch) -> Any:
     thread_id = _thread_id(req)
-    body = req.model(HistorySearch)
     return await thread_state.history(get_context(), scope_for(req), thread_id, body)
 
 
@@ -143,7 +141,7 @@ async def post_history(req: ApiRequest) -> Any:
         ),
         "select": SELECT,
     },
-    response=list[STATE],
+    response=list_of(STATE),
 )
 async def get_history(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)

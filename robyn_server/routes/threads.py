@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from robyn_server.http.requests import ApiRequest, parse_uuid
+from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import RouteTable, list_param
-from robyn_server.routes._common import page_response, scope_for
+from robyn_server.routes._common import either, list_of, page_response, scope_for
 from robyn_server.schemas.requests import (
     ThreadCount,
     ThreadCreate,
@@ -18,6 +18,7 @@ from robyn_server.schemas.requests import (
 from robyn_server.schemas.responses import PruneResult, Thread, ThreadSelection
 from robyn_server.services import threads
 from robyn_server.services.context import get_context
+from robyn_server.storage.types import parse_uuid
 
 table = RouteTable()
 route = table.route
@@ -41,8 +42,8 @@ def _thread_id(req: ApiRequest) -> str:
     },
     response=Thread,
 )
-async def create_thread(req: ApiRequest) -> Any:
-    return await threads.create(get_context(), scope_for(req), req.model(ThreadCreate))
+async def create_thread(req: ApiRequest, body: ThreadCreate) -> Any:
+    return await threads.create(get_context(), scope_for(req), body)
 
 
 @route(
@@ -51,20 +52,19 @@ async def create_thread(req: ApiRequest) -> Any:
     summary="Search threads",
     tags=TAGS,
     body=ThreadSearch,
-    response=list[Thread | ThreadSelection],
+    response=list_of(either(Thread, ThreadSelection)),
 )
-async def search_threads(req: ApiRequest) -> Any:
-    body = req.model(ThreadSearch)
+async def search_threads(req: ApiRequest, body: ThreadSearch) -> Any:
     page = await threads.search(get_context(), scope_for(req), body)
-    select = list(body.select) if body.select else None
+    select: list[str] | None = list(body.select) if body.select else None
     if select and body.extract:
         select.append("extracted")
     return page_response(page, body.offset, select)
 
 
 @route("POST", "/threads/count", summary="Count threads", tags=TAGS, body=ThreadCount, response=int)
-async def count_threads(req: ApiRequest) -> Any:
-    return await threads.count(get_context(), scope_for(req), req.model(ThreadCount))
+async def count_threads(req: ApiRequest, body: ThreadCount) -> Any:
+    return await threads.count(get_context(), scope_for(req), body)
 
 
 @route(
@@ -75,8 +75,8 @@ async def count_threads(req: ApiRequest) -> Any:
     body=ThreadPrune,
     response=PruneResult,
 )
-async def prune_threads(req: ApiRequest) -> Any:
-    pruned = await threads.prune(get_context(), scope_for(req), req.model(ThreadPrune))
+async def prune_threads(req: ApiRequest, body: ThreadPrune) -> Any:
+    pruned = await threads.prune(get_context(), scope_for(req), body)
     return {"pruned_count": pruned}
 
 
@@ -103,9 +103,9 @@ async def get_thread(req: ApiRequest) -> Any:
     responses={204: "Updated (with Prefer: return=minimal)"},
     response=Thread,
 )
-async def patch_thread(req: ApiRequest) -> Any:
+async def patch_thread(req: ApiRequest, body: ThreadPatch) -> Any:
     thread_id = _thread_id(req)
-    thread = await threads.update(get_context(), scope_for(req), thread_id, req.model(ThreadPatch))
+    thread = await threads.update(get_context(), scope_for(req), thread_id, body)
     if "return=minimal" in (req.header("prefer") or "").replace(" ", ""):
         return empty_response()
     return thread

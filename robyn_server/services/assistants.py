@@ -9,7 +9,6 @@ from robyn_server.engine.checkpoints import delete_thread_checkpoints
 from robyn_server.engine.secrets import keep_redacted, redact
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.graphs.registry import system_assistant_id
-from robyn_server.http.requests import parse_uuid
 from robyn_server.schemas.requests import (
     AssistantCount,
     AssistantCreate,
@@ -23,7 +22,14 @@ from robyn_server.services.config_keys import (
     strip_keys,
 )
 from robyn_server.services.context import AppContext
-from robyn_server.storage.types import ANONYMOUS, Page, Scope, StorageConflict, new_uuid4
+from robyn_server.storage.types import (
+    ANONYMOUS,
+    Page,
+    Scope,
+    StorageConflict,
+    new_uuid4,
+    parse_uuid,
+)
 
 BOTH_CONFIGURABLE_AND_CONTEXT = (
     "Cannot specify both configurable and context. Prefer setting context alone. Context was "

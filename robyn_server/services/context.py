@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+
+from robyn_server.config import Settings
+from robyn_server.engine.broker import Broker
+from robyn_server.engine.engine import RunEngine
 from robyn_server.errors import ServiceUnavailable
+from robyn_server.graphs.registry import GraphRegistry
+from robyn_server.storage.base import Storage
+from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
-if TYPE_CHECKING:
-    from robyn_server.config import Settings
-    from robyn_server.graphs.registry import GraphRegistry
-    from robyn_server.services.thread_ttl import ThreadTTLSettings
-    from robyn_server.storage.base import Storage
-    from robyn_server.storage.persistence import Persistence
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -32,12 +39,18 @@ class AppContext:
     loop: asyncio.AbstractEventLoop | None = None
     stopping: bool = False
     thread_ttl: ThreadTTLSettings | None = None
-    background: list[Any] = field(default_factory=list)
-    # The run engine and its event broker (robyn_server/runs), set up at startup.
-    engine: Any = None
-    broker: Any = None
+    background: list[Stoppable] = field(default_factory=list)
+    # The run engine and its event broker, set up at startup.
+    engine: RunEngine | None = None
+    broker: Broker | None = None
     # Called once the server can take requests (the supervisor waits for it).
     on_ready: Callable[[], None] | None = None
+
+    def run_engine(self) -> RunEngine:
+        """The run engine, once the startup handler has made it."""
+        if self.engine is None:
+            raise ServiceUnavailable("The server is starting or stopping; try again shortly")
+        return self.engine
 
     def _persistence(self) -> Persistence:
         if self.persistence is None:
@@ -49,11 +62,11 @@ class AppContext:
         return self._persistence().storage
 
     @property
-    def checkpointer(self) -> Any:
+    def checkpointer(self) -> BaseCheckpointSaver:
         return self._persistence().checkpointer
 
     @property
-    def store(self) -> Any:
+    def store(self) -> BaseStore:
         return self._persistence().store
 
 

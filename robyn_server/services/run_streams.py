@@ -1,4 +1,6 @@
-"""Streaming HTTP answers over a run's event channel: SSE streams and long-poll /wait.
+"""What the run endpoints answer: a run's events (SSE frames), or its final values as a
+long-poll JSON body (/wait, /join, /cancel?wait). Bodies are byte iterators; the HTTP
+layer only wraps them in a streaming response.
 
 Robyn only notices a gone client when a write fails, so every stream writes a heartbeat
 after `heartbeat` seconds of silence; the generator then sees GeneratorExit at its
@@ -21,14 +23,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from robyn_server.engine.broker import HEARTBEAT, Event, RunChannel
+from robyn_server.engine.engine import RunEngine
 from robyn_server.engine.stream_slots import WATCH_SECONDS, StreamSlot
+from robyn_server.errors import ServiceUnavailable
+from robyn_server.schemas.runs import RunCreate
 from robyn_server.serialization import dumps
+from robyn_server.services import runs
+from robyn_server.services.context import AppContext
+from robyn_server.services.run_create import CreatedRun, create_run
+from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
 
-if TYPE_CHECKING:
-    from robyn_server.engine.engine import RunEngine
+# A complete answer, or a body that streams it (heartbeats first).
+Answer = dict[str, Any] | AsyncIterator[bytes]
+RUN_NOT_FOUND = {"error": "HTTPException", "message": "404: Run not found"}
 
 logger = logging.getLogger("robyn_server.engine")
 
@@ -128,3 +138,104 @@ async def wait_body(
     finally:
         slot.release()
         _stream_ended(engine, loop, channel, cancel=slot.watch and not finished)
+
+
+# -- what the run endpoints answer ----------------------------------------------------------
+
+
+def reserve(ctx: AppContext, *, watch: bool = False) -> StreamSlot:
+    """A place under the stream cap (503 beyond it), taken before any work is done."""
+    engine = ctx.run_engine()
+    return engine.stream_slots.reserve(engine.heartbeat, watch=watch)
+
+
+async def create_streamed(
+    ctx: AppContext, scope: Scope, thread_id: str | None, body: RunCreate, request_id: str | None
+) -> tuple[CreatedRun, StreamSlot]:
+    """Create a run whose answer streams: the stream's slot is taken first, so a
+    refused request creates nothing, and given back if the run cannot be created."""
+    slot = reserve(ctx, watch=body.on_disconnect == "cancel")
+    try:
+        created = await create_run(ctx, scope, thread_id, body, request_id=request_id)
+    except BaseException:
+        slot.release()
+        raise
+    return created, slot
+
+
+def run_events(
+    ctx: AppContext, created: CreatedRun, slot: StreamSlot, *, with_ids: bool
+) -> AsyncIterator[bytes]:
+    return follow(ctx.run_engine(), created.channel, 0, slot, with_ids=with_ids)
+
+
+def run_answer(ctx: AppContext, created: CreatedRun, slot: StreamSlot) -> AsyncIterator[bytes]:
+    return wait_body(ctx.run_engine(), created.channel, slot)
+
+
+async def cancel_and_answer(
+    ctx: AppContext, scope: Scope, thread_id: str, run_id: str, action: str
+) -> Answer:
+    """Cancel a run, then answer with its final values once it has stopped."""
+    engine = ctx.run_engine()
+    channel = engine.broker.get(run_id)
+    await runs.cancel_run(ctx, scope, thread_id, run_id, action)
+    if channel is None:
+        await engine.wait_stopped(run_id, seconds=30)
+        return {}
+    try:
+        slot = reserve(ctx)
+    except ServiceUnavailable:
+        # The cancel happened; at the stream cap its answer waits without a stream.
+        await channel.wait_done(30)
+        return channel.result or {}
+    return wait_body(engine, channel, slot)
+
+
+def _channel_for(engine: RunEngine, run: dict[str, Any]) -> RunChannel | None:
+    channel = engine.broker.get(run["run_id"])
+    if channel is None and run["status"] in INFLIGHT_STATUSES:
+        # Queued (or recovered) and not started yet: watchers attach to the channel the
+        # executor will publish to.
+        channel = engine.broker.open(
+            run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
+        )
+    return channel
+
+
+async def join(
+    ctx: AppContext, scope: Scope, thread_id: str, run_id: str, *, cancel: bool
+) -> Answer:
+    """The run's final values: at once if it has ended, else once it ends."""
+    run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
+    if run is None:
+        return {"__error__": RUN_NOT_FOUND}
+    engine = ctx.run_engine()
+    channel = _channel_for(engine, run)
+    if channel is None or (channel.result is None and channel.done and not engine.stopping):
+        return await runs.finished_result(ctx, scope, run)
+    # A run suspended by a shutdown gets an answer that never completes (see wait_body).
+    return wait_body(engine, channel, reserve(ctx, watch=cancel))
+
+
+async def join_events(
+    ctx: AppContext,
+    scope: Scope,
+    thread_id: str,
+    run_id: str,
+    *,
+    accept: Callable[[str], bool] | None,
+    cancel: bool,
+    last_event_id: str | None,
+) -> AsyncIterator[bytes]:
+    """A run's events from `last_event_id` on (from the start if resumable), live."""
+    run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
+    if run is None:
+        return single_event("error", RUN_NOT_FOUND)
+    engine = ctx.run_engine()
+    channel = _channel_for(engine, run)
+    if channel is None:
+        return empty()
+    slot = reserve(ctx, watch=cancel)
+    start = channel.start_index(last_event_id)
+    return follow(engine, channel, start, slot, with_ids=channel.resumable, accept=accept)

@@ -6,15 +6,18 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langchain_core.utils.uuid import uuid7
+from langgraph.errors import EmptyInputError, InvalidUpdateError
+from langgraph.types import StateUpdate
 
 from robyn_server.engine.checkpoints import (
     copy_thread_checkpoints,
     delete_thread_checkpoints,
     prune_keep_latest,
 )
+from robyn_server.engine.snapshots import state_to_json, thread_fields
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from robyn_server.http.requests import parse_uuid
 from robyn_server.schemas.requests import (
     EXTRACT_ROOTS,
     ThreadCount,
@@ -25,7 +28,7 @@ from robyn_server.schemas.requests import (
 )
 from robyn_server.services.config_keys import clean_metadata
 from robyn_server.services.context import AppContext
-from robyn_server.storage.types import Page, Scope, StorageConflict, new_uuid4
+from robyn_server.storage.types import Page, Scope, StorageConflict, new_uuid4, parse_uuid
 
 NO_GRAPH = (
     "Thread '{thread_id}' has no assigned graph ID. This usually occurs when no runs have been "
@@ -82,8 +85,6 @@ async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str,
 
 
 def _parse_supersteps(supersteps: list[dict[str, Any]]) -> list[list[Any]]:
-    from langgraph.types import StateUpdate
-
     steps = []
     for step in supersteps:
         updates = step.get("updates")
@@ -102,16 +103,12 @@ async def _apply_supersteps(
 
     Any failure removes the thread again: a create either fully happens or not at all.
     """
-    from langgraph.errors import EmptyInputError, InvalidUpdateError
-
-    # thread_state builds on this module (NO_GRAPH, not_found), hence the late import.
-    from robyn_server.engine.snapshots import state_to_json, thread_fields
-
     thread_id = thread["thread_id"]
-    config = {"configurable": {"thread_id": thread_id, "graph_id": thread["metadata"]["graph_id"]}}
+    graph_id = thread["metadata"]["graph_id"]
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "graph_id": graph_id}}
     try:
         async with ctx.registry.graph(
-            thread["metadata"]["graph_id"], config, checkpointer=ctx.checkpointer, store=ctx.store
+            graph_id, config, checkpointer=ctx.checkpointer, store=ctx.store
         ) as graph:
             try:
                 await graph.abulk_update_state(config, steps)

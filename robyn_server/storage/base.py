@@ -1,7 +1,7 @@
 """The async storage interface, and the pure helpers both backends share.
 
-Two backends implement `Storage`: `InMemoryStorage` (storage/memory.py) and
-`PostgresStorage` (storage/postgres.py). A single contract suite (tests/contract/) runs
+Two backends implement `Storage`: `InMemoryStorage` (storage/memory/) and
+`PostgresStorage` (storage/postgres/). A single contract suite (tests/contract/) runs
 against both, so their behaviour cannot drift.
 
 Records are plain dicts (fast to build, fast to serialize with orjson):
@@ -39,6 +39,10 @@ class Storage(RunStorage, ABC):
     # The run engine retries its own writes on these, so a run is settled once the
     # database is back; it cannot name them itself without importing the driver.
     transient_errors: tuple[type[Exception], ...] = ()
+
+    async def reachable(self) -> bool:
+        """Whether the database answers now (for health checks); in memory, always."""
+        return True
 
     # -- assistants ------------------------------------------------------------------
 

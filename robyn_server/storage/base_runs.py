@@ -17,12 +17,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
-
-if TYPE_CHECKING:
-    from robyn_server.storage.types import Scope
 
 
 class RunStorage(ABC):

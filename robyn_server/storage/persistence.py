@@ -1,4 +1,5 @@
-"""TODO docstring"""
+"""The persistence a server process runs on: our storage, LangGraph's checkpointer and
+store, and the connection pool they share (opened by `app.persistence`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from psycopg_pool import AsyncConnectionPool
 
-from robyn_server.storage import Storage
+from robyn_server.storage.base import Storage
 
 
 @dataclass

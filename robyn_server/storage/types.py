@@ -1,11 +1,15 @@
-"""TODO docstring"""
+"""What storage callers and both backends share: scopes, pages, records' vocabularies,
+the errors storage raises, and the pure helpers (UUIDs, paging, JSON containment)."""
 
 from __future__ import annotations
 
 import uuid
+from abc import ABCMeta
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from robyn_server.errors import ValidationFailed
 
 IfExists = Literal["raise", "do_nothing"]
 
@@ -74,6 +78,14 @@ def canonical_uuid(value: Any) -> str | None:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return None
+
+
+def parse_uuid(value: Any, what: str) -> str:
+    """`canonical_uuid` for ids a client sent: a malformed one is a 422 naming the field."""
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise ValidationFailed(f"Invalid {what}: must be a UUID")
+    return canonical
 
 
 def require_uuid(value: Any, what: str) -> str:
@@ -163,3 +175,13 @@ RunStatus = Literal["pending", "running", "success", "error", "timeout", "interr
 class ThreadBusy(Exception):
     """`run_create` with `reject_if_inflight`: the thread already has a pending or running
     run. Nothing was written."""
+
+
+class StorageUnavailable(Exception, metaclass=ABCMeta):
+    """The database could not be reached, or had no connection to spare: nothing is
+    wrong with the request, and a retry may succeed (the HTTP layer answers 503).
+
+    The Postgres backend registers its driver's errors as virtual subclasses, because
+    LangGraph's checkpointer and store raise them from code we do not wrap:
+    `isinstance(exc, StorageUnavailable)` recognises them all. (`except` does not
+    consult virtual subclasses; code that retries uses `Storage.transient_errors`.)"""

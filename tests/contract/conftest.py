@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from robyn_server.storage import InMemoryStorage, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.persistence import Persistence
 from tests.support.contract import TRUNCATE_SQL
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, ASSISTANT_SORT_COLUMNS, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, ASSISTANT_SORT_COLUMNS
 from tests.support.contract import make_assistant
 
 S = ANONYMOUS

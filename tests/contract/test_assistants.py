@@ -7,8 +7,9 @@ from functools import partial
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Storage, StorageConflict
+from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.types import ANONYMOUS, StorageConflict
 from tests.support.contract import ASSISTANT_KEYS, VERSION_KEYS, make_assistant, make_thread, new_id
 from tests.support.races import ASSISTANT_ROW_LOCK, race
 

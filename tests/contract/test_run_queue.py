@@ -9,9 +9,9 @@ from functools import partial
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage
+from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.types import ThreadBusy, utcnow
+from robyn_server.storage.types import ANONYMOUS, Scope, ThreadBusy, utcnow
 from tests.support.contract import assert_run_shape, make_run, make_thread, new_id
 from tests.support.races import NEW_THREAD_LOCK, THREAD_ROW_LOCK, race
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Storage, StorageConflict
-from robyn_server.storage.types import ThreadBusy, utcnow
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, StorageConflict, ThreadBusy, utcnow
 from tests.support.contract import (
     ALICE,
     BOB,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage, StorageConflict
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, Scope, StorageConflict
 from tests.support.contract import (
     ALICE,
     ASSISTANT_KEYS,

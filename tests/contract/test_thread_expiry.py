@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, Scope
 from tests.support.contract import make_thread
 
 TINY = 0.0005  # minutes: 30 ms

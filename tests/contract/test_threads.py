@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from robyn_server.storage import ANONYMOUS, UNSET, Storage, StorageConflict
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, UNSET, StorageConflict
 from tests.support.contract import THREAD_KEYS, make_thread, new_id
 
 S = ANONYMOUS

@@ -14,8 +14,9 @@ from robyn_server.app.persistence import (
     open_persistence,
     probe,
 )
-from robyn_server.storage import ANONYMOUS, PostgresStorage
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.storage import PostgresStorage
+from robyn_server.storage.types import ANONYMOUS
 from tests.support.persistence import SECRET, STORE_INDEX
 
 pytestmark = pytest.mark.postgres

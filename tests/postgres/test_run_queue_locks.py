@@ -9,10 +9,9 @@ from functools import partial
 import psycopg
 import pytest
 
-from robyn_server.storage import ANONYMOUS
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.postgres.runs import CLAIM_SQL
-from robyn_server.storage.types import ThreadBusy
+from robyn_server.storage.types import ANONYMOUS, ThreadBusy
 from tests.support.contract import make_run, make_thread, new_id
 from tests.support.races import THREAD_ROW_LOCK, queued_behind
 

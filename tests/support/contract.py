@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from robyn_server.storage import ANONYMOUS, Scope, Storage
+from robyn_server.storage.base import Storage
+from robyn_server.storage.types import ANONYMOUS, Scope
 from tests.support.graphs import AGENT_ASSISTANT_ID
 
 ALICE = Scope("alice")

@@ -13,8 +13,9 @@ import pytest
 from robyn_server.config import Settings
 from robyn_server.engine.broker import Broker
 from robyn_server.engine.engine import RunEngine
-from robyn_server.services.context import AppContext
-from robyn_server.storage import ANONYMOUS, InMemoryStorage
+from robyn_server.engine.stream_slots import StreamSlots
+from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.types import ANONYMOUS
 
 
 class Outage(Exception):
@@ -38,12 +39,13 @@ class FlakyStorage(InMemoryStorage):
 
 
 async def _engine(storage: InMemoryStorage) -> RunEngine:
-    ctx = AppContext(
-        settings=Settings(),
-        registry=SimpleNamespace(webhooks_config=lambda: None),  # type: ignore[arg-type]
-        persistence=SimpleNamespace(storage=storage),  # type: ignore[arg-type]
+    return RunEngine(
+        Settings(),
+        SimpleNamespace(webhooks_config=lambda: None),  # type: ignore[arg-type]
+        SimpleNamespace(storage=storage),  # type: ignore[arg-type]
+        Broker(60),
+        StreamSlots(10, flush=lambda: None),
     )
-    return RunEngine(ctx, Broker(60))
 
 
 async def _pending_run(storage: InMemoryStorage) -> tuple[str, str]:

@@ -6,12 +6,12 @@ import pytest
 from pydantic import ValidationError
 
 from robyn_server.errors import ValidationFailed
-from robyn_server.http.requests import format_validation_error, parse_bool, parse_uuid
+from robyn_server.http.requests import format_validation_error, parse_bool
 from robyn_server.routes._common import page_response
 from robyn_server.schemas.requests import ThreadSearch
 from robyn_server.serialization import dumps, project
 from robyn_server.services.threads import extract_path
-from robyn_server.storage.types import Page
+from robyn_server.storage.types import Page, parse_uuid
 
 
 def test_parse_uuid_canonicalises_and_names_the_field() -> None:

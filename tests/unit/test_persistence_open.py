@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from robyn_server.app.persistence import DatabaseUnavailable, open_persistence, probe
-from robyn_server.storage import InMemoryStorage
+from robyn_server.storage.memory.storage import InMemoryStorage
 from tests.support.persistence import SECRET, STORE_INDEX
 
 

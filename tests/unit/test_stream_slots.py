@@ -14,6 +14,7 @@ import pytest
 from robyn_server.engine.broker import RunChannel
 from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.errors import ServiceUnavailable
+from robyn_server.http.sse import native_flush
 from robyn_server.services.run_streams import follow, wait_body
 
 
@@ -30,7 +31,7 @@ async def _settled(slots: StreamSlots, open_: int) -> None:
 
 
 async def test_the_cap_is_checked_and_counted_in_one_step() -> None:
-    slots = StreamSlots(2)
+    slots = StreamSlots(2, flush=native_flush)
     first, second = slots.reserve(5.0), slots.reserve(5.0)
     with pytest.raises(ServiceUnavailable):
         slots.reserve(5.0)
@@ -43,7 +44,7 @@ async def test_the_cap_is_checked_and_counted_in_one_step() -> None:
 
 
 async def test_a_stream_dropped_before_it_started_gives_its_slot_back() -> None:
-    slots = StreamSlots(4)
+    slots = StreamSlots(4, flush=native_flush)
     channel = RunChannel("r", "t", False)
     bodies = [
         wait_body(_engine(), channel, slots.reserve(5.0)),
@@ -64,7 +65,7 @@ async def test_a_stream_dropped_before_it_started_gives_its_slot_back() -> None:
 
 
 async def test_a_stream_that_ends_gives_its_slot_back_once() -> None:
-    slots = StreamSlots(4)
+    slots = StreamSlots(4, flush=native_flush)
     channel = RunChannel("r", "t", False)
     slot = slots.reserve(5.0)
     body = wait_body(_engine(), channel, slot)

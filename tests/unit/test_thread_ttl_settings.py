@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robyn_server.services.thread_ttl import ThreadTTLConfigError, ThreadTTLSettings
+from robyn_server.storage.thread_ttl import ThreadTTLConfigError, ThreadTTLSettings
 
 
 def test_no_ttl_section_means_no_default() -> None:
