@@ -9,11 +9,13 @@ Order matters here:
 3. The port is checked and bound by us, once: Robyn's own check prompts on stdin and
    busy-loops forever under a process manager, and the socket must outlive the server
    process (see 4).
-4. This process only supervises (`supervisor.py`): it forks the server, which runs Robyn
-   on the inherited socket, and forks a new one at once if Robyn aborts.
-5. In the server process, SIGTERM and SIGINT schedule our own shutdown on the event loop
-   (`lifecycle.request_shutdown`): runs go back to the queue, the pool closes, then the
-   process exits. Robyn's own shutdown path is not used (see `lifecycle`).
+4. This process only supervises (`app/supervisor.py`): it forks the server, which runs
+   Robyn on the inherited socket, and forks a new one at once if Robyn aborts.
+5. SIGTERM or SIGINT to this process is forwarded once to the server process. There it
+   schedules our own shutdown on the event loop (`app.lifecycle.request_shutdown`): runs
+   go back to the queue, the pool closes, the server exits, and then so does this
+   process, with the server's exit code. Robyn's own shutdown path is not used: its
+   handler runs only when KeyboardInterrupt escapes its loop (see `app.lifecycle`).
 """
 
 from __future__ import annotations
@@ -28,17 +30,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
 from robyn_server import __version__
-from robyn_server.services.context import AppContext, set_context
-
-if TYPE_CHECKING:
-    from robyn_server.graphs.registry import GraphRegistry
 from robyn_server.app.lifecycle import request_shutdown
 from robyn_server.app.supervisor import Supervisor
+from robyn_server.config import DEFAULT_CONFIG_FILE, Settings, SettingsError
+from robyn_server.graphs.registry import GraphLoadError, GraphRegistry, load_registry
+from robyn_server.services.context import AppContext, set_context
 
 logger = logging.getLogger("robyn_server")
 
@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="robyn-server",
         description="Serve LangGraph graphs over the LangGraph Server API.",
     )
-    parser.add_argument("--config", help="Path to langgraph.json (default: the repo's own)")
+    parser.add_argument(
+        "--config",
+        help="Path to langgraph.json (env LANGGRAPH_CONFIG_FILE; default ./langgraph.json)",
+    )
     parser.add_argument("--host", help="Interface to bind (env SERVER_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="Port to bind (env SERVER_PORT, default 2024)")
     parser.add_argument(
@@ -119,8 +122,6 @@ def main(argv: list[str] | None = None) -> None:
     if env_file.is_file():
         load_dotenv(env_file, override=False)
 
-    from robyn_server.config import Settings, SettingsError
-
     try:
         settings = Settings.from_env().with_overrides(
             host=args.host,
@@ -137,12 +138,16 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
-    from robyn_server.config import DEFAULT_CONFIG_FILE
-    from robyn_server.graphs.registry import GraphLoadError, load_registry
-
     config_file = settings.config_file
     if config_file is None and not os.environ.get("LANGSERVE_GRAPHS"):
-        config_file = DEFAULT_CONFIG_FILE
+        config_file = Path.cwd() / DEFAULT_CONFIG_FILE
+        if not config_file.is_file():
+            fail(
+                f"no langgraph.json in {Path.cwd()}: run robyn-server in your project's "
+                "folder, or pass --config PATH (env LANGGRAPH_CONFIG_FILE), or set "
+                "LANGSERVE_GRAPHS",
+                2,
+            )
     try:
         registry: GraphRegistry = load_registry(config_file)
     except GraphLoadError as exc:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_FILE = REPO_ROOT / "langgraph.json"
+# Found in the working directory, as `langgraph dev` finds it: a server installed as a
+# wheel has no project folder of its own.
+DEFAULT_CONFIG_FILE = Path("langgraph.json")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -94,7 +95,7 @@ class Settings:
     log_level: str = "INFO"
     # Lets run webhooks call loopback, private and link-local addresses (development, tests).
     webhook_allow_private: bool = False
-    # The run engine (robyn_server/runs).
+    # The run engine (robyn_server/engine).
     run_timeout_seconds: float = 3600.0
     run_max_attempts: int = 3
     run_max_concurrency: int = 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -64,7 +64,7 @@ def to_jsonable(data: Any) -> Any:
     return orjson.loads(dumps(data))
 
 
-def project(rows: Iterable[Mapping[str, Any]], select: list[str] | None) -> list[Any]:
+def project(rows: Iterable[Mapping[str, Any]], select: Sequence[str] | None) -> list[Any]:
     """Keep only the selected keys of each row (the `select` field of search bodies)."""
     if not select:
         return list(rows)

@@ -27,9 +27,9 @@ from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.postgres.migrate import (
-    _apply_migrations,
-    _migration_lock,
-    _protect_langgraph_tables,
+    apply_migrations,
+    migration_lock,
+    protect_langgraph_tables,
 )
 from robyn_server.storage.postgres.sql import DictPool
 from robyn_server.storage.postgres.storage import PostgresStorage
@@ -254,14 +254,14 @@ async def open_persistence(
         pg_index = None if store_index is None else PostgresIndexConfig(**store_index)
         checkpointer = AsyncPostgresSaver(pool)
         store = AsyncPostgresStore(pool, index=pg_index, ttl=ttl)
-        async with pool.connection() as conn, _migration_lock(conn):
+        async with pool.connection() as conn, migration_lock(conn):
             # Setup runs on the locked connection itself (not through the pool), so it
             # needs no second connection and is serialized with other servers.
             await AsyncPostgresSaver(conn).setup()
             await AsyncPostgresStore(conn, index=pg_index).setup()
             await widen_ttl_minutes(conn)
-            await _apply_migrations(conn)
-            await _protect_langgraph_tables(conn)
+            await apply_migrations(conn)
+            await protect_langgraph_tables(conn)
         await _start_store_sweeper(store)
     except BaseException:
         await pool.close()

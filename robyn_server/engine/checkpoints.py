@@ -9,13 +9,13 @@ required API (`alist`, `aput`, `aput_writes`, `adelete_thread`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
 
 
-def checkpoint_address(config: dict[str, Any] | None) -> dict[str, Any] | None:
+def checkpoint_address(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The public part of a checkpoint config: what a client sends back to reach it.
 
     Subgraph configs also carry LangGraph's private `__pregel_*` objects, which must
@@ -55,13 +55,13 @@ async def _put(
     }
     if parent_id:
         configurable["checkpoint_id"] = parent_id
-    metadata = dict(item.metadata or {})
+    metadata: dict[str, Any] = dict(item.metadata or {})
     if "thread_id" in metadata:
         metadata["thread_id"] = thread_id
     saved = await saver.aput(
         {"configurable": configurable},
         item.checkpoint,
-        metadata,
+        cast(CheckpointMetadata, metadata),
         dict(item.checkpoint.get("channel_versions", {})),
     )
     by_task: dict[str, list[tuple[str, Any]]] = defaultdict(list)
@@ -106,7 +106,7 @@ async def prune_keep_latest(saver: BaseCheckpointSaver, thread_ids: Iterable[str
 async def delete_run_checkpoints(saver: BaseCheckpointSaver, thread_id: str, run_id: str) -> None:
     """Drop the checkpoints a run wrote (rollback), keeping the rest of the thread."""
     pool = getattr(saver, "conn", None)
-    if type(saver).__name__ == "AsyncPostgresSaver" and hasattr(pool, "connection"):
+    if type(saver).__name__ == "AsyncPostgresSaver" and pool is not None:
         async with pool.connection() as conn:
             await conn.execute(
                 "WITH gone AS (DELETE FROM checkpoints WHERE thread_id = %s "

@@ -214,6 +214,7 @@ class RunEngine:
         try:
             async with self._semaphore:
                 task = asyncio.current_task()
+                assert task is not None  # running as the worker's task
                 execution.task = task
                 if execution.cancel_action is not None:
                     # Cancelled between claim and start.

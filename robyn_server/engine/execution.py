@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
@@ -49,7 +50,7 @@ class RunEngine(Protocol):
     registry: GraphRegistry
     persistence: Persistence
     broker: Broker
-    timeout: float | None
+    timeout: float
     webhook_policy: WebhookPolicy
 
     @property
@@ -159,7 +160,7 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
         kwargs.get("stream_mode") or ["values"], subgraphs=bool(kwargs.get("subgraphs"))
     )
     status, error = "success", None
-    state_config = {"configurable": {"thread_id": thread_id}}
+    state_config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     fields: dict[str, Any] | None = None
     # A temporary thread's checkpoints die with the run, so they never leave memory:
     # on Postgres that saves a dozen statements per stateless run.
@@ -184,8 +185,10 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                     ):
                         broker.publish(channel, name, data)
             except asyncio.CancelledError:
-                if (status := _cancelled_status(execution)) is None:
+                cancelled = _cancelled_status(execution)
+                if cancelled is None:
                     raise
+                status = cancelled
             except TimeoutError:
                 message = f"Run exceeded its time limit of {engine.timeout:g} s"
                 status, error = "timeout", {"error": "TimeoutError", "message": message}
@@ -206,8 +209,10 @@ async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> 
                 )
                 fields = thread_fields(state)
     except asyncio.CancelledError:
-        if (status := _cancelled_status(execution)) is None:
+        cancelled = _cancelled_status(execution)
+        if cancelled is None:
             raise
+        status = cancelled
     except StorageGaveUp:
         # Stopping, with the database away: as for a shutdown, below.
         broker.close(channel, None)
@@ -257,7 +262,9 @@ def _cancelled_status(execution: Execution) -> str | None:
     loop shutting down), which must propagate."""
     if execution.cancel_action is None:
         return None
-    asyncio.current_task().uncancel()
+    task = asyncio.current_task()
+    assert task is not None  # called from the run's own task
+    task.uncancel()
     return "rollback" if execution.cancel_action == "rollback" else "interrupted"
 
 

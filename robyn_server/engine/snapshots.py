@@ -1,8 +1,14 @@
-"""TODO docstring"""
+"""LangGraph's `StateSnapshot` in the wire's shapes: ThreadState, the thread row's
+status, values and interrupts, and what /wait and /join answer.
+
+LangGraph's snapshot is the one source of truth for state: the endpoints and the engine
+derive everything from it here, so a run and a state update leave the same thread row.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.types import StateSnapshot
@@ -25,7 +31,7 @@ EMPTY_STATE: dict[str, Any] = {
 }
 
 
-def _checkpoint(config: dict[str, Any] | None) -> dict[str, Any] | None:
+def _checkpoint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     address = checkpoint_address(config)
     return address if address and address["checkpoint_id"] else None
 
@@ -81,7 +87,7 @@ def empty_state() -> dict[str, Any]:
     return copy.deepcopy(EMPTY_STATE)
 
 
-def _exists(snapshot: StateSnapshot) -> bool:
+def snapshot_exists(snapshot: StateSnapshot) -> bool:
     # LangGraph answers a missing checkpoint with a blank snapshot rather than an error.
     return snapshot.created_at is not None or snapshot.metadata is not None
 
@@ -99,7 +105,7 @@ def thread_fields(snapshot: StateSnapshot) -> dict[str, Any]:
         for task in snapshot.tasks
         if task.interrupts
     }
-    values = snapshot.values if _exists(snapshot) else None
+    values = snapshot.values if snapshot_exists(snapshot) else None
     plain = to_jsonable({"values": values, "interrupts": interrupts})
     return {
         "status": "interrupted" if snapshot.next or interrupts else "idle",

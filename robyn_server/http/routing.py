@@ -13,7 +13,7 @@ pydantic `body` model gets the validated body as its second argument.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +74,8 @@ class RouteInfo:
     summary: str
     tags: list[str]
     body_model: Any = None  # a pydantic model (or type) describing the JSON body
-    query: dict[str, Param | str] = field(default_factory=dict)
-    # Path parameters whose schema is not the default for their name (see openapi.py).
+    query: Mapping[str, Param | str] = field(default_factory=dict)
+    # Path parameters whose schema is not the default for their name (see http/openapi.py).
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Status codes besides 200 and the common errors: a description, or a
     # (description, body type) pair when the body is not `{"detail": ...}`.
@@ -100,7 +100,7 @@ class RouteTable:
         summary: str,
         tags: list[str],
         body: Any = None,
-        query: dict[str, Param | str] | None = None,
+        query: Mapping[str, Param | str] | None = None,
         path_params: dict[str, dict[str, Any]] | None = None,
         responses: dict[int, Any] | None = None,
         response: Any = None,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import Response, json_response
@@ -10,7 +15,7 @@ from robyn_server.serialization import project
 from robyn_server.storage.types import ANONYMOUS, Page, Scope
 
 
-def page_response(page: Page, offset: int, select: list[str] | None = None) -> Response:
+def page_response(page: Page, offset: int, select: Sequence[str] | None = None) -> Response:
     """A search answer: a bare array plus the pagination headers the SDKs read.
 
     With another page, `X-Pagination-Next` is its offset and the total is reported as
@@ -36,3 +41,14 @@ def scope_for(request: ApiRequest) -> Scope:
     """Whose data a request may see. Auth is not configurable yet: every caller is
     anonymous. Storage calls already take a `Scope`, so turning auth on changes this."""
     return ANONYMOUS
+
+
+def either(*models: type[BaseModel]) -> Any:
+    """`A | B` for a route's OpenAPI description. Made at run time because selection
+    models come from pydantic's `create_model`, which a type checker cannot see as types."""
+    return functools.reduce(operator.or_, models)
+
+
+def list_of(item: Any) -> Any:
+    """`list[item]` for a route's OpenAPI description, for an `item` made by `either`."""
+    return list[item]  # type: ignore[valid-type]

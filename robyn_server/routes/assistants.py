@@ -8,7 +8,7 @@ from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable
-from robyn_server.routes._common import page_response, scope_for
+from robyn_server.routes._common import either, list_of, page_response, scope_for
 from robyn_server.schemas.requests import (
     ASSISTANT_OR_GRAPH,
     AssistantCount,
@@ -62,7 +62,7 @@ async def create_assistant(req: ApiRequest, body: AssistantCreate) -> Any:
     tags=TAGS,
     body=AssistantSearch,
     responses={404: UNKNOWN_GRAPH},
-    response=list[Assistant | AssistantSelection],
+    response=list_of(either(Assistant, AssistantSelection)),
 )
 async def search_assistants(req: ApiRequest, body: AssistantSearch) -> Any:
     page = await assistants.search(get_context(), scope_for(req), body)

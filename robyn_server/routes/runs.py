@@ -20,7 +20,7 @@ from robyn_server.http.routing import (
     list_param,
 )
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import run_headers, scope_for
+from robyn_server.routes._common import either, list_of, run_headers, scope_for
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.responses import Run, RunSelection
 from robyn_server.schemas.runs import RunBatch, RunCreate
@@ -207,7 +207,7 @@ async def create_run_batch(req: ApiRequest) -> Any:
         "status": enum_param("Only runs in this status", RUN_STATUSES),
         "select": list_param("Fields to return", {"type": "string", "enum": RUN_FIELDS}),
     },
-    response=list[Run | RunSelection],
+    response=list_of(either(Run, RunSelection)),
 )
 async def list_runs(req: ApiRequest) -> Any:
     status = req.query_one("status") or None

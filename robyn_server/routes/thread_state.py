@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest, format_validation_error, parse_bool
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable, integer_param, list_param
-from robyn_server.routes._common import scope_for
+from robyn_server.routes._common import either, list_of, scope_for
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.state import (
     STATE_SELECT_ITEM,
@@ -32,7 +32,7 @@ TAGS = ["Thread state"]
 SELECT = list_param("Fields to return; values.<key> for one state key", STATE_SELECT_ITEM)
 STATE_QUERY = {"subgraphs": Param("Include the states of subgraphs", BOOLEAN), "select": SELECT}
 # With `select`, a state has only the selected fields.
-STATE = ThreadState | ThreadStateSelection
+STATE = either(ThreadState, ThreadStateSelection)
 
 
 def _thread_id(req: ApiRequest) -> str:
@@ -120,7 +120,7 @@ async def get_state_at(req: ApiRequest) -> Any:
     summary="List a thread's past states, newest first",
     tags=TAGS,
     body=HistorySearch,
-    response=list[STATE],
+    response=list_of(STATE),
 )
 async def post_history(req: ApiRequest, body: HistorySearch) -> Any:
     thread_id = _thread_id(req)
@@ -141,7 +141,7 @@ async def post_history(req: ApiRequest, body: HistorySearch) -> Any:
         ),
         "select": SELECT,
     },
-    response=list[STATE],
+    response=list_of(STATE),
 )
 async def get_history(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)

@@ -7,7 +7,7 @@ from typing import Any
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import RouteTable, list_param
-from robyn_server.routes._common import page_response, scope_for
+from robyn_server.routes._common import either, list_of, page_response, scope_for
 from robyn_server.schemas.requests import (
     ThreadCount,
     ThreadCreate,
@@ -52,11 +52,11 @@ async def create_thread(req: ApiRequest, body: ThreadCreate) -> Any:
     summary="Search threads",
     tags=TAGS,
     body=ThreadSearch,
-    response=list[Thread | ThreadSelection],
+    response=list_of(either(Thread, ThreadSelection)),
 )
 async def search_threads(req: ApiRequest, body: ThreadSearch) -> Any:
     page = await threads.search(get_context(), scope_for(req), body)
-    select = list(body.select) if body.select else None
+    select: list[str] | None = list(body.select) if body.select else None
     if select and body.extract:
         select.append("extracted")
     return page_response(page, body.offset, select)

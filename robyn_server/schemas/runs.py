@@ -61,7 +61,7 @@ class RunCreate(Body):
     stream_resumable: bool = False
     interrupt_before: Literal["*"] | list[str] | None = None
     interrupt_after: Literal["*"] | list[str] | None = None
-    # Checked by the webhook policy (runs/webhook_policy.py), which also resolves the
+    # Checked by the webhook policy (engine/webhook_policy.py), which also resolves the
     # host: only http(s) URLs of public hosts are accepted by default.
     webhook: Annotated[str, Field(json_schema_extra={"format": "uri"})] | None = None
     feedback_keys: list[str] | None = None

@@ -1,6 +1,6 @@
 """Request and response bodies of the thread state and history endpoints.
 
-Requests follow wire.py (unknown fields ignored, strict types). The response models only
+Requests follow schemas/requests.py (unknown fields ignored, strict types). The response models only
 describe for /openapi.json what the handlers return as plain dicts.
 """
 

@@ -179,7 +179,7 @@ async def create_run(
     graph_id = assistant["graph_id"]
 
     existing_thread: dict[str, Any] | None = None
-    if stateless:
+    if thread_id is None:
         thread_id = str(uuid7())
     else:
         existing_thread = await ctx.storage.thread_get(scope, thread_id)
@@ -263,12 +263,13 @@ async def create_run(
         # The commit may have happened with only its answer lost: have the thread's
         # worker look for pending runs once the database is back, so such a run is not
         # left waiting for the next run on its thread. The client gets its 503.
-        ctx.engine.kick(thread_id)
+        ctx.run_engine().kick(thread_id)
         raise
     if result is None:
         raise NotFound(NOT_FOUND)
     run, others = result
-    channel = ctx.engine.submit(run, secret_values)
+    engine = ctx.run_engine()
+    channel = engine.submit(run, secret_values)
     if others and strategy in ("interrupt", "rollback"):
-        await ctx.engine.cancel(others, thread_id=thread_id, action=strategy)
+        await engine.cancel(others, thread_id=thread_id, action=strategy)
     return CreatedRun(run=run, channel=channel, thread_id=thread_id, temporary=temporary)

@@ -1,4 +1,6 @@
-"""Streaming HTTP answers over a run's event channel: SSE streams and long-poll /wait.
+"""What the run endpoints answer: a run's events (SSE frames), or its final values as a
+long-poll JSON body (/wait, /join, /cancel?wait). Bodies are byte iterators; the HTTP
+layer only wraps them in a streaming response.
 
 Robyn only notices a gone client when a write fails, so every stream writes a heartbeat
 after `heartbeat` seconds of silence; the generator then sees GeneratorExit at its

@@ -50,8 +50,8 @@ async def delete_run(ctx: AppContext, scope: Scope, thread_id: str, run_id: str)
     if run is None:
         raise NotFound(RUN_NOT_FOUND)
     if run["status"] in INFLIGHT_STATUSES:
-        await ctx.engine.cancel([run_id], thread_id=thread_id, action="rollback")
-        await ctx.engine.wait_stopped(run_id, seconds=10)
+        await ctx.run_engine().cancel([run_id], thread_id=thread_id, action="rollback")
+        await ctx.run_engine().wait_stopped(run_id, seconds=10)
     await ctx.storage.run_delete(scope, run_id, thread_id=thread_id)
 
 
@@ -61,7 +61,7 @@ async def cancel_run(
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None or run["status"] not in INFLIGHT_STATUSES:
         raise NotFound(NO_RUNS_TO_CANCEL)
-    await ctx.engine.cancel([run_id], thread_id=thread_id, action=action)
+    await ctx.run_engine().cancel([run_id], thread_id=thread_id, action=action)
     return run
 
 
@@ -86,7 +86,7 @@ async def cancel_many(
     if not runs:
         raise NotFound("No runs found to cancel.")
     for run in runs:
-        await ctx.engine.cancel([run["run_id"]], thread_id=run["thread_id"], action=action)
+        await ctx.run_engine().cancel([run["run_id"]], thread_id=run["thread_id"], action=action)
 
 
 async def finished_result(ctx: AppContext, scope: Scope, run: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ from robyn_server.schemas import requests as wire
 from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from robyn_server.storage.store_ttl import check_ttl
 
-# The operators /openapi.json documents (wire.STORE_FILTER) are the ones checked here.
+# The operators /openapi.json documents (schemas.requests.STORE_FILTER) are the ones checked here.
 FILTER_OPERATORS = frozenset(wire.FILTER_OPERATORS)
 
 

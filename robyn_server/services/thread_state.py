@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateSnapshot
 
-from robyn_server.engine.snapshots import _exists, empty_state, state_to_json, thread_fields
+from robyn_server.engine.snapshots import empty_state, snapshot_exists, state_to_json, thread_fields
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.schemas.state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
 from robyn_server.services.context import AppContext
@@ -25,9 +25,6 @@ from robyn_server.storage.types import Scope, parse_uuid
 BUSY = "Thread is busy with an in-flight run; wait for it to finish before updating its state"
 # Keys of a checkpoint config that address a checkpoint, as opposed to run settings.
 _ADDRESS_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
-
-
-# -- StateSnapshot -> wire ---------------------------------------------------------------
 
 
 # -- the thread row ----------------------------------------------------------------------
@@ -166,7 +163,7 @@ async def get_state(
     async with _thread_graph(ctx, thread, graph_id) as (graph, config):
         config = _addressed(config, keys)
         snapshot = await graph.aget_state(config, subgraphs=subgraphs)
-    if "checkpoint_id" in config["configurable"] and not _exists(snapshot):
+    if "checkpoint_id" in config["configurable"] and not snapshot_exists(snapshot):
         raise _missing_checkpoint(thread_id, config)
     return select_fields(state_to_json(snapshot), select)
 
@@ -220,7 +217,7 @@ async def update_state(
         config = _addressed(root, keys)
         if "checkpoint_id" in config["configurable"]:
             # LangGraph would silently start a new history from an unknown id.
-            if not _exists(await graph.aget_state(config)):
+            if not snapshot_exists(await graph.aget_state(config)):
                 raise _missing_checkpoint(thread_id, config)
         try:
             saved = await graph.aupdate_state(config, body.values, as_node=body.as_node)

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langchain_core.utils.uuid import uuid7
 from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateUpdate
@@ -103,10 +104,11 @@ async def _apply_supersteps(
     Any failure removes the thread again: a create either fully happens or not at all.
     """
     thread_id = thread["thread_id"]
-    config = {"configurable": {"thread_id": thread_id, "graph_id": thread["metadata"]["graph_id"]}}
+    graph_id = thread["metadata"]["graph_id"]
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "graph_id": graph_id}}
     try:
         async with ctx.registry.graph(
-            thread["metadata"]["graph_id"], config, checkpointer=ctx.checkpointer, store=ctx.store
+            graph_id, config, checkpointer=ctx.checkpointer, store=ctx.store
         ) as graph:
             try:
                 await graph.abulk_update_state(config, steps)

@@ -1,7 +1,7 @@
 """The async storage interface, and the pure helpers both backends share.
 
-Two backends implement `Storage`: `InMemoryStorage` (storage/memory.py) and
-`PostgresStorage` (storage/postgres.py). A single contract suite (tests/contract/) runs
+Two backends implement `Storage`: `InMemoryStorage` (storage/memory/) and
+`PostgresStorage` (storage/postgres/). A single contract suite (tests/contract/) runs
 against both, so their behaviour cannot drift.
 
 Records are plain dicts (fast to build, fast to serialize with orjson):

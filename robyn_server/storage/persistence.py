@@ -1,4 +1,5 @@
-"""TODO docstring"""
+"""The persistence a server process runs on: our storage, LangGraph's checkpointer and
+store, and the connection pool they share (opened by `app.persistence`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from robyn_server.storage.memory.threads import Record, Row, ThreadsInMemory, later_than
+from robyn_server.storage.memory.threads import Record, Row, ThreadsInMemory, later_than, stored
 from robyn_server.storage.types import (
     INFLIGHT_STATUSES,
     RUN_STATUSES,
@@ -102,9 +102,9 @@ class RunsInMemory(ThreadsInMemory):
             "run_id": run_key,
             "thread_id": thread_key,
             "assistant_id": assistant_key,
-            "metadata": copy.deepcopy(metadata),
+            "metadata": stored(metadata),
             "status": "pending",
-            "kwargs": copy.deepcopy(kwargs),
+            "kwargs": stored(kwargs),
             "multitask_strategy": multitask_strategy,
             "created_at": stamp if created_at is None else created_at,
             "updated_at": stamp,
@@ -116,9 +116,9 @@ class RunsInMemory(ThreadsInMemory):
         data = thread.data
         data["status"] = "busy"
         if thread_metadata:
-            data["metadata"] = {**data["metadata"], **copy.deepcopy(thread_metadata)}
+            data["metadata"] = {**data["metadata"], **stored(thread_metadata)}
         if thread_config is not None:
-            data["config"] = copy.deepcopy(thread_config)
+            data["config"] = stored(thread_config)
         data["updated_at"] = later_than(data["updated_at"])
         return copy.deepcopy(record), [r["run_id"] for r in others]
 

@@ -1,4 +1,5 @@
-"""TODO docstring"""
+"""LangGraph's `InMemoryStore` with TTLs: per-item `ttl`, `refresh_ttl` on read, and a
+sweeper, as `AsyncPostgresStore` has them (LangGraph's in-memory store ignores TTLs)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from langgraph.store.memory import InMemoryStore
 from robyn_server.storage.store_ttl import sweep_minutes
 
 logger = logging.getLogger("robyn_server.store_ttl")
+
+# An item's address: (namespace, key).
+Key = tuple[tuple[str, ...], str]
 
 
 class TTLInMemoryStore(InMemoryStore):
@@ -215,6 +219,3 @@ class TTLInMemoryStore(InMemoryStore):
         # deletes (or created by a get); Postgres lists only those with live items.
         for namespace in [ns for ns, items in self._data.items() if not items]:
             del self._data[namespace]
-
-
-Key = tuple[tuple[str, ...], str]

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from robyn_server.serialization import to_jsonable
 from robyn_server.storage.types import (
     THREAD_SORT_COLUMNS,
     UNSET,
@@ -28,6 +29,13 @@ from robyn_server.storage.types import (
 _TICK = timedelta(microseconds=1)
 
 Record = dict[str, Any]
+
+
+def stored(value: Any) -> Any:
+    """`value` as a jsonb column hands it back: a JSON round trip with the encoder the
+    Postgres backend uses, so tuples come back as lists, integer keys as strings, and
+    LangChain messages as dicts, on both backends alike. (Reads hand out copies.)"""
+    return to_jsonable(value)
 
 
 class Row:
@@ -88,7 +96,7 @@ class ThreadsInMemory:
             "error": None,
             "ttl": None,
         }
-        record.update(copy.deepcopy(fields))
+        record.update(stored(fields))
         self._threads[key] = Row(scope.owner, record)
         return copy.deepcopy(record)
 
@@ -126,9 +134,9 @@ class ThreadsInMemory:
             return None
         data = row.data
         if metadata is not None:
-            data["metadata"] = {**data["metadata"], **copy.deepcopy(metadata)}
+            data["metadata"] = {**data["metadata"], **stored(metadata)}
         if ttl is not None:
-            data["ttl"] = copy.deepcopy(ttl)
+            data["ttl"] = stored(ttl)
         data["updated_at"] = later_than(data["updated_at"])
         return copy.deepcopy(data)
 
@@ -246,11 +254,11 @@ class ThreadsInMemory:
         if status is not None:
             data["status"] = status
         if config is not None:
-            data["config"] = copy.deepcopy(config)
+            data["config"] = stored(config)
         if metadata is not None:
-            data["metadata"] = {**data["metadata"], **copy.deepcopy(metadata)}
+            data["metadata"] = {**data["metadata"], **stored(metadata)}
         state = {"values": values, "interrupts": interrupts, "error": error}
-        state = {k: copy.deepcopy(v) for k, v in state.items() if v is not UNSET}
+        state = {k: stored(v) for k, v in state.items() if v is not UNSET}
         if "interrupts" in state and state["interrupts"] is None:
             # The record promises a dict; "no interrupts" is spelled {}.
             state["interrupts"] = {}

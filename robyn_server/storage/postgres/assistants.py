@@ -1,4 +1,4 @@
-"""Assistant queries of `PostgresStorage` (mixed into it in storage/postgres.py)."""
+"""Assistant queries of `PostgresStorage` (mixed into it in postgres/storage.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO docstring"""
+"""Schema migrations for `langgraph_server`: numbered SQL files in migrations/, applied
+once, in order, under an advisory lock so that servers starting together take turns.
+
+Also revokes public access to LangGraph's own tables (checkpoints, store), which hold
+every thread's state and must only be reached through the API.
+"""
 
 from __future__ import annotations
 
@@ -84,7 +89,7 @@ async def _scalar(conn: psycopg.AsyncConnection[Any], query: str, params: Any = 
 
 
 @asynccontextmanager
-async def _migration_lock(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+async def migration_lock(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
     """Hold the session-level advisory lock on `conn` for the duration of the block.
 
     Waits by polling pg_try_advisory_lock, never inside pg_advisory_lock: a session
@@ -114,7 +119,7 @@ async def _migration_lock(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[N
                 await conn.close()
 
 
-async def _apply_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
+async def apply_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Apply pending migrations on `conn`, which must hold the migration lock."""
     for statement in BOOTSTRAP_SQL:
         await conn.execute(statement)
@@ -141,8 +146,8 @@ async def run_migrations(pool: AsyncConnectionPool) -> list[str]:
     Each file runs once, in its own transaction, recorded in
     `langgraph_server.schema_migrations`. Safe to call from several processes at once.
     """
-    async with pool.connection() as conn, _migration_lock(conn):
-        return await _apply_migrations(conn)
+    async with pool.connection() as conn, migration_lock(conn):
+        return await apply_migrations(conn)
 
 
 PROTECT_SQL = """
@@ -154,7 +159,7 @@ WHERE NOT c.relrowsecurity
 """
 
 
-async def _protect_langgraph_tables(conn: psycopg.AsyncConnection[Any]) -> None:
+async def protect_langgraph_tables(conn: psycopg.AsyncConnection[Any]) -> None:
     """Enable RLS (with no policies) on LangGraph's tables, so a PostgREST/Supabase API
     over this database cannot read checkpoints or the store. Only tables that exist
     and are not yet protected are altered: ALTER TABLE takes an exclusive lock."""

@@ -1,4 +1,4 @@
-"""Run queries of `PostgresStorage` (mixed into it in storage/postgres.py).
+"""Run queries of `PostgresStorage` (mixed into it in postgres/storage.py).
 
 `run_create` and `run_claim` must lock the thread row *before* they look at its runs:
 under READ COMMITTED a statement reads the runs as of its own start, so a check made

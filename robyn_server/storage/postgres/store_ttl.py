@@ -1,4 +1,6 @@
-"""TODO docstring"""
+"""Fractional store TTLs on Postgres: LangGraph creates `store.ttl_minutes` as an
+integer column, and the API accepts fractions of a minute, so the column is widened
+once, at start-up."""
 
 from __future__ import annotations
 
