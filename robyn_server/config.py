@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 # Found in the working directory, as `langgraph dev` finds it: a server installed as a
 # wheel has no project folder of its own.
@@ -61,6 +62,17 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+class SettingsOverrides(TypedDict, total=False):
+    """What `Settings.with_overrides` accepts; a None value means "keep the current one"."""
+
+    host: str | None
+    port: int | None
+    workers: int | None
+    config_file: Path | None
+    log_level: str | None
+    cors_allow_origins: list[str] | None
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,10 @@ class Settings:
         per_worker = max(512 // (os.cpu_count() or 1), 1)
         return max(self.workers * per_worker - 16, 16)
 
-    def with_overrides(self, **changes: object) -> Settings:
-        updated = replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def with_overrides(self, **changes: Unpack[SettingsOverrides]) -> Settings:
+        # The TypedDict checks the callers; replace() takes the surviving keys as Any.
+        present: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        updated = replace(self, **present)
         updated.validate()
         return updated
 

@@ -11,6 +11,7 @@ import string
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from langchain_mcp_adapters.sessions import SSEConnection, StreamableHttpConnection
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_MODEL = "openai:gpt-4o-mini"
@@ -75,7 +76,7 @@ class McpServer(BaseModel):
     def label(self) -> str:
         return self.name or self.url
 
-    def connection(self) -> dict[str, Any]:
+    def connection(self) -> SSEConnection | StreamableHttpConnection:
         """The `langchain-mcp-adapters` connection for this server."""
         transport = self.transport
         url = self.url
@@ -88,7 +89,14 @@ class McpServer(BaseModel):
         headers = {k: v for k, v in self.headers.items() if v and v != REDACTED}
         if self.auth_token and self.auth_token != REDACTED:
             headers["Authorization"] = f"Bearer {self.auth_token}"
-        return {"transport": transport, "url": url, "headers": headers, "timeout": self.timeout}
+        if transport == "sse":
+            return {"transport": "sse", "url": url, "headers": headers, "timeout": self.timeout}
+        return {
+            "transport": "streamable_http",
+            "url": url,
+            "headers": headers,
+            "timeout": self.timeout,
+        }
 
 
 # Open Agent Platform's single-server object; without a url it means "no MCP server".

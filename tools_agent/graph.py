@@ -11,10 +11,11 @@ streams its tokens through LangGraph's `messages` stream mode like any chat mode
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, SystemMessage, ToolCall, ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -35,10 +36,11 @@ async def call_model(
     state: MessagesState, config: RunnableConfig, runtime: Runtime[AgentContext]
 ) -> dict[str, Any]:
     settings = _settings(config, runtime)
-    model = build_model(settings)
+    chat_model = build_model(settings)
     toolbox = await load_toolbox(settings, config.get("configurable") or {}, runtime.store)
+    model: Runnable[LanguageModelInput, AIMessage] = chat_model
     if toolbox.tools:
-        model = model.bind_tools(toolbox.tools)
+        model = chat_model.bind_tools(toolbox.tools)
     prompt = settings.system_prompt + toolbox.system_note()
     messages = [SystemMessage(content=prompt), *state["messages"]] if prompt else state["messages"]
     response = await model.ainvoke(messages, config)
@@ -47,16 +49,18 @@ async def call_model(
 
 def route_after_model(state: MessagesState) -> Literal["tools", "__end__"]:
     last = state["messages"][-1]
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+    # "__end__" is END, spelt out because END is typed as a plain str.
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
 
 
 async def run_tools(
     state: MessagesState, config: RunnableConfig, runtime: Runtime[AgentContext]
 ) -> dict[str, Any]:
     settings = _settings(config, runtime)
-    request: AIMessage = state["messages"][-1]
+    # route_after_model sends only an AIMessage with tool calls here.
+    request = cast(AIMessage, state["messages"][-1])
     calls: list[ToolCall] = [ToolCall(**c) for c in request.tool_calls]  # edits stay local
-    answers: dict[str, ToolMessage] = {}
+    answers: dict[str | None, ToolMessage] = {}  # by call id, which may be missing
     outputs: list[Any] = []
 
     reviewed = [c for c in calls if c["name"] in settings.interrupt_before_tools]
@@ -101,9 +105,12 @@ def _rejection(call: ToolCall, decision: Decision) -> ToolMessage:
     )
 
 
+# LangGraph passes `config` and `runtime` by parameter name, but its add_node overloads
+# have no protocol for a node taking both, hence the ignore (the rest of the chain is
+# then Any to mypy, so "tools" needs none).
 graph = (
     StateGraph(MessagesState, context_schema=AgentContext)
-    .add_node("agent", call_model)
+    .add_node("agent", call_model)  # type: ignore[call-overload]
     .add_node("tools", run_tools)
     .add_edge(START, "agent")
     .add_conditional_edges("agent", route_after_model, ["tools", END])

@@ -20,10 +20,9 @@ import os
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
 
 from langchain_core.tools import BaseTool
-from langchain_mcp_adapters.sessions import create_session
+from langchain_mcp_adapters.sessions import Connection, create_session
 from langchain_mcp_adapters.tools import load_mcp_tools
 
 from tools_agent.context import McpServer
@@ -57,7 +56,7 @@ def describe_error(exc: BaseException) -> str:
 class _Session:
     """A live MCP session and its tool list, held open by a task of its own."""
 
-    def __init__(self, connection: dict[str, Any]) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.tools: list[BaseTool] = []
         self._ready = asyncio.Event()

@@ -13,6 +13,7 @@ from typing import Any
 
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from tools_agent.context import AgentContext
 
@@ -138,7 +139,7 @@ def _openai_compatible_model(settings: AgentContext) -> BaseChatModel:
     return ChatOpenAI(
         model=model_id,
         base_url=settings.base_url,
-        api_key=settings.api_key or NO_KEY,
+        api_key=SecretStr(settings.api_key or NO_KEY),
         **sampling,
     )
 

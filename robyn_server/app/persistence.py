@@ -16,8 +16,9 @@ from typing import Any
 import psycopg
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.store.base import TTLConfig
+from langgraph.store.base import IndexConfig, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -30,6 +31,7 @@ from robyn_server.storage.postgres.migrate import (
     migration_lock,
     protect_langgraph_tables,
 )
+from robyn_server.storage.postgres.sql import DictPool
 from robyn_server.storage.postgres.storage import PostgresStorage
 from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
 from robyn_server.storage.store_ttl import sweep_minutes, ttl_config
@@ -63,7 +65,8 @@ def _target(database_url: str) -> tuple[str, str | None]:
         ) from None
     host = params.get("host") or params.get("hostaddr") or "<default host>"
     port = params.get("port") or "5432"
-    return f"{host}:{port}", params.get("password")
+    password = params.get("password")
+    return f"{host}:{port}", None if password is None else str(password)
 
 
 def _scrub(message: str, password: str | None) -> str:
@@ -103,13 +106,15 @@ async def probe(database_url: str, timeout: float = 5.0) -> None:  # noqa: ASYNC
 async def _start_store_sweeper(store: TTLInMemoryStore | AsyncPostgresStore) -> None:
     # Always, not only with a configured store.ttl: per-item TTLs work without it, and
     # expired items, invisible anyway, should not pile up.
+    # AsyncPostgresStore annotates the interval as int but takes float() of it, and a
+    # fraction of a minute is a valid store.ttl.sweep_interval_minutes.
     await store.start_ttl_sweeper(sweep_minutes(store.ttl_config))  # type: ignore[arg-type]
 
 
 async def _in_memory(
-    mode: str, store_index: dict[str, Any] | None, ttl: TTLConfig, reason: str | None = None
+    mode: str, store_index: IndexConfig | None, ttl: TTLConfig, reason: str | None = None
 ) -> Persistence:
-    store = TTLInMemoryStore(index=store_index, ttl=ttl)  # type: ignore[arg-type]
+    store = TTLInMemoryStore(index=store_index, ttl=ttl)
     await _start_store_sweeper(store)
     return Persistence(
         mode=mode,
@@ -128,11 +133,11 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
 PGVECTOR_SQL = "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS ok"
 
 
-async def _require_pgvector(pool: AsyncConnectionPool, where: str) -> None:
+async def _require_pgvector(pool: DictPool, where: str) -> None:
     async with pool.connection() as conn:
         cur = await conn.execute(PGVECTOR_SQL)
         row = await cur.fetchone()
-    if not row["ok"]:
+    if row is None or not row["ok"]:  # EXISTS always answers one row
         raise PgVectorUnavailable(
             f"a semantic store index is configured, but PostgreSQL at {where} does not "
             "have the pgvector extension ('vector') available. Install pgvector on the "
@@ -156,7 +161,7 @@ async def _open_pool(
     wait_seconds: float,
     checkout_timeout: float,
     synchronous_commit: bool = False,
-) -> AsyncConnectionPool:
+) -> DictPool:
     kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     if not synchronous_commit:
         # A commit otherwise waits for its WAL flush (about 4 ms on this class of disk),
@@ -165,7 +170,8 @@ async def _open_pool(
         # checkpoint writes, which run recovery repairs. Creating a run opts back in
         # (SET LOCAL), so an acknowledged run is never lost.
         kwargs["options"] = "-c synchronous_commit=off"
-    pool = AsyncConnectionPool(
+    # The annotation types the rows: `kwargs` (dict_row) is what makes them dicts.
+    pool: DictPool = AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
@@ -200,7 +206,7 @@ async def open_persistence(
     pool_min_size: int = 2,
     pool_max_size: int = 10,
     fallback_to_memory: bool = False,
-    store_index: dict[str, Any] | None = None,
+    store_index: IndexConfig | None = None,
     probe_timeout: float = 5.0,
     store_ttl: dict[str, Any] | None = None,
     pool_timeout: float = 10.0,
@@ -244,13 +250,15 @@ async def open_persistence(
     try:
         if store_index:
             await _require_pgvector(pool, _target(database_url)[0])
+        # The Postgres store's index type adds optional pgvector settings to IndexConfig.
+        pg_index = None if store_index is None else PostgresIndexConfig(**store_index)
         checkpointer = AsyncPostgresSaver(pool)
-        store = AsyncPostgresStore(pool, index=store_index, ttl=ttl)  # type: ignore[arg-type]
+        store = AsyncPostgresStore(pool, index=pg_index, ttl=ttl)
         async with pool.connection() as conn, migration_lock(conn):
             # Setup runs on the locked connection itself (not through the pool), so it
             # needs no second connection and is serialized with other servers.
             await AsyncPostgresSaver(conn).setup()
-            await AsyncPostgresStore(conn, index=store_index).setup()  # type: ignore[arg-type]
+            await AsyncPostgresStore(conn, index=pg_index).setup()
             await widen_ttl_minutes(conn)
             await apply_migrations(conn)
             await protect_langgraph_tables(conn)

@@ -321,12 +321,16 @@ def _importable_as(name: str, path: Path) -> bool:
     except Exception:
         return False
     origin = getattr(spec, "origin", None)
-    return bool(origin) and Path(origin).resolve() == path
+    if not origin:
+        return False
+    return Path(origin).resolve() == path
 
 
 def _same_file(module: ModuleType, path: Path) -> bool:
     file = getattr(module, "__file__", None)
-    return bool(file) and Path(file).resolve() == path
+    if not file:
+        return False
+    return Path(file).resolve() == path
 
 
 def _where(module: ModuleType) -> str:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
+from langgraph.store.base import IndexConfig
 
 from robyn_server.graphs.loading import (
     GraphLoadError,
@@ -77,7 +79,7 @@ class GraphRegistry:
         self._entries = entries
         self._config = config
         self._schema_cache: dict[str, dict[str, Any]] = {}
-        self._store_index: dict[str, Any] | None = None
+        self._store_index: IndexConfig | None = None
         self._store_index_loaded = False
 
     @classmethod
@@ -125,7 +127,7 @@ class GraphRegistry:
     async def graph(
         self,
         graph_id: str,
-        config: dict[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
         *,
         checkpointer: Any = None,
         store: Any = None,
@@ -165,7 +167,7 @@ class GraphRegistry:
         return dict(result)
 
     async def draw(
-        self, graph_id: str, xray: bool | int = False, config: dict[str, Any] | None = None
+        self, graph_id: str, xray: bool | int = False, config: RunnableConfig | None = None
     ) -> dict[str, Any]:
         """Nodes and edges as the /graph endpoint returns them; ValueError if undrawable."""
         if not isinstance(xray, int) or xray < 0:  # bool is an int
@@ -214,7 +216,7 @@ class GraphRegistry:
     def store_config(self) -> dict[str, Any]:
         return dict(self._config.store or {}) if self._config else {}
 
-    def store_index(self) -> dict[str, Any] | None:
+    def store_index(self) -> IndexConfig | None:
         """The `index` config for a LangGraph store, or None without `store.index`.
 
         Resolved on first use so servers that never touch the store don't pay for
@@ -225,7 +227,7 @@ class GraphRegistry:
             self._store_index_loaded = True
         return self._store_index
 
-    def _build_store_index(self) -> dict[str, Any] | None:
+    def _build_store_index(self) -> IndexConfig | None:
         index = self.store_config().get("index")
         if index is None:
             return None
@@ -242,7 +244,7 @@ class GraphRegistry:
         ):
             raise GraphLoadError("store.index.fields must be a list of strings")
         assert self._config is not None
-        result: dict[str, Any] = {
+        result: IndexConfig = {
             "dims": dims,
             "embed": resolve_embeddings(index["embed"], self._config.config_dir),
         }
@@ -284,12 +286,12 @@ def _wants_config(factory: Any) -> bool:
 
 @asynccontextmanager
 async def _call_factory(
-    factory: Any, graph_id: str, config: dict[str, Any] | None
+    factory: Any, graph_id: str, config: Mapping[str, Any] | None
 ) -> AsyncIterator[Any]:
-    config = dict(config or {})
+    own = dict(config or {})
     # Factories conventionally read config["configurable"][...] without checking.
-    config["configurable"] = dict(config.get("configurable") or {})
-    result = factory(config) if _wants_config(factory) else factory()
+    own["configurable"] = dict(own.get("configurable") or {})
+    result = factory(own) if _wants_config(factory) else factory()
     if inspect.isawaitable(result):
         result = await result
     if isinstance(result, AbstractAsyncContextManager) or (

@@ -50,8 +50,10 @@ def state_jsonschema(graph: Any) -> dict[str, Any] | None:
     if not isinstance(graph, Pregel):
         return None
     # Plain Pregel graphs (functional API, hand-built) have no declared state type, so
-    # the state is described by what the channels hold.
-    fields = {
+    # the state is described by what the channels hold. Each value is a (type, default)
+    # pair; typed Any because create_model's other keyword parameters (__config__, ...)
+    # would otherwise not accept a `**` of tuples.
+    fields: dict[str, Any] = {
         name: (channel.ValueType, None)
         for name, channel in graph.channels.items()
         if isinstance(channel, BaseChannel) and not name.startswith(_INTERNAL_CHANNELS)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
-from robyn import Request, Response
+from robyn import Request, Response, StreamingResponse
 
 
 @dataclass
@@ -17,10 +18,10 @@ class CorsPolicy:
 
     allow_origins: list[str]
 
-    def allowed(self, origin: str | None) -> bool:
+    def allowed(self, origin: str | None) -> TypeGuard[str]:
         return origin is not None and origin in self.allow_origins
 
-    def apply(self, request: Request, response: Response) -> None:
+    def apply(self, request: Request, response: Response | StreamingResponse) -> None:
         origin = request.headers.get("origin")
         if self.allowed(origin):
             response.headers.set("access-control-allow-origin", origin)

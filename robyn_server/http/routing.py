@@ -131,7 +131,7 @@ def _with_body(handler: Any, body: Any) -> Handler:
     """A handler whose route declares a pydantic model gets the body validated against
     it (422 with a clear detail otherwise) as its second argument."""
     if not (isinstance(body, type) and issubclass(body, BaseModel)):
-        return handler  # type: ignore[no-any-return]
+        return handler
     model: type[BaseModel] = body
 
     async def parsed(req: ApiRequest) -> Any:
@@ -152,7 +152,8 @@ def wrap(
     `shadowed` (see `MethodIndex.shadowed`) tells paths that reached this route only
     because their own resource does not take the method: those get a 405."""
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: Request) -> Response | StreamingResponse:
+        response: Response | StreamingResponse
         try:
             if shadowed is not None and (allowed := shadowed(request.url.path)):
                 response = method_not_allowed(allowed)

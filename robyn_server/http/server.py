@@ -126,5 +126,7 @@ def serve_on(app: Robyn, listener: SocketHeld, host: str, port: int) -> None:
     backlog outlive a crashed server. Robyn 0.88's start() binds a socket of its own in
     `processpool.run_processes`; this hands it ours instead (robyn is pinned to 0.88.0).
     """
-    robyn.processpool.SocketHeld = lambda _host, _port: listener  # type: ignore[assignment]
+    # A factory stands in for Robyn's class on purpose, which mypy rejects (misc: "cannot
+    # assign to a type"; assignment: a lambda is not the class).
+    robyn.processpool.SocketHeld = lambda _host, _port: listener  # type: ignore[misc,assignment]
     app.start(host=host, port=port, _check_port=False)

@@ -16,7 +16,9 @@ SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
 
 
 def _response(body: AsyncIterator[bytes], headers: dict[str, str], media: str) -> StreamingResponse:
-    response = StreamingResponse(body, headers=Headers({}), media_type=media)
+    # Robyn 0.88 annotates `content` as an async generator but only calls __aiter__ and
+    # __anext__ on it (responses.AsyncGeneratorWrapper), so any async iterator works.
+    response = StreamingResponse(body, headers=Headers({}), media_type=media)  # type: ignore[arg-type]
     for key, value in headers.items():
         response.headers.set(key, value)
     return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic.json_schema import JsonDict
 
 from robyn_server.storage.store_ttl import MAX_TTL_MINUTES, MIN_TTL_MINUTES
 
@@ -88,7 +89,7 @@ STORE_FILTER = {
 }
 # A store namespace label: the API joins labels with dots, so a label has none. Checked
 # by services.store.validate_namespace, whose message says so; described here.
-NAMESPACE_LABEL = {"type": "string", "minLength": 1, "pattern": r"^[^.]*$"}
+NAMESPACE_LABEL: JsonDict = {"type": "string", "minLength": 1, "pattern": r"^[^.]*$"}
 NamespaceLabel = Annotated[str, Field(json_schema_extra=NAMESPACE_LABEL)]
 
 
@@ -167,7 +168,10 @@ class ThreadPatch(Body):
     metadata: dict[str, Any] | None = None
     ttl: ThreadTTL | None = None
 
-    _ttl_minutes = field_validator("ttl", mode="before")(ThreadCreate._ttl_minutes.__func__)
+    @field_validator("ttl", mode="before")
+    @classmethod
+    def _ttl_minutes(cls, value: Any) -> Any:
+        return ThreadCreate._ttl_minutes(value)
 
 
 class ThreadCount(Body):

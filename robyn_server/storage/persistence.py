@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from psycopg_pool import AsyncConnectionPool
 
 from robyn_server.storage.base import Storage
+from robyn_server.storage.postgres.sql import DictPool
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Persistence:
     storage: Storage
     checkpointer: BaseCheckpointSaver
     store: BaseStore
-    pool: AsyncConnectionPool | None = None
+    pool: DictPool | None = None
     fallback_reason: str | None = None
 
     async def close(self) -> None:

@@ -72,7 +72,9 @@ def ttl_config(store_ttl: dict[str, Any] | None) -> TTLConfig:
     return TTLConfig(
         refresh_on_read=refresh,
         default_ttl=check_ttl(raw.get("default_ttl"), "store.ttl.default_ttl"),
-        sweep_interval_minutes=interval,
+        # LangGraph annotates this as int, but both stores only multiply it by 60 for a
+        # sleep, so a fraction of a minute works (and is what tests use).
+        sweep_interval_minutes=interval,  # type: ignore[typeddict-item]
         # Without this the Postgres store shows expired items until the next sweep,
         # and a refreshing read even brings them back to life.
         omit_expired=True,

@@ -52,7 +52,7 @@ class RunsInMemory(ThreadsInMemory):
     def _run_row(self, scope: Scope, run_id: str, thread_id: str | None) -> Row | None:
         key = canonical_uuid(run_id)
         row = self._runs.get(key) if key else None
-        if not self._visible(scope, row):
+        if row is None or not self._visible(scope, row):
             return None
         if thread_id is not None and row.data["thread_id"] != canonical_uuid(thread_id):
             return None
@@ -177,7 +177,8 @@ class RunsInMemory(ThreadsInMemory):
                 return []
         candidates: Iterable[Row | None]
         if run_ids is not None:
-            candidates = [self._runs.get(key) for key in {canonical_uuid(i) for i in run_ids}]
+            keys = {canonical_uuid(i) for i in run_ids}
+            candidates = [self._runs.get(key) for key in keys if key is not None]
         elif thread_key is not None:
             candidates = [self._runs[key] for key in self._thread_runs.get(thread_key, {})]
         else:
@@ -195,7 +196,9 @@ class RunsInMemory(ThreadsInMemory):
 
     async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
         thread_key = canonical_uuid(thread_id)
-        runs = self._runs_of(thread_key) if thread_key else []
+        if thread_key is None:
+            return None
+        runs = self._runs_of(thread_key)
         if any(r["status"] == "running" for r in runs):
             return None
         now = utcnow()

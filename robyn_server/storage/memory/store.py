@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from typing import cast
 
 from langgraph.store.base import (
     GetOp,
@@ -19,6 +20,7 @@ from langgraph.store.base import (
     Op,
     PutOp,
     Result,
+    SearchItem,
     SearchOp,
     TTLConfig,
 )
@@ -172,7 +174,8 @@ class TTLInMemoryStore(InMemoryStore):
                 if isinstance(op, GetOp) and op.refresh_ttl and isinstance(result, Item):
                     self._refresh((result.namespace, result.key), now)
                 elif isinstance(op, SearchOp) and op.refresh_ttl and result:
-                    for item in result:  # type: ignore[union-attr]
+                    # `Result` is the union over all ops; a SearchOp's is its hit list.
+                    for item in cast(list[SearchItem], result):
                         self._refresh((item.namespace, item.key), now)
             puts = {(op.namespace, op.key): op for op in ops if isinstance(op, PutOp)}
             for key, op in puts.items():

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from psycopg import sql
+from psycopg import AsyncConnection, sql
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -68,10 +70,12 @@ class Where:
         self.params.extend(params)
         return self
 
-    def sql(self) -> sql.SQL:
+    # Annotations in this class import psycopg.sql's types by name: `sql` in the class
+    # body is the method below, not the module.
+    def sql(self) -> SQL:
         return sql.SQL(" AND ".join(self.clauses) or "TRUE")
 
-    def render(self, template: str, **parts: Any) -> sql.Composed:
+    def render(self, template: str, **parts: Any) -> Composed:
         """`template` with `{where}` (and any other named parts) filled in."""
         return sql.SQL(template).format(where=self.sql(), **parts)
 
@@ -88,10 +92,16 @@ def order_by(sort_by: str, sort_order: SortOrder, id_column: str, table: str) ->
     )
 
 
+# The shared pool's connections return rows as dicts (row_factory=dict_row, see
+# app/persistence.py `_open_pool`).
+DictConnection = AsyncConnection[DictRow]
+DictPool = AsyncConnectionPool[DictConnection]
+
+
 class PostgresBase:
     """Holds the shared pool; borrows a connection per call and never closes the pool."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: DictPool) -> None:
         self._pool = pool
 
     async def _one(self, query: Any, params: Sequence[Any] | dict[str, Any]) -> Any:
