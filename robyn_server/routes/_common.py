@@ -51,4 +51,4 @@ def either(*models: type[BaseModel]) -> Any:
 
 def list_of(item: Any) -> Any:
     """`list[item]` for a route's OpenAPI description, for an `item` made by `either`."""
-    return list[item]  # type: ignore[valid-type]
+    return list[item]
