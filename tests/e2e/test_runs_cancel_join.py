@@ -41,6 +41,14 @@ async def running_slow_run(client, delay: float = 10) -> tuple[str, str]:
         thread["thread_id"], "slow", input=human("x"), config=slow(delay)
     )
     await run_reaches(client, thread["thread_id"], run["run_id"], ("running",))
+
+    async def inside_its_node() -> bool:
+        # `running` is set at the claim, before the graph has saved its input: a cancel
+        # landing in between would find no values yet. Wait for the input's checkpoint.
+        state = await client.threads.get_state(thread["thread_id"])
+        return state["next"] == ["wait"]
+
+    await eventually(inside_its_node)
     return thread["thread_id"], run["run_id"]
 
 
