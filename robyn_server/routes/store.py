@@ -26,7 +26,7 @@ TAGS = ["Store"]
     responses={204: "Stored", 400: 'The root label is "langgraph"'},
 )
 async def put_item(req: ApiRequest, body: StorePut) -> Any:
-    await store.put(get_context().store, body)
+    await store.put(get_context(), body)
     return empty_response()
 
 
@@ -50,7 +50,7 @@ async def put_item(req: ApiRequest, body: StorePut) -> Any:
 async def get_item(req: ApiRequest) -> Any:
     refresh = req.query_one("refresh_ttl")
     return await store.get(
-        get_context().store,
+        get_context(),
         req.query_one("namespace"),
         req.query_one("key"),
         None if refresh is None else parse_bool(refresh),
@@ -66,7 +66,7 @@ async def get_item(req: ApiRequest) -> Any:
     responses={204: "Deleted"},
 )
 async def delete_item(req: ApiRequest, body: StoreDelete) -> Any:
-    await store.delete(get_context().store, body)
+    await store.delete(get_context(), body)
     return empty_response()
 
 
@@ -79,7 +79,7 @@ async def delete_item(req: ApiRequest, body: StoreDelete) -> Any:
     response=StoreSearchResult,
 )
 async def search_items(req: ApiRequest, body: StoreSearch) -> Any:
-    return {"items": await store.search(get_context().store, body)}
+    return {"items": await store.search(get_context(), body)}
 
 
 @route(
@@ -91,4 +91,4 @@ async def search_items(req: ApiRequest, body: StoreSearch) -> Any:
     response=StoreNamespacesResult,
 )
 async def list_namespaces(req: ApiRequest, body: StoreNamespaces) -> Any:
-    return {"namespaces": await store.list_namespaces(get_context().store, body)}
+    return {"namespaces": await store.list_namespaces(get_context(), body)}

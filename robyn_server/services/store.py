@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.store.base import BaseStore, Item, SearchItem
+from langgraph.store.base import Item, SearchItem
 
 from robyn_server.errors import BadRequest, ValidationFailed
 from robyn_server.schemas import requests as wire
 from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from robyn_server.services.context import AppContext
 from robyn_server.storage.store_ttl import check_ttl
 
 # The operators /openapi.json documents (schemas.requests.STORE_FILTER) are the ones checked here.
@@ -55,7 +56,7 @@ def item_to_dict(item: Item) -> dict[str, Any]:
     return out
 
 
-async def put(store: BaseStore, body: StorePut) -> None:
+async def put(ctx: AppContext, body: StorePut) -> None:
     namespace = validate_namespace(body.namespace)
     if not namespace:
         raise ValidationFailed("Namespace must not be empty")
@@ -65,32 +66,32 @@ async def put(store: BaseStore, body: StorePut) -> None:
     if "ttl" not in body.model_fields_set:
         # Left out, the store applies store.ttl.default_ttl; an explicit null means
         # "never expires", overriding that default.
-        await store.aput(namespace, body.key, body.value, index=body.index)
+        await ctx.store.aput(namespace, body.key, body.value, index=body.index)
         return
     try:
         ttl = check_ttl(body.ttl)
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
-    await store.aput(namespace, body.key, body.value, index=body.index, ttl=ttl)
+    await ctx.store.aput(namespace, body.key, body.value, index=body.index, ttl=ttl)
 
 
 async def get(
-    store: BaseStore, namespace: str | None, key: str | None, refresh_ttl: bool | None
+    ctx: AppContext, namespace: str | None, key: str | None, refresh_ttl: bool | None
 ) -> dict[str, Any] | None:
     if not key:
         raise BadRequest("Key is required")
     labels = tuple(namespace.split(".")) if namespace else ()
     validate_namespace(labels)
-    item = await store.aget(labels, key, refresh_ttl=refresh_ttl)
+    item = await ctx.store.aget(labels, key, refresh_ttl=refresh_ttl)
     return None if item is None else item_to_dict(item)
 
 
-async def delete(store: BaseStore, body: StoreDelete) -> None:
-    await store.adelete(validate_namespace(body.namespace), body.key)
+async def delete(ctx: AppContext, body: StoreDelete) -> None:
+    await ctx.store.adelete(validate_namespace(body.namespace), body.key)
 
 
-async def search(store: BaseStore, body: StoreSearch) -> list[dict[str, Any]]:
-    items = await store.asearch(
+async def search(ctx: AppContext, body: StoreSearch) -> list[dict[str, Any]]:
+    items = await ctx.store.asearch(
         validate_namespace(body.namespace_prefix),
         query=body.query,
         filter=_validate_filter(body.filter),
@@ -101,9 +102,9 @@ async def search(store: BaseStore, body: StoreSearch) -> list[dict[str, Any]]:
     return [item_to_dict(i) for i in items]
 
 
-async def list_namespaces(store: BaseStore, body: StoreNamespaces) -> list[list[str]]:
+async def list_namespaces(ctx: AppContext, body: StoreNamespaces) -> list[list[str]]:
     # LangGraph's store raises ValueError for an empty label (it was a 500).
-    namespaces = await store.alist_namespaces(
+    namespaces = await ctx.store.alist_namespaces(
         prefix=validate_namespace(body.prefix) if body.prefix else None,
         suffix=validate_namespace(body.suffix) if body.suffix else None,
         max_depth=body.max_depth,
