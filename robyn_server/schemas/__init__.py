@@ -1,1 +1,1 @@
-"""schemas"""
+"""Request and response models: what routes validate, services take and /openapi.json describes."""

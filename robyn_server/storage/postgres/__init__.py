@@ -1,1 +1,1 @@
-"""storage/postgres"""
+"""The `Storage` contract on PostgreSQL (schema `langgraph_server`), and its migrations."""
