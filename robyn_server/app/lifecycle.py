@@ -61,9 +61,9 @@ SHUTDOWN_TIMEOUT_SECONDS = 30.0
 async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> None:
     settings, persistence = ctx.settings, ctx.persistence
     assert persistence is not None  # opened just before
-    ctx.broker = Broker(settings.resumable_stream_ttl_seconds)
+    broker = Broker(settings.resumable_stream_ttl_seconds)
     slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
-    ctx.engine = RunEngine(settings, ctx.registry, persistence, ctx.broker, slots)
+    ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots)
     await ctx.engine.start()
 
 

@@ -41,7 +41,7 @@ from robyn_server.storage.types import ANONYMOUS, utcnow
 T = TypeVar("T")
 
 
-class RunEngine(Protocol):
+class EngineHandle(Protocol):
     """What executing and settling a run needs from the engine that claimed it.
 
     engine.py implements it and imports this module; naming the interface here keeps
@@ -121,7 +121,7 @@ DATABASE_UNAVAILABLE = {
 }
 
 
-def run_error(engine: RunEngine, exc: Exception) -> dict[str, str]:
+def run_error(engine: EngineHandle, exc: Exception) -> dict[str, str]:
     if isinstance(exc, engine.storage.transient_errors):
         return dict(DATABASE_UNAVAILABLE)
     return error_payload(exc)
@@ -141,7 +141,7 @@ def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-async def execute_run(engine: RunEngine, execution: Execution, secrets: Any) -> None:
+async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) -> None:
     persistence = engine.persistence
     run = execution.run
     run_id, thread_id = run["run_id"], run["thread_id"]
@@ -276,7 +276,7 @@ def _wait_result(stream: RunStream, error: dict | None, fields: dict[str, Any] |
 
 
 async def settle(
-    engine: RunEngine,
+    engine: EngineHandle,
     run: dict[str, Any],
     status: str,
     error: dict[str, Any] | None,
@@ -306,7 +306,7 @@ async def settle(
         await storage.run_set_status(run_id, status)
 
 
-async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], status: str) -> None:
+async def _delete_temporary_thread(engine: EngineHandle, run: dict[str, Any], status: str) -> None:
     """Deleting the thread deletes the run with it, so the run's status needs no write
     of its own, unless the delete fails: then the run must not look unfinished."""
     storage = engine.storage
@@ -327,7 +327,7 @@ async def _delete_temporary_thread(engine: RunEngine, run: dict[str, Any], statu
             )
 
 
-async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
+async def end_pending_run(engine: EngineHandle, run_id: str, action: str) -> None:
     """Cancel a run that is not executing: pending ones end interrupted (or are deleted
     for rollback); a run that finished meanwhile is left alone."""
     storage = engine.storage
@@ -352,7 +352,7 @@ async def end_pending_run(engine: RunEngine, run_id: str, action: str) -> None:
         engine.spawn(_retry_quietly(engine, thread_id))
 
 
-async def _free_thread_if_idle(engine: RunEngine, thread_id: str) -> None:
+async def _free_thread_if_idle(engine: EngineHandle, thread_id: str) -> None:
     """A busy thread left without pending or running runs is idle (or interrupted)."""
     storage = engine.storage
     if not await storage.run_inflight(ANONYMOUS, thread_id=thread_id):
@@ -362,14 +362,14 @@ async def _free_thread_if_idle(engine: RunEngine, thread_id: str) -> None:
             await storage.thread_set_state(ANONYMOUS, thread_id, status=status)
 
 
-async def _retry_quietly(engine: RunEngine, thread_id: str) -> None:
+async def _retry_quietly(engine: EngineHandle, thread_id: str) -> None:
     with suppress(StorageGaveUp):  # stopping: the thread's next run settles it
         await engine.retry_storage(
             f"freeing thread {thread_id}", lambda: _free_thread_if_idle(engine, thread_id)
         )
 
 
-async def settle_failed_runs(engine: RunEngine, run_ids: list[str]) -> None:
+async def settle_failed_runs(engine: EngineHandle, run_ids: list[str]) -> None:
     """Runs that crashed too often: make sure their threads are not left busy."""
     storage = engine.storage
     for run_id in run_ids:

@@ -29,8 +29,6 @@ from robyn_server.storage.types import StorageUnavailable
 logger = logging.getLogger("robyn_server.http")
 
 Handler = Callable[[ApiRequest], Awaitable[Any]]
-# A handler of a route with a body model: (request, validated body).
-BodyHandler = Callable[[ApiRequest, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)

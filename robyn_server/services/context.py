@@ -40,11 +40,15 @@ class AppContext:
     stopping: bool = False
     thread_ttl: ThreadTTLSettings | None = None
     background: list[Stoppable] = field(default_factory=list)
-    # The run engine and its event broker, set up at startup.
+    # The run engine, set up at startup.
     engine: RunEngine | None = None
-    broker: Broker | None = None
     # Called once the server can take requests (the supervisor waits for it).
     on_ready: Callable[[], None] | None = None
+
+    @property
+    def broker(self) -> Broker | None:
+        """The engine's event broker, once there is an engine."""
+        return self.engine.broker if self.engine is not None else None
 
     def run_engine(self) -> RunEngine:
         """The run engine, once the startup handler has made it."""
