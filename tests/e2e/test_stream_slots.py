@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -16,6 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.support.graphs import human, slow
+from tests.support.http_races import Burst
 from tests.support.runs import run_reaches
 from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
@@ -32,26 +33,6 @@ def capped(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 class Answer:
     path: str
     response: httpx.Response
-
-
-class Burst:
-    """Requests whose last body byte is held back until every one of them is connected
-    and has sent the rest: the server gets them all complete at the same instant, and the
-    test knows they were all in flight together (none answered before the release)."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.waiting = 0
-        self.all_waiting = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def body(self, payload: bytes) -> AsyncIterator[bytes]:
-        yield payload[:-1]  # written to the socket before the generator resumes
-        self.waiting += 1
-        if self.waiting == self.count:
-            self.all_waiting.set()
-        await self.release.wait()
-        yield payload[-1:]
 
 
 async def fire(http: httpx.AsyncClient, requests: list[tuple[str, dict]], stack) -> list[Answer]:

@@ -30,39 +30,50 @@ NEW_ASSISTANT_LOCK = (
 )
 
 
-class HeldBack(httpx.AsyncBaseTransport):
-    """Sends each request but the last byte of its body, and the last bytes of all of
-    them only once `count` requests have got that far."""
+class Burst:
+    """Request bodies sent but for their last byte, which goes out only once `count` of
+    them have got that far: the server gets them complete at the same instant, and the
+    test knows they were all in flight together (none answered before the release)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.waiting = 0
         self.all_waiting = asyncio.Event()
         self.release = asyncio.Event()
+
+    async def body(self, payload: bytes) -> AsyncIterator[bytes]:
+        yield payload[:-1]  # written to the socket before the generator resumes
+        self.waiting += 1
+        if self.waiting == self.count:
+            self.all_waiting.set()
+        await self.release.wait()
+        yield payload[-1:]
+
+
+class HeldBack(httpx.AsyncBaseTransport):
+    """A transport that sends every request's body through one `Burst`."""
+
+    def __init__(self, count: int) -> None:
+        self.burst = Burst(count)
         self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         assert body, f"{request.method} {request.url} has no body to hold back"
-        request.stream = _HeldBody(body, self)
+        request.stream = _Stream(self.burst.body(body))
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
-class _HeldBody(httpx.AsyncByteStream):
-    def __init__(self, body: bytes, burst: HeldBack) -> None:
-        self.body = body
-        self.burst = burst
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self.body[:-1]  # written to the socket before the generator resumes
-        self.burst.waiting += 1
-        if self.burst.waiting == self.burst.count:
-            self.burst.all_waiting.set()
-        await self.burst.release.wait()
-        yield self.body[-1:]
+        async for chunk in self.chunks:
+            yield chunk
 
 
 async def race_requests(
@@ -81,8 +92,9 @@ async def race_requests(
     locking = bool(database_url and lock_sql)
     wanted = min(len(calls), QUEUED_AT_LEAST)
     failure = None
-    burst = HeldBack(len(calls))
-    async with httpx.AsyncClient(base_url=server.url, transport=burst, timeout=60.0) as http:
+    transport = HeldBack(len(calls))
+    burst = transport.burst
+    async with httpx.AsyncClient(base_url=server.url, transport=transport, timeout=60.0) as http:
         client = LangGraphClient(http)
         async with AsyncExitStack() as lock:
             if locking:
