@@ -97,9 +97,6 @@ async def probe(database_url: str, timeout: float = 5.0) -> None:  # noqa: ASYNC
     await conn.close()
 
 
-# -- migrations ----------------------------------------------------------------------
-
-
 # -- persistence ---------------------------------------------------------------------
 
 

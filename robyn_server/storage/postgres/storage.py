@@ -3,7 +3,7 @@
 The queries live with their methods in assistants.py, threads.py and runs.py; this
 module only assembles them. The pool is shared with LangGraph's checkpointer and store
 and is owned by `app.persistence`: storage borrows connections and never closes it.
-Tables come from migrations/, applied by `migrate.run_migrations`.
+Tables come from migrations/, applied at start-up by `migrate.apply_migrations`.
 """
 
 from __future__ import annotations
