@@ -50,8 +50,9 @@ async def delete_run(ctx: AppContext, scope: Scope, thread_id: str, run_id: str)
     if run is None:
         raise NotFound(RUN_NOT_FOUND)
     if run["status"] in INFLIGHT_STATUSES:
-        await ctx.run_engine().cancel([run_id], thread_id=thread_id, action="rollback")
-        await ctx.run_engine().wait_stopped(run_id, seconds=10)
+        engine = ctx.run_engine()
+        await engine.cancel([run_id], thread_id=thread_id, action="rollback")
+        await engine.wait_stopped(run_id, seconds=10)
     await ctx.storage.run_delete(scope, run_id, thread_id=thread_id)
 
 
