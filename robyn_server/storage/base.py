@@ -24,14 +24,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from robyn_server.storage.base_crons import CronStorage
 from robyn_server.storage.base_runs import RunStorage
 from robyn_server.storage.types import UNSET, IfExists, Page, Scope, SortOrder
 
 """Marks a keyword argument as not given, where None is a meaningful value."""
 
 
-class Storage(RunStorage, ABC):
-    """Assistants, threads and (through `RunStorage`) runs."""
+class Storage(RunStorage, CronStorage, ABC):
+    """Assistants, threads, and (through `RunStorage` and `CronStorage`) runs and crons."""
 
     # Exceptions that mean "the database is unavailable right now, retry later" (down,
     # restarting, or no free connection), as opposed to a bad call. They may also come

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
+from robyn_server.storage.types import INFLIGHT_STATUSES, CronTick, Scope
 
 
 class RunStorage(ABC):
@@ -39,6 +39,7 @@ class RunStorage(ABC):
         thread_metadata: dict[str, Any] | None = None,
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
+        cron_tick: CronTick | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         """Insert a `pending` run (attempt 1) and mark its thread `busy`, atomically.
 
@@ -50,6 +51,10 @@ class RunStorage(ABC):
         - With `reject_if_inflight`, raises `ThreadBusy` before writing anything if the
           thread has a pending or running run.
         - `created_at` defaults to now; a later value delays the run (`after_seconds`).
+        - With `cron_tick`, the run is a cron's: the tick is claimed in the same
+          transaction (see `CronStorage.cron_skip_tick` for the rule), and if it cannot
+          be, `CronTickTaken` is raised and nothing is written. A run that is not
+          created (None, `ThreadBusy`) leaves the tick unclaimed.
 
         Returns the run and the ids of the thread's *other* inflight runs, oldest first
         (the caller interrupts or rolls them back for those multitask strategies).

@@ -26,6 +26,17 @@ THREAD_SORT_COLUMNS = ("thread_id", "status", "created_at", "updated_at", "state
 THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
 
 
+CRON_SORT_COLUMNS = (
+    "cron_id",
+    "assistant_id",
+    "thread_id",
+    "next_run_date",
+    "end_time",
+    "created_at",
+    "updated_at",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Whose rows a storage call may read and whom new rows belong to.
@@ -175,6 +186,26 @@ RunStatus = Literal["pending", "running", "success", "error", "timeout", "interr
 class ThreadBusy(Exception):
     """`run_create` with `reject_if_inflight`: the thread already has a pending or running
     run. Nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class CronTick:
+    """One scheduled time of a cron, as the scheduler claims it: the cron, the
+    `next_run_date` it read (`due`), and the one to store in its place (`following`).
+
+    Storage moves `next_run_date` from `due` to `following` only if it still is `due`
+    and the cron is enabled and not past its end, so of several schedulers reading the
+    same due cron exactly one claims the tick."""
+
+    cron_id: str
+    due: datetime
+    following: datetime
+    now: datetime
+
+
+class CronTickTaken(Exception):
+    """A tick could not be claimed: another scheduler claimed it, or the cron changed
+    (disabled, rescheduled, ended, deleted) since it was read. Nothing was written."""
 
 
 class StorageUnavailable(Exception, metaclass=ABCMeta):

@@ -113,6 +113,11 @@ class AssistantsInMemory(RunsInMemory):
         versions.append(_version_of(data, version, data["updated_at"]))
         return copy.deepcopy(data)
 
+    def _forget_assistant(self, key: str) -> None:
+        """Drop an assistant with its versions; the cron half extends this."""
+        del self._assistants[key]
+        del self._versions[key]
+
     async def assistant_delete(
         self, scope: Scope, assistant_id: str, *, delete_threads: bool = False
     ) -> list[str] | None:
@@ -120,8 +125,7 @@ class AssistantsInMemory(RunsInMemory):
         if row is None:
             return None
         key = row.data["assistant_id"]
-        del self._assistants[key]
-        del self._versions[key]
+        self._forget_assistant(key)
         if not delete_threads:
             return []
         doomed = [

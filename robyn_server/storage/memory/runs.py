@@ -9,7 +9,7 @@ the thread.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from robyn_server.storage.memory.threads import Record, Row, ThreadsInMemory, la
 from robyn_server.storage.types import (
     INFLIGHT_STATUSES,
     RUN_STATUSES,
+    CronTick,
     Scope,
     StorageConflict,
     ThreadBusy,
@@ -46,6 +47,11 @@ class RunsInMemory(ThreadsInMemory):
         for run_id in self._thread_runs.pop(key, {}):
             del self._runs[run_id]
 
+    def _take_cron_tick(self, tick: CronTick) -> Callable[[], None]:
+        """Check that `tick` is still there to claim (else `CronTickTaken`) and return
+        what claims it; the cron half (crons.py) implements it."""
+        raise NotImplementedError
+
     def _runs_of(self, thread_key: str) -> list[Record]:
         return [self._runs[run_id].data for run_id in self._thread_runs.get(thread_key, {})]
 
@@ -73,6 +79,7 @@ class RunsInMemory(ThreadsInMemory):
         thread_metadata: dict[str, Any] | None = None,
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
+        cron_tick: CronTick | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -82,6 +89,7 @@ class RunsInMemory(ThreadsInMemory):
             thread_key = canonical_uuid(thread_id)
         if thread_key is None:
             return None
+        claim_tick = self._take_cron_tick(cron_tick) if cron_tick is not None else None
         thread = self._thread_row(scope, thread_key)
         if thread is None and (create_thread is None or thread_key in self._threads):
             # Missing, or the id is taken by a thread this scope cannot see.
@@ -120,6 +128,8 @@ class RunsInMemory(ThreadsInMemory):
         if thread_config is not None:
             data["config"] = stored(thread_config)
         data["updated_at"] = later_than(data["updated_at"])
+        if claim_tick is not None:
+            claim_tick()
         return copy.deepcopy(record), [r["run_id"] for r in others]
 
     async def run_get(

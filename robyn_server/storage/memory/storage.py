@@ -4,14 +4,15 @@ It mirrors `PostgresStorage` rule for rule (the contract suite runs against both
 switching backends never changes what a client sees. State lives only in this process.
 Stored dicts never leave it: values are stored as jsonb would hand them back (a JSON
 round trip, `threads.stored`) and records are copied out. Assistants live in
-assistants.py, threads in threads.py, runs in runs.py; this module only assembles them.
+assistants.py, threads in threads.py, runs in runs.py, crons in crons.py; this module
+only assembles them.
 """
 
 from __future__ import annotations
 
 from robyn_server.storage.base import Storage
-from robyn_server.storage.memory.assistants import AssistantsInMemory
+from robyn_server.storage.memory.crons import CronsInMemory
 
 
-class InMemoryStorage(AssistantsInMemory, Storage):
+class InMemoryStorage(CronsInMemory, Storage):
     """All of `Storage`, in this process's memory."""

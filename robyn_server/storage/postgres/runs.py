@@ -19,11 +19,14 @@ from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.pq import TransactionStatus
 
+from robyn_server.storage.postgres.crons import CLAIM_TICK_SQL, claim_params
 from robyn_server.storage.postgres.sql import PostgresBase, Where, jsonb, uuid_list
 from robyn_server.storage.types import (
     ANONYMOUS,
     INFLIGHT_STATUSES,
     RUN_STATUSES,
+    CronTick,
+    CronTickTaken,
     Scope,
     StorageConflict,
     ThreadBusy,
@@ -230,6 +233,7 @@ class RunQueries(PostgresBase):
         thread_metadata: dict[str, Any] | None = None,
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
+        cron_tick: CronTick | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -256,21 +260,43 @@ class RunQueries(PostgresBase):
                 # The pool may commit asynchronously; an acknowledged run must survive
                 # a database crash, so this one commit waits for its WAL flush.
                 await conn.execute("SET LOCAL synchronous_commit = on", prepare=False)
+                if cron_tick is not None:
+                    await self._claim_tick(conn, cron_tick, thread, create_thread is None)
                 if create_thread is not None:
                     await conn.execute(
                         CREATE_THREAD_SQL, (thread_key, scope.owner, jsonb(create_thread))
                     )
                 locked = await conn.execute(thread.render(LOCK_THREAD_SQL), thread.params)
                 created = await conn.execute(thread.render(CREATE_RUN_SQL), params)
+                if cron_tick is not None:
+                    # A tick is claimed only with its run: without one, roll back
+                    # (raising here skips the COMMIT) instead of committing the claim.
+                    row = await _created_run(locked, created, thread_key)
         except UniqueViolation:
             raise StorageConflict(f"run {run_key} already exists") from None
-        if await locked.fetchone() is None:
+        except _NoThread:
             return None
-        row = await created.fetchone()
-        if row is None:
-            raise ThreadBusy(f"thread {thread_key} has a pending or running run")
+        if cron_tick is None:
+            try:
+                row = await _created_run(locked, created, thread_key)
+            except _NoThread:
+                return None
         others = row.pop("others")
         return row, others
+
+    @staticmethod
+    async def _claim_tick(
+        conn: AsyncConnection[Any], tick: CronTick, thread: Where, existing_thread: bool
+    ) -> None:
+        """Claim a cron's tick inside run_create's transaction, or raise CronTickTaken
+        (which rolls it back). Waiting for the answer costs a round trip, for cron runs
+        only. Locks are taken in the order thread deletion takes them (thread, then its
+        crons), so the two cannot deadlock."""
+        if existing_thread:
+            await conn.execute(thread.render(LOCK_THREAD_SQL), thread.params)
+        claimed = await conn.execute(CLAIM_TICK_SQL, claim_params(tick))
+        if await claimed.fetchone() is None:
+            raise CronTickTaken(f"cron {tick.cron_id}: tick {tick.due.isoformat()} is taken")
 
     async def run_get(
         self, scope: Scope, run_id: str, *, thread_id: str | None = None
@@ -366,6 +392,20 @@ class RunQueries(PostgresBase):
 
     async def run_suspend_running(self) -> list[str]:
         return [row["run_id"] for row in await self._all(SUSPEND_SQL, ())]
+
+
+class _NoThread(Exception):
+    """run_create found no visible thread to put the run in."""
+
+
+async def _created_run(locked: Any, created: Any, thread_key: str) -> dict[str, Any]:
+    """The row run_create inserted, from the cursors of its thread lock and insert."""
+    if await locked.fetchone() is None:
+        raise _NoThread(thread_key)
+    row = await created.fetchone()
+    if row is None:
+        raise ThreadBusy(f"thread {thread_key} has a pending or running run")
+    return row
 
 
 def _by_id(scope: Scope, run_id: str, thread_id: str | None = None) -> Where | None:

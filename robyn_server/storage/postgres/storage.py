@@ -1,8 +1,8 @@
 """`PostgresStorage`: the `Storage` contract on PostgreSQL (schema `langgraph_server`).
 
-The queries live with their methods in assistants.py, threads.py and runs.py; this
-module only assembles them. The pool is shared with LangGraph's checkpointer and store
-and is owned by `app.persistence`: storage borrows connections and never closes it.
+The queries live with their methods in assistants.py, threads.py, runs.py and crons.py;
+this module only assembles them. The pool is shared with LangGraph's checkpointer and
+store and is owned by `app.persistence`: storage borrows connections and never closes it.
 Tables come from migrations/, applied at start-up by `migrate.apply_migrations`.
 """
 
@@ -13,12 +13,13 @@ from psycopg_pool import PoolTimeout
 
 from robyn_server.storage.base import Storage
 from robyn_server.storage.postgres.assistants import AssistantQueries
+from robyn_server.storage.postgres.crons import CronQueries
 from robyn_server.storage.postgres.runs import RunQueries
 from robyn_server.storage.postgres.threads import ThreadQueries
 from robyn_server.storage.types import StorageUnavailable
 
 
-class PostgresStorage(AssistantQueries, ThreadQueries, RunQueries, Storage):
+class PostgresStorage(AssistantQueries, ThreadQueries, RunQueries, CronQueries, Storage):
     """Expects pool connections with autocommit, prepare_threshold=0, dict_row and the
     session time zone set to UTC (app.persistence.open_persistence configures all four)."""
 
