@@ -104,6 +104,11 @@ class Settings:
     # Each open stream holds one of Robyn's blocking threads (about 256 per worker on
     # this 2-core class of machine); 0 means "derive from workers".
     max_open_streams: int = 0
+    # The cron scheduler (services/cron_scheduler.py): whether this server fires crons,
+    # and the longest it sleeps without looking (it wakes for the next due cron, and
+    # for every change that could make one due sooner, on its own).
+    cron_scheduler_enabled: bool = True
+    cron_scheduler_max_sleep_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -136,6 +141,8 @@ class Settings:
             sse_heartbeat_seconds=_env_float("SSE_HEARTBEAT_SECONDS", 5.0),
             resumable_stream_ttl_seconds=_env_float("RESUMABLE_STREAM_TTL_SECONDS", 120.0),
             max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
+            cron_scheduler_enabled=_env_bool("CRON_SCHEDULER_ENABLED", True),
+            cron_scheduler_max_sleep_seconds=_env_float("CRON_SCHEDULER_MAX_SLEEP_SECONDS", 30.0),
         )
         settings.validate()
         return settings
@@ -155,6 +162,8 @@ class Settings:
         return updated
 
     def validate(self) -> None:
+        if not self.cron_scheduler_max_sleep_seconds > 0:
+            raise SettingsError("CRON_SCHEDULER_MAX_SLEEP_SECONDS must be positive")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
         if self.database_pool_min_size > self.database_pool_max_size:

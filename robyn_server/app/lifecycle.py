@@ -18,6 +18,7 @@ from robyn_server.engine.engine import RunEngine
 from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.services.assistants import ensure_system_assistants
 from robyn_server.services.context import AppContext
+from robyn_server.services.cron_scheduler import CronScheduler
 from robyn_server.services.thread_ttl import ThreadTTLSweeper
 from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
@@ -46,6 +47,10 @@ async def start(ctx: AppContext, native_flush: Callable[[], object]) -> None:
     sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
     sweeper.start()
     ctx.background.append(sweeper)
+    if settings.cron_scheduler_enabled:
+        scheduler = CronScheduler(ctx, max_sleep=settings.cron_scheduler_max_sleep_seconds)
+        scheduler.start()
+        ctx.background.append(scheduler)
     logger.info(
         "Ready: persistence=%s, graphs=%s, http://%s:%s",
         ctx.persistence.mode,
@@ -68,15 +73,17 @@ async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> 
 
 
 async def stop(ctx: AppContext) -> None:
+    # Background tasks first: the cron scheduler creates runs, and must not start one
+    # while the engine puts the others back in the queue.
+    background, ctx.background = ctx.background, []
+    for task in background:
+        await task.stop()
     engine = ctx.engine
     if engine is not None and not engine.stopping:
         # Before the pool closes: in-flight runs are marked for recovery in storage. The
         # engine stays in the context: a request still arriving on a kept-alive
         # connection finds it stopping (a run it creates waits for the next start).
         await engine.stop()
-    background, ctx.background = ctx.background, []
-    for task in background:
-        await task.stop()
     persistence, ctx.persistence = ctx.persistence, None
     if persistence is not None:
         await persistence.close()

@@ -28,6 +28,7 @@ __all__ = [
     "REDACTED",
     "SECRETS_KEY",
     "Secrets",
+    "drop_secrets",
     "inject_secrets",
     "is_secret_key",
     "keep_redacted",
@@ -83,8 +84,15 @@ def _holds_secret(value: Any) -> bool:
     return value is not None and value != ""
 
 
-def _scrub(value: Any, path: Path, found: dict[Path, Any] | None, headers: bool = False) -> Any:
-    """A copy of `value` with secrets replaced by REDACTED, recording them in `found`."""
+def _scrub(
+    value: Any,
+    path: Path,
+    found: dict[Path, Any] | None,
+    headers: bool = False,
+    drop: bool = False,
+) -> Any:
+    """A copy of `value` with secrets replaced by REDACTED (or left out, with `drop`),
+    recording them in `found`."""
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         for key, item in value.items():
@@ -94,19 +102,28 @@ def _scrub(value: Any, path: Path, found: dict[Path, Any] | None, headers: bool 
             if isinstance(key, str) and (headers or is_secret_key(key)) and _holds_secret(item):
                 if found is not None and item != REDACTED:
                     found[at] = item
-                out[key] = REDACTED
+                if not drop:
+                    out[key] = REDACTED
                 continue
             named_headers = isinstance(key, str) and key.lower() in _HEADER_MAPPINGS
-            out[key] = _scrub(item, at, found, named_headers and isinstance(item, Mapping))
+            out[key] = _scrub(item, at, found, named_headers and isinstance(item, Mapping), drop)
         return out
     if isinstance(value, list | tuple):
-        return [_scrub(item, (*path, i), found) for i, item in enumerate(value)]
+        return [_scrub(item, (*path, i), found, False, drop) for i, item in enumerate(value)]
     return value
 
 
 def redact(obj: Any) -> Any:
     """A copy of `obj` (any JSON-like value) with every secret replaced by "***"."""
     return _scrub(obj, (), None)
+
+
+def drop_secrets(obj: Any) -> Any:
+    """A copy of `obj` without its secrets, for what is stored now and sent to a graph
+    later without them (a cron's payload): a "***" kept in their place would reach the
+    graph as the key itself, where a missing key lets it fall back to the environment
+    or to the assistant's configuration."""
+    return _scrub(obj, (), None, drop=True)
 
 
 class Secrets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from robyn_server.http.routing import RouteTable
 from robyn_server.routes import (
     assistants,
+    crons,
     docs,
     run_joins,
     runs,
@@ -23,6 +24,7 @@ ROUTE_TABLES: list[RouteTable] = [
     thread_stream.table,
     runs.table,
     run_joins.table,
+    crons.table,
     store.table,
 ]
 # The document describes every table, its own included; after /ok, /health and /info.

@@ -70,7 +70,7 @@ async def info(req: ApiRequest) -> Any:
         "langgraph_py_version": _package_version("langgraph"),
         "flags": {
             "assistants": True,
-            "crons": False,
+            "crons": True,
             "langsmith": False,
             "langsmith_tracing_replicas": False,
             "langsmith_tracing_session_on_runs": False,

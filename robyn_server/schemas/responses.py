@@ -105,9 +105,27 @@ class Run(BaseModel):
     updated_at: datetime
 
 
+class Cron(BaseModel):
+    cron_id: str
+    assistant_id: str
+    thread_id: str | None
+    user_id: str | None
+    end_time: datetime | None
+    schedule: str
+    timezone: str | None
+    payload: dict[str, Any]
+    next_run_date: datetime | None
+    metadata: dict[str, Any]
+    on_run_completed: Literal["delete", "keep"] | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 AssistantSelection = selection(Assistant)
 ThreadSelection = selection(Thread)
 RunSelection = selection(Run)
+CronSelection = selection(Cron)
 
 
 class PruneResult(BaseModel):

@@ -47,12 +47,10 @@ class RunCommand(BaseModel):
     goto: Any = None
 
 
-class RunCreate(Body):
-    """A run, on a thread or stateless (the SDKs send the same fields to both)."""
+class RunFields(Body):
+    """What a run does, shared by run bodies and cron bodies (a cron's payload)."""
 
-    assistant_id: AssistantOrGraph
     input: Any = None
-    command: RunCommand | None = None
     metadata: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -65,13 +63,20 @@ class RunCreate(Body):
     # host: only http(s) URLs of public hosts are accepted by default.
     webhook: Annotated[str, Field(json_schema_extra={"format": "uri"})] | None = None
     feedback_keys: list[str] | None = None
-    on_completion: Literal["delete", "keep"] = "delete"
-    on_disconnect: Literal["cancel", "continue"] = "continue"
-    after_seconds: float | None = Field(default=None, ge=0, le=MAX_AFTER_SECONDS)
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
     # Only meaningful on a thread, but the SDK may send them on stateless runs too.
     multitask_strategy: MultitaskStrategy = "enqueue"
+
+
+class RunCreate(RunFields):
+    """A run, on a thread or stateless (the SDKs send the same fields to both)."""
+
+    assistant_id: AssistantOrGraph
+    command: RunCommand | None = None
+    on_completion: Literal["delete", "keep"] = "delete"
+    on_disconnect: Literal["cancel", "continue"] = "continue"
+    after_seconds: float | None = Field(default=None, ge=0, le=MAX_AFTER_SECONDS)
     if_not_exists: Literal["reject", "create"] = "reject"
     checkpoint: RunCheckpoint | None = None
     checkpoint_id: Uuid | None = None

@@ -29,7 +29,7 @@ from robyn_server.services.config_keys import (
     strip_keys,
 )
 from robyn_server.services.context import AppContext
-from robyn_server.storage.types import Scope, ThreadBusy, canonical_uuid, utcnow
+from robyn_server.storage.types import CronTick, Scope, ThreadBusy, canonical_uuid, utcnow
 
 NOT_FOUND = "Thread or assistant not found."
 BUSY = (
@@ -169,9 +169,11 @@ async def create_run(
     body: RunCreate,
     *,
     request_id: str | None = None,
+    cron_tick: CronTick | None = None,
 ) -> CreatedRun:
     """Validate, store and enqueue a run. `thread_id=None` makes a stateless run on a
-    temporary thread."""
+    temporary thread. With `cron_tick`, the run is that cron tick's: the tick is claimed
+    with the run, or `CronTickTaken` is raised and nothing is created."""
     stateless = thread_id is None
     checked = await check_run(ctx, scope, body, stateless=stateless)
     command, assistant = checked.command, checked.assistant
@@ -207,6 +209,8 @@ async def create_run(
         thread_part = {**existing_thread["metadata"], **run_marks}
     else:
         create_thread = {**request_metadata, **run_marks}
+        if cron_tick is not None:
+            create_thread["cron_id"] = cron_tick.cron_id
     metadata = _run_metadata(assistant, thread_part, request_metadata, assistant_id)
     after = body.after_seconds or 0
     config["configurable"] = {
@@ -256,6 +260,7 @@ async def create_run(
             thread_metadata=run_marks,
             thread_config={"configurable": user_configurable},
             reject_if_inflight=strategy == "reject",
+            cron_tick=cron_tick,
         )
     except ThreadBusy:
         raise Conflict(BUSY) from None

@@ -1,0 +1,171 @@
+"""The cron scheduler: fires each due cron's tick exactly once, on one server or many.
+
+The cron rows are the schedule; this only reads them. Every pass:
+1. read the crons due now (every server reads the same ones, in its own random order,
+   so several servers share a burst instead of queueing on the same rows);
+2. for each, create its run through `create_run`, the path every run takes, with the
+   tick to claim: storage moves `next_run_date` in the transaction that stores the run,
+   and refuses a tick another server claimed first (`CronTickTaken`);
+3. sleep until the earliest `next_run_date`, at most `max_sleep` seconds, or until a
+   cron is created or changed (`Storage.cron_watch`: in process, or Postgres NOTIFY).
+
+Misfires: a tick is claimed whenever it is found due, however late, and the next one
+is computed from now. Ticks missed while no server ran give one catch-up run, and the
+schedule then continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from robyn_server.errors import ApiError
+from robyn_server.schemas.runs import RunCreate
+from robyn_server.services.context import AppContext
+from robyn_server.services.cron_schedule import check_timezone, next_run
+from robyn_server.services.crons import PAYLOAD_RUN_FIELDS
+from robyn_server.services.run_create import create_run
+from robyn_server.storage.types import CronTick, CronTickTaken, Scope, utcnow
+
+logger = logging.getLogger("robyn_server.crons")
+
+BATCH_SIZE = 100
+# Ticks claimed at once: enough to keep the database busy, few enough to leave pool
+# connections to the runs the ticks start.
+CONCURRENCY = 8
+# When a cron is still due after a pass (another server holds it mid-claim, or the
+# database is failing), look again after this long rather than at once.
+RETRY_SECONDS = 0.05
+ERROR_BACKOFF_SECONDS = 1.0
+
+
+def tick_run(cron: dict[str, Any]) -> RunCreate:
+    """The run a cron's tick creates: its payload, with the cron's metadata under the
+    payload's, and for a stateless cron what happens to the thread afterwards."""
+    payload = cron["payload"]
+    fields = {key: value for key, value in payload.items() if key in PAYLOAD_RUN_FIELDS}
+    fields["assistant_id"] = cron["assistant_id"]
+    fields["metadata"] = {**cron["metadata"], **(payload.get("metadata") or {})}
+    if cron["thread_id"] is None:
+        fields["on_completion"] = cron["on_run_completed"] or "delete"
+    return RunCreate.model_validate(fields)
+
+
+class CronScheduler:
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        max_sleep: float,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self._ctx = ctx
+        self._max_sleep = max_sleep
+        self._clock = clock
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._loop(), name="cron-scheduler"),
+                asyncio.create_task(self._ctx.storage.cron_watch(self.wake), name="cron-watch"),
+            ]
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.run_due()
+                next_due = await self._ctx.storage.cron_next_due(self._clock())
+            except Exception:
+                logger.exception("Cron scheduler pass failed; retrying")
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+                continue
+            await self._sleep(next_due)
+
+    async def _sleep(self, next_due: datetime | None) -> None:
+        timeout = self._max_sleep
+        if next_due is not None:
+            timeout = min(timeout, (next_due - self._clock()).total_seconds())
+            # Still due after a pass: a claim in flight on another server, or a failing
+            # database. Look again soon, never in a busy loop.
+            timeout = max(timeout, RETRY_SECONDS)
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def run_due(self) -> int:
+        """Fire every cron due now; returns how many runs this server created."""
+        now = self._clock()
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def fire(cron: dict[str, Any]) -> bool:
+            async with gate:
+                return await self.fire(cron, now)
+
+        created = 0
+        while True:
+            due = await self._ctx.storage.cron_due(now, limit=self._batch_size)
+            random.shuffle(due)
+            outcomes = await asyncio.gather(*(fire(cron) for cron in due))
+            created += sum(outcomes)
+            # A full batch of which nothing moved (claimed elsewhere, or failing) would
+            # read the same rows again: leave them to the next pass.
+            if len(due) < self._batch_size or not any(outcomes):
+                return created
+
+    async def fire(self, cron: dict[str, Any], now: datetime) -> bool:
+        """Claim one tick of `cron`, creating its run. True if this call created it."""
+        cron_id, due = cron["cron_id"], cron["next_run_date"]
+        scope = Scope(cron["user_id"] or None)
+        try:
+            zone = check_timezone(cron["timezone"])
+        except ApiError as exc:
+            # Its zone left the time zone database since it was created.
+            logger.error("Cron %s disabled: %s", cron_id, exc.detail)
+            await self._ctx.storage.cron_update(scope, cron_id, enabled=False)
+            return False
+        tick = CronTick(cron_id, due, next_run(cron["schedule"], zone, max(now, due)), now)
+        try:
+            created = await create_run(
+                self._ctx, scope, cron["thread_id"], tick_run(cron), cron_tick=tick
+            )
+        except CronTickTaken:
+            return False  # claimed by another server, or mid-claim there
+        except self._ctx.storage.transient_errors as exc:
+            logger.warning("Cron %s: database unavailable (%s); will retry", cron_id, exc)
+            return False
+        except (ApiError, ValidationError) as exc:
+            # The run was refused (a busy thread with `reject`, a graph no longer
+            # loaded): that tick is skipped.
+            reason = exc.detail if isinstance(exc, ApiError) else str(exc)
+            logger.warning("Cron %s: tick %s skipped: %s", cron_id, due.isoformat(), reason)
+            await self._skip(tick)
+            return False
+        logger.info("Cron %s: run %s for tick %s", cron_id, created.run["run_id"], due.isoformat())
+        return True
+
+    async def _skip(self, tick: CronTick) -> None:
+        try:
+            await self._ctx.storage.cron_skip_tick(tick)
+        except self._ctx.storage.transient_errors:
+            pass  # still due: the next pass tries the tick again

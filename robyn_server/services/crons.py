@@ -1,0 +1,182 @@
+"""Crons: runs created on a schedule, stateless (a new thread each time) or on a thread.
+
+A cron stores the run body each tick creates (`payload`) with its secrets left out:
+keys and tokens are never written to the cron row. A tick's run gets them where any
+run does: from the assistant's configuration, or the graph reads its environment.
+The scheduler that fires them is in cron_scheduler.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.utils.uuid import uuid7
+
+from robyn_server.engine.secrets import drop_secrets
+from robyn_server.errors import BadRequest, NotFound
+from robyn_server.graphs.registry import system_assistant_id
+from robyn_server.schemas.crons import CronCount, CronCreate, CronPatch, CronSearch
+from robyn_server.schemas.runs import RunCreate, RunFields
+from robyn_server.services.config_keys import clean_metadata
+from robyn_server.services.context import AppContext
+from robyn_server.services.cron_schedule import check_schedule, check_timezone, next_run
+from robyn_server.services.run_create import check_run
+from robyn_server.storage.types import Page, Scope, canonical_uuid, parse_uuid, utcnow
+
+EMPTY_PATCH = "Request body cannot be empty"
+THREAD_NOT_FOUND = (
+    "Thread with ID '{thread_id}' not found. Please verify the ID is correct and the thread "
+    "hasn't been deleted or expired."
+)
+# The run fields a payload may hold; the cron's own fields travel beside them.
+PAYLOAD_RUN_FIELDS = frozenset(RunFields.model_fields)
+
+
+def cron_not_found(cron_id: str) -> NotFound:
+    return NotFound(f"Cron '{cron_id}' not found")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """An end time in UTC; one without an offset is read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _payload_part(body: CronCreate | CronPatch, cron_id: str) -> dict[str, Any]:
+    """The fields the client sent, as stored in the payload: without secrets or the
+    metadata keys the server owns, and with `config.configurable.cron_id` set."""
+    part = body.model_dump(mode="json", exclude_unset=True)
+    for key in ("config", "context"):
+        if isinstance(part.get(key), dict):
+            part[key] = drop_secrets(part[key])
+    if "metadata" in part:
+        part["metadata"] = clean_metadata(part["metadata"])
+    if "config" in part or isinstance(body, CronCreate):
+        config = part.setdefault("config", None) or {}
+        config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
+        part["config"] = config
+    return part
+
+
+async def _assistant_id(ctx: AppContext, scope: Scope, value: str) -> str:
+    """The cron's assistant: a UUID or a graph's id (its system assistant), visible to
+    `scope`. Anything else is a 404, as on the reference."""
+    assistant_id = system_assistant_id(value) if value in ctx.registry else canonical_uuid(value)
+    if assistant_id is None or await ctx.storage.assistant_get(scope, assistant_id) is None:
+        raise NotFound(f"Assistant '{value}' not found")
+    return assistant_id
+
+
+async def create(
+    ctx: AppContext, scope: Scope, body: CronCreate, thread_id: str | None = None
+) -> dict[str, Any]:
+    schedule = check_schedule(body.schedule)
+    zone = check_timezone(body.timezone)
+    assistant_id = await _assistant_id(ctx, scope, body.assistant_id)
+    if thread_id is not None and await ctx.storage.thread_get(scope, thread_id) is None:
+        raise NotFound(THREAD_NOT_FOUND.format(thread_id=thread_id))
+    # Whatever would make every tick's run fail is refused now (webhook, config plus
+    # context, a graph that is not loaded), by the checks every run goes through.
+    run_body = RunCreate.model_validate(
+        {**body.model_dump(include=set(PAYLOAD_RUN_FIELDS)), "assistant_id": assistant_id}
+    )
+    await check_run(ctx, scope, run_body, stateless=thread_id is None)
+
+    cron_id = str(uuid7())
+    payload = {**_payload_part(body, cron_id), "assistant_id": assistant_id}
+    stateless = thread_id is None
+    cron = await ctx.storage.cron_create(
+        scope,
+        cron_id=cron_id,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        schedule=schedule,
+        timezone=body.timezone,
+        end_time=_utc(body.end_time),
+        payload=payload,
+        metadata=clean_metadata(body.metadata),
+        on_run_completed=(body.on_run_completed or "delete") if stateless else None,
+        enabled=body.enabled,
+        next_run_date=next_run(schedule, zone, utcnow()),
+    )
+    if cron is None:  # deleted meanwhile
+        raise NotFound(f"Assistant '{body.assistant_id}' not found")
+    return cron
+
+
+async def get(ctx: AppContext, scope: Scope, cron_id: str) -> dict[str, Any]:
+    cron = await ctx.storage.cron_get(scope, cron_id)
+    if cron is None:
+        raise cron_not_found(cron_id)
+    return cron
+
+
+async def update(ctx: AppContext, scope: Scope, cron_id: str, body: CronPatch) -> dict[str, Any]:
+    sent = body.model_fields_set
+    if not sent:
+        raise BadRequest(EMPTY_PATCH)
+    current = await get(ctx, scope, cron_id)
+    schedule = check_schedule(body.schedule) if body.schedule is not None else None
+    timezone = body.timezone if "timezone" in sent else current["timezone"]
+    zone = check_timezone(timezone)
+    changes: dict[str, Any] = {}
+    # A new schedule or zone, or a cron enabled again, runs from now on: no catch-up
+    # for the ticks it would have had while it was paused.
+    if (
+        schedule is not None
+        or "timezone" in sent
+        or (body.enabled is True and not current["enabled"])
+    ):
+        changes["next_run_date"] = next_run(schedule or current["schedule"], zone, utcnow())
+    if "timezone" in sent:
+        changes["timezone"] = timezone
+    if "end_time" in sent:
+        changes["end_time"] = _utc(body.end_time)
+    if body.metadata is not None:
+        changes["metadata"] = clean_metadata(body.metadata)
+    if current["thread_id"] is None and body.on_run_completed is not None:
+        changes["on_run_completed"] = body.on_run_completed
+    updated = await ctx.storage.cron_update(
+        scope,
+        cron_id,
+        payload=_payload_part(body, current["cron_id"]),
+        schedule=schedule,
+        enabled=body.enabled,
+        **changes,
+    )
+    if updated is None:
+        raise cron_not_found(cron_id)
+    return updated
+
+
+async def delete(ctx: AppContext, scope: Scope, cron_id: str) -> None:
+    if not await ctx.storage.cron_delete(scope, cron_id):
+        raise cron_not_found(cron_id)
+
+
+def _filters(body: CronCount) -> dict[str, Any]:
+    return {
+        "assistant_id": (
+            None if body.assistant_id is None else parse_uuid(body.assistant_id, "assistant ID")
+        ),
+        "thread_id": None if body.thread_id is None else parse_uuid(body.thread_id, "thread ID"),
+        "enabled": body.enabled,
+        "metadata": body.metadata,
+    }
+
+
+async def search(ctx: AppContext, scope: Scope, body: CronSearch) -> Page:
+    return await ctx.storage.cron_search(
+        scope,
+        **_filters(body),
+        sort_by=body.sort_by,
+        sort_order=body.sort_order,
+        limit=body.limit,
+        offset=body.offset,
+    )
+
+
+async def count(ctx: AppContext, scope: Scope, body: CronCount) -> int:
+    return await ctx.storage.cron_count(scope, **_filters(body))
