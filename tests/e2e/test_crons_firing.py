@@ -84,9 +84,7 @@ async def test_a_stateless_tick_runs_once_on_a_new_thread_it_keeps(cron_client, 
     assert state["values"]["conf"]["cron_id"] == cron["cron_id"]
 
     after = await cron_client.crons.search(metadata={"tag": tag})
-    assert datetime.fromisoformat(after[0]["next_run_date"]) == moment.replace(
-        year=moment.year + 1
-    )
+    assert datetime.fromisoformat(after[0]["next_run_date"]) == moment.replace(year=moment.year + 1)
     await asyncio.sleep(1.5)
     assert len(await threads_of(cron_client, cron["cron_id"])) == 1, "fired exactly once"
 
