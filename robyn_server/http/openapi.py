@@ -27,6 +27,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "thread_id": UUID,
     "run_id": UUID,
     "checkpoint_id": UUID,
+    "cron_id": UUID,
 }
 # What every wrapped route may answer besides its own codes.
 COMMON_ERRORS = {

@@ -87,7 +87,8 @@ async def get_cron(req: ApiRequest) -> Any:
     response=Cron,
 )
 async def patch_cron(req: ApiRequest, body: CronPatch) -> Any:
-    return await crons.update(get_context(), scope_for(req), _cron_id(req), body)
+    cron_id = _cron_id(req)
+    return await crons.update(get_context(), scope_for(req), cron_id, body, empty=not req.json())
 
 
 @route(

@@ -8,9 +8,9 @@ Schedules and time zones are checked by the service (services/cron_schedule.py),
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from robyn_server.schemas.requests import (
     AssistantOrGraph,
@@ -42,9 +42,18 @@ CronField = Literal[
 CronSortField = Literal[
     "cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"
 ]
+
+
+def _date_time_string(value: Any) -> Any:
+    # Lax mode reads numbers as Unix times; the schema (and the SDK) say a string.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
 # An ISO 8601 date-time string (JSON has no dates; strict mode would refuse the string).
 # Without an offset it is read as UTC.
-DateTime = Annotated[datetime, Field(strict=False)]
+DateTime = Annotated[datetime, BeforeValidator(_date_time_string), Field(strict=False)]
 OnRunCompleted = Literal["delete", "keep"]
 
 
@@ -64,7 +73,10 @@ class CronCreate(RunFields):
 
 
 class CronPatch(RunFields):
-    """Any cron field; `end_time: null` clears the end time."""
+    """Any cron field; `end_time: null` clears the end time. An empty body is a 400;
+    fields the server does not know are ignored (the cron is returned unchanged)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     schedule: str | None = None
     timezone: str | None = None

@@ -69,6 +69,16 @@ async def _assistant_id(ctx: AppContext, scope: Scope, value: str) -> str:
     return assistant_id
 
 
+async def _check_runs(
+    ctx: AppContext, scope: Scope, payload: dict[str, Any], cron: dict[str, Any]
+) -> None:
+    """Refuse now whatever would make every tick's run fail (a bad webhook, config
+    plus context, a graph that is not loaded), with the checks every run goes through."""
+    fields = {key: value for key, value in payload.items() if key in PAYLOAD_RUN_FIELDS}
+    run_body = RunCreate.model_validate({**fields, "assistant_id": cron["assistant_id"]})
+    await check_run(ctx, scope, run_body, stateless=cron["thread_id"] is None)
+
+
 async def create(
     ctx: AppContext, scope: Scope, body: CronCreate, thread_id: str | None = None
 ) -> dict[str, Any]:
@@ -77,12 +87,12 @@ async def create(
     assistant_id = await _assistant_id(ctx, scope, body.assistant_id)
     if thread_id is not None and await ctx.storage.thread_get(scope, thread_id) is None:
         raise NotFound(THREAD_NOT_FOUND.format(thread_id=thread_id))
-    # Whatever would make every tick's run fail is refused now (webhook, config plus
-    # context, a graph that is not loaded), by the checks every run goes through.
-    run_body = RunCreate.model_validate(
-        {**body.model_dump(include=set(PAYLOAD_RUN_FIELDS)), "assistant_id": assistant_id}
+    await _check_runs(
+        ctx,
+        scope,
+        body.model_dump(include=set(PAYLOAD_RUN_FIELDS)),
+        {"assistant_id": assistant_id, "thread_id": thread_id},
     )
-    await check_run(ctx, scope, run_body, stateless=thread_id is None)
 
     cron_id = str(uuid7())
     payload = {**_payload_part(body, cron_id), "assistant_id": assistant_id}
@@ -113,11 +123,19 @@ async def get(ctx: AppContext, scope: Scope, cron_id: str) -> dict[str, Any]:
     return cron
 
 
-async def update(ctx: AppContext, scope: Scope, cron_id: str, body: CronPatch) -> dict[str, Any]:
-    sent = body.model_fields_set
-    if not sent:
+async def update(
+    ctx: AppContext, scope: Scope, cron_id: str, body: CronPatch, *, empty: bool = False
+) -> dict[str, Any]:
+    """Change a cron. `empty`: the request had no body at all, or `{}` (a 400)."""
+    if empty:
         raise BadRequest(EMPTY_PATCH)
     current = await get(ctx, scope, cron_id)
+    sent = body.model_fields_set
+    if not sent:
+        return current  # only fields this server does not know
+    payload = _payload_part(body, current["cron_id"])
+    # The runs to come are checked as at creation, with the payload they will have.
+    await _check_runs(ctx, scope, {**current["payload"], **payload}, current)
     schedule = check_schedule(body.schedule) if body.schedule is not None else None
     timezone = body.timezone if "timezone" in sent else current["timezone"]
     zone = check_timezone(timezone)
@@ -141,7 +159,7 @@ async def update(ctx: AppContext, scope: Scope, cron_id: str, body: CronPatch) -
     updated = await ctx.storage.cron_update(
         scope,
         cron_id,
-        payload=_payload_part(body, current["cron_id"]),
+        payload=payload,
         schedule=schedule,
         enabled=body.enabled,
         **changes,
