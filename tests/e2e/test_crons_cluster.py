@@ -102,7 +102,7 @@ async def test_ticks_missed_while_down_give_one_catch_up_run(database: str) -> N
     try:
         (cron_id,) = await _make_crons(server.url, 1, schedule="*/5 * * * *")
     finally:
-        server.stop()
+        assert server.stop() == 0, "SIGTERM stops the scheduler with the rest, cleanly"
     # Down for an hour: twelve ticks missed.
     await _sql(
         database,
