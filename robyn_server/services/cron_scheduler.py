@@ -1,8 +1,9 @@
 """The cron scheduler: fires each due cron's tick exactly once, on one server or many.
 
 The cron rows are the schedule; this only reads them. Every pass:
-1. read the crons due now (every server reads the same ones, in its own random order,
-   so several servers share a burst instead of queueing on the same rows);
+1. read a few of the crons due now, a random sample each time, so that several servers
+   sharing a burst mostly pick different ones (and re-read, so none is left to one that
+   another server already fired);
 2. for each, create its run through `create_run`, the path every run takes, with the
    tick to claim: storage moves `next_run_date` in the transaction that stores the run,
    and refuses a tick another server claimed first (`CronTickTaken`);
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,7 +35,11 @@ from robyn_server.storage.types import CronTick, CronTickTaken, Scope, utcnow
 
 logger = logging.getLogger("robyn_server.crons")
 
-BATCH_SIZE = 100
+# Crons read at a time: small, so each read leaves out what other servers fired since.
+BATCH_SIZE = 32
+CREATED, TAKEN, FAILED = "created", "taken", "failed"
+# A bound on one pass (rows held mid-claim by a stalled server come back in every read).
+MAX_READS_PER_PASS = 1000
 # Ticks claimed at once: enough to keep the database busy, few enough to leave pool
 # connections to the runs the ticks start.
 CONCURRENCY = 8
@@ -118,23 +122,23 @@ class CronScheduler:
         now = self._clock()
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def fire(cron: dict[str, Any]) -> bool:
+        async def fire(cron: dict[str, Any]) -> str:
             async with gate:
                 return await self.fire(cron, now)
 
         created = 0
-        while True:
+        for _ in range(MAX_READS_PER_PASS):
             due = await self._ctx.storage.cron_due(now, limit=self._batch_size)
-            random.shuffle(due)
             outcomes = await asyncio.gather(*(fire(cron) for cron in due))
-            created += sum(outcomes)
-            # A full batch of which nothing moved (claimed elsewhere, or failing) would
-            # read the same rows again: leave them to the next pass.
-            if len(due) < self._batch_size or not any(outcomes):
-                return created
+            created += outcomes.count(CREATED)
+            # Done when nothing more is due. A failing database is left to the next pass.
+            if len(due) < self._batch_size or FAILED in outcomes:
+                break
+        return created
 
-    async def fire(self, cron: dict[str, Any], now: datetime) -> bool:
-        """Claim one tick of `cron`, creating its run. True if this call created it."""
+    async def fire(self, cron: dict[str, Any], now: datetime) -> str:
+        """Claim one tick of `cron`, creating its run: CREATED, TAKEN (by another server, or
+        refused and skipped) or FAILED (the database failed; the tick is still due)."""
         cron_id, due = cron["cron_id"], cron["next_run_date"]
         scope = Scope(cron["user_id"] or None)
         try:
@@ -143,26 +147,26 @@ class CronScheduler:
             # Its zone left the time zone database since it was created.
             logger.error("Cron %s disabled: %s", cron_id, exc.detail)
             await self._ctx.storage.cron_update(scope, cron_id, enabled=False)
-            return False
+            return TAKEN
         tick = CronTick(cron_id, due, next_run(cron["schedule"], zone, max(now, due)), now)
         try:
             created = await create_run(
                 self._ctx, scope, cron["thread_id"], tick_run(cron), cron_tick=tick
             )
         except CronTickTaken:
-            return False  # claimed by another server, or mid-claim there
+            return TAKEN  # claimed by another server, or mid-claim there
         except self._ctx.storage.transient_errors as exc:
             logger.warning("Cron %s: database unavailable (%s); will retry", cron_id, exc)
-            return False
+            return FAILED
         except (ApiError, ValidationError) as exc:
             # The run was refused (a busy thread with `reject`, a graph no longer
             # loaded): that tick is skipped.
             reason = exc.detail if isinstance(exc, ApiError) else str(exc)
             logger.warning("Cron %s: tick %s skipped: %s", cron_id, due.isoformat(), reason)
             await self._skip(tick)
-            return False
+            return TAKEN
         logger.info("Cron %s: run %s for tick %s", cron_id, created.run["run_id"], due.isoformat())
-        return True
+        return CREATED
 
     async def _skip(self, tick: CronTick) -> None:
         try:

@@ -107,7 +107,8 @@ class CronStorage(ABC):
 
     @abstractmethod
     async def cron_due(self, now: datetime, *, limit: int) -> list[dict[str, Any]]:
-        """Crons of every owner that are due at `now`, earliest `next_run_date` first."""
+        """Up to `limit` crons of every owner that are due at `now`, a random sample of
+        them: schedulers sharing a burst each read often and mostly pick different ones."""
 
     @abstractmethod
     async def cron_next_due(self, now: datetime) -> datetime | None:

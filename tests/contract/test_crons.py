@@ -345,3 +345,14 @@ async def test_watchers_wake_when_a_cron_may_be_due_sooner(storage: Storage) -> 
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def test_due_crons_come_as_random_samples(storage: Storage) -> None:
+    """Several schedulers reading one burst should mostly pick different crons."""
+    due = {(await make_cron(storage, next_run_date=T0))["cron_id"] for _ in range(6)}
+    seen: set[str] = set()
+    for _ in range(30):
+        sample = [c["cron_id"] for c in await storage.cron_due(T0, limit=2)]
+        assert len(sample) == 2 and len(set(sample)) == 2 and set(sample) <= due
+        seen.update(sample)
+    assert seen == due  # six crons, 30 samples of two: all show up (p of failing < 1e-4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -231,8 +232,7 @@ class CronsInMemory(AssistantsInMemory):
 
     async def cron_due(self, now: datetime, *, limit: int) -> list[dict[str, Any]]:
         due = [row.data for row in self._crons.values() if _due(row.data, now)]
-        due.sort(key=lambda r: (r["next_run_date"], r["cron_id"]))
-        return [copy.deepcopy(r) for r in due[:limit]]
+        return [copy.deepcopy(r) for r in random.sample(due, min(limit, len(due)))]
 
     async def cron_next_due(self, now: datetime) -> datetime | None:
         return min(

@@ -86,7 +86,7 @@ DUE_SQL = (
     + COLUMNS
     + " FROM langgraph_server.crons WHERE "
     + DUE
-    + " ORDER BY next_run_date, cron_id LIMIT %(limit)s"
+    + " ORDER BY random() LIMIT %(limit)s"
 )
 
 NEXT_DUE_SQL = """
