@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -75,6 +75,8 @@ class CronScheduler:
         self._clock = clock
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
+        # When the sleeping scheduler wakes up by itself; None while it is not sleeping.
+        self._deadline: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -84,8 +86,11 @@ class CronScheduler:
                 asyncio.create_task(self._ctx.storage.cron_watch(self.wake), name="cron-watch"),
             ]
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    def wake(self, at: datetime | None = None) -> None:
+        """Look at the crons again: a cron may now be due at `at` (None: at any time).
+        A scheduler already waking up before `at` sleeps on."""
+        if at is None or self._deadline is None or at < self._deadline:
+            self._wakeup.set()
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -112,10 +117,13 @@ class CronScheduler:
             # Still due after a pass: a claim in flight on another server, or a failing
             # database. Look again soon, never in a busy loop.
             timeout = max(timeout, RETRY_SECONDS)
+        self._deadline = self._clock() + timedelta(seconds=timeout)
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout)
         except TimeoutError:
             pass
+        finally:
+            self._deadline = None
 
     async def run_due(self) -> int:
         """Fire every cron due now; returns how many runs this server created."""

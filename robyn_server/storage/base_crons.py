@@ -123,7 +123,8 @@ class CronStorage(ABC):
         tick was already taken or the cron changed."""
 
     @abstractmethod
-    async def cron_watch(self, wake: Callable[[], None]) -> None:
-        """Call `wake` whenever a cron may have become due sooner than before (created,
-        re-scheduled, enabled), by this process or, on Postgres, by any server sharing
-        the database. Runs until cancelled."""
+    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
+        """Call `wake(at)` whenever a cron may have become due sooner than before
+        (created, re-scheduled, enabled), by this process or, on Postgres, by any server
+        sharing the database: `at` is that cron's `next_run_date`, or None when unknown.
+        Runs until cancelled."""

@@ -328,20 +328,25 @@ async def test_a_refused_run_leaves_the_tick_unclaimed(storage: Storage) -> None
 
 
 async def test_watchers_wake_when_a_cron_may_be_due_sooner(storage: Storage) -> None:
-    woken = asyncio.Event()
-    watcher = asyncio.create_task(storage.cron_watch(woken.set))
+    woken: asyncio.Queue[datetime | None] = asyncio.Queue()
+    watcher = asyncio.create_task(storage.cron_watch(woken.put_nowait))
     try:
         await asyncio.sleep(0.2)  # Postgres: LISTEN is in place, and wakes once for it
-        woken.clear()
-        cron = await make_cron(storage, next_run_date=utcnow() + timedelta(hours=1))
-        await asyncio.wait_for(woken.wait(), 5)
-        woken.clear()
-        later = cron["next_run_date"] + timedelta(hours=1)
+        while not woken.empty():
+            assert woken.get_nowait() is None  # "look again", after (re)connecting
+        soon = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+        cron = await make_cron(storage, next_run_date=soon)
+        assert await asyncio.wait_for(woken.get(), 5) == soon
+        later = soon + timedelta(hours=1)
         await storage.cron_update(S, cron["cron_id"], next_run_date=later, metadata={"x": 1})
+        await make_cron(storage, next_run_date=soon, enabled=False)
         await asyncio.sleep(0.3)
-        assert not woken.is_set(), "a cron moved later wakes nobody"
-        await storage.cron_update(S, cron["cron_id"], next_run_date=cron["next_run_date"])
-        await asyncio.wait_for(woken.wait(), 5)
+        assert woken.empty(), "a cron moved later, or created disabled, wakes nobody"
+        await storage.cron_update(S, cron["cron_id"], next_run_date=soon)
+        assert await asyncio.wait_for(woken.get(), 5) == soon
+        await storage.cron_update(S, cron["cron_id"], enabled=False)
+        await storage.cron_update(S, cron["cron_id"], enabled=True)
+        assert await asyncio.wait_for(woken.get(), 5) == soon
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)

@@ -49,11 +49,11 @@ class CronsInMemory(AssistantsInMemory):
     def __init__(self) -> None:
         super().__init__()
         self._crons: dict[str, Row] = {}
-        self._cron_watchers: set[Callable[[], None]] = set()
+        self._cron_watchers: set[Callable[[datetime | None], None]] = set()
 
-    def _wake_schedulers(self) -> None:
+    def _wake_schedulers(self, at: datetime) -> None:
         for wake in list(self._cron_watchers):
-            wake()
+            wake(at)
 
     def _cron_row(self, scope: Scope, cron_id: str) -> Row | None:
         key = canonical_uuid(cron_id)
@@ -116,7 +116,8 @@ class CronsInMemory(AssistantsInMemory):
             "updated_at": now,
         }
         self._crons[key] = Row(scope.owner, record)
-        self._wake_schedulers()
+        if enabled:
+            self._wake_schedulers(next_run_date)
         return copy.deepcopy(record)
 
     async def cron_get(self, scope: Scope, cron_id: str) -> dict[str, Any] | None:
@@ -141,9 +142,7 @@ class CronsInMemory(AssistantsInMemory):
         if row is None:
             return None
         data = row.data
-        sooner = (next_run_date is not None and next_run_date < data["next_run_date"]) or (
-            enabled is True and not data["enabled"]
-        )
+        before = copy.copy(data)
         if payload is not None:
             data["payload"] = {**data["payload"], **stored(payload)}
         if metadata is not None:
@@ -160,8 +159,13 @@ class CronsInMemory(AssistantsInMemory):
         if end_time is not UNSET:
             data["end_time"] = end_time
         data["updated_at"] = later_than(data["updated_at"])
-        if sooner:
-            self._wake_schedulers()
+        # The rule of the Postgres trigger (migrations/0004_crons.sql).
+        if data["enabled"] and (
+            not before["enabled"]
+            or data["next_run_date"] < before["next_run_date"]
+            or data["end_time"] != before["end_time"]
+        ):
+            self._wake_schedulers(data["next_run_date"])
         return copy.deepcopy(data)
 
     async def cron_delete(self, scope: Scope, cron_id: str) -> bool:
@@ -267,7 +271,7 @@ class CronsInMemory(AssistantsInMemory):
 
         return claim
 
-    async def cron_watch(self, wake: Callable[[], None]) -> None:
+    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
         self._cron_watchers.add(wake)
         try:
             await asyncio.Event().wait()

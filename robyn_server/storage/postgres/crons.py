@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -289,10 +289,10 @@ class CronQueries(PostgresBase):
         value = conninfo()
         return await value if inspect.isawaitable(value) else value
 
-    async def cron_watch(self, wake: Callable[[], None]) -> None:
+    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
         """LISTEN on a connection of its own (a pooled one would be handed to others),
-        reconnecting after failures. After every (re)connection `wake` runs once, since
-        notifications sent while disconnected are lost."""
+        reconnecting after failures. After every (re)connection `wake(None)` runs once,
+        since notifications sent while disconnected are lost."""
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
@@ -305,12 +305,20 @@ class CronQueries(PostgresBase):
             try:
                 async with conn:
                     await conn.execute(f"LISTEN {CRONS_CHANNEL}")
-                    wake()
-                    async for _ in conn.notifies():
-                        wake()
+                    wake(None)
+                    async for notice in conn.notifies():
+                        wake(_notified_time(notice.payload))
             except psycopg.Error as exc:
                 logger.warning("Cron listener lost its connection (%s); reconnecting", exc)
                 await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+
+def _notified_time(payload: str) -> datetime | None:
+    """The next_run_date a notification carries (epoch seconds), None if unreadable."""
+    try:
+        return datetime.fromtimestamp(float(payload), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _by_id(scope: Scope, cron_id: str) -> Where | None:

@@ -32,19 +32,21 @@ CREATE INDEX crons_metadata_idx ON langgraph_server.crons USING gin (metadata js
 CREATE INDEX crons_owner_idx ON langgraph_server.crons (owner);
 
 -- Schedulers sleep until the earliest next_run_date; any write that could make a cron
--- due sooner wakes them all, whichever server (or person, with psql) made it. Claiming
--- a tick only moves next_run_date later, so the schedulers' own writes wake nobody.
--- Delivered at commit, once per transaction (Postgres folds identical notifications).
+-- due sooner wakes them, whichever server (or person, with psql) made it. The payload is
+-- the cron's next_run_date (epoch seconds): a scheduler already due to wake before it
+-- sleeps on. Claiming a tick only moves next_run_date later, so it notifies nobody.
+-- Notifications are delivered at commit.
 CREATE FUNCTION langgraph_server.crons_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('langgraph_server_crons', '');
+    PERFORM pg_notify('langgraph_server_crons', extract(epoch FROM NEW.next_run_date)::text);
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER crons_inserted AFTER INSERT ON langgraph_server.crons
-    FOR EACH STATEMENT EXECUTE FUNCTION langgraph_server.crons_changed();
+    FOR EACH ROW WHEN (NEW.enabled)
+    EXECUTE FUNCTION langgraph_server.crons_changed();
 
 CREATE TRIGGER crons_sooner AFTER UPDATE ON langgraph_server.crons
     FOR EACH ROW
