@@ -258,6 +258,19 @@ async def burst_runs_api(setup: Setup, cron_ids: set[str]) -> list[dict[str, Any
     return [r for runs in found for r in runs if r["cron_id"] in cron_ids]
 
 
+def pg_transactions(setup: Setup) -> tuple[int, int] | None:
+    """Transactions committed and rolled back so far in the setup's database: a claim
+    lost to another server (or to a run in flight) rolls its transaction back."""
+    if not setup.database:
+        return None
+    import psycopg
+
+    query = "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = %s"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        row = conn.execute(query, (setup.database,)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
 async def burst_done(setup: Setup, cron_ids: set[str]) -> bool:
     """Has every cron a run, and every run finished? Cheap enough to ask once a second
     during the burst: one query, or two counts through the API."""
@@ -312,7 +325,7 @@ async def burst_scenario(setup: Setup, plan: Plan, create_rate: float) -> dict[s
     # CPU from just before T until every run has been created and has finished.
     await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.5))
     servers0, pg0 = server_ticks(setup), marked_ticks(setup.markers) if setup.markers else 0
-    foreign = ForeignCpu().start()
+    foreign, xacts0 = ForeignCpu().start(), pg_transactions(setup)
     deadline = time.monotonic() + 120.0
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
@@ -326,6 +339,10 @@ async def burst_scenario(setup: Setup, plan: Plan, create_rate: float) -> dict[s
     await asyncio.sleep(3.0)
     runs = await burst_runs(setup, cron_ids)
     out.update(aggregate_burst(runs, cron_ids, due))
+    xacts1 = pg_transactions(setup)
+    if xacts0 and xacts1:  # the statistics reach pg_stat_database within a second
+        out["pg_commits"] = xacts1[0] - xacts0[0]
+        out["pg_rollbacks"] = xacts1[1] - xacts0[1]
     search = {"metadata": {"bench": "burst"}, "limit": 1000, "select": ["next_run_date"]}
     after = (await setup.clients[0].post("/runs/crons/search", json=search)).json()
     out["crons_not_advanced"] = sum(

@@ -170,6 +170,11 @@ def render(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
             "Crons whose next run did not move past T",
             lambda r: str(r["burst"]["crons_not_advanced"]),
         ),
+        row(
+            "Burst: PostgreSQL transactions committed / rolled back (a claim lost to "
+            "another server rolls back)",
+            lambda r: f"{r['burst']['pg_commits']:,} / {r['burst']['pg_rollbacks']:,}",
+        ),
         row("Burst CPU per tick (run created and executed), ms", burst_cpu),
         row(
             f"{n_idle:,} idle crons: created per second (API)",
