@@ -218,10 +218,10 @@ def database_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-def create_database() -> str:
+def create_database(prefix: str = "bench_") -> str:
     from psycopg import sql
 
-    name = f"bench_{secrets.token_hex(4)}"
+    name = f"{prefix}{secrets.token_hex(4)}"
     pg_admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     log(f"created database {name}")
     return name
