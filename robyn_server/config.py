@@ -104,6 +104,9 @@ class Settings:
     # Each open stream holds one of Robyn's blocking threads (about 256 per worker on
     # this 2-core class of machine); 0 means "derive from workers".
     max_open_streams: int = 0
+    # The server's address as clients reach it (A2A agent cards link to it); None: the
+    # request's own, or X-Forwarded-Proto/-Host when a proxy sets them.
+    public_base_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -136,6 +139,7 @@ class Settings:
             sse_heartbeat_seconds=_env_float("SSE_HEARTBEAT_SECONDS", 5.0),
             resumable_stream_ttl_seconds=_env_float("RESUMABLE_STREAM_TTL_SECONDS", 120.0),
             max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
+            public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
         )
         settings.validate()
         return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from robyn_server.http.routing import RouteTable
 from robyn_server.routes import (
+    a2a,
     assistants,
     docs,
     run_joins,
@@ -24,6 +25,7 @@ ROUTE_TABLES: list[RouteTable] = [
     runs.table,
     run_joins.table,
     store.table,
+    a2a.table,
 ]
 # The document describes every table, its own included; after /ok, /health and /info.
 ROUTE_TABLES.insert(1, docs.docs_table(ROUTE_TABLES))

@@ -1,0 +1,388 @@
+"""A2A's JSON-RPC methods on the run engine.
+
+`message/send` and `message/stream` create a run through `create_run`, like `/runs`
+(same owner scope, secret handling, stream cap and `on_disconnect`): a client that
+waits or streams and leaves cancels its run (`blocking: false` runs on in the
+background, for `tasks/get`). Answers are built in v0.3's shapes and written out by
+the request's codec (v0.3 or v1.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from langchain_core.utils.uuid import uuid7
+
+from robyn_server.engine.broker import Event, RunChannel
+from robyn_server.errors import ApiError, NotFound, ServiceUnavailable
+from robyn_server.schemas.runs import RunCreate
+from robyn_server.services import assistants, jsonrpc, run_streams
+from robyn_server.services.a2a import tasks
+from robyn_server.services.a2a.card import agent_card
+from robyn_server.services.a2a.codecs import V03
+from robyn_server.services.a2a.messages import (
+    asks_resume,
+    check_message,
+    resume_value,
+    run_input,
+    to_a2a,
+)
+from robyn_server.services.a2a.tasks import Outcome, build_task, parse_task_id
+from robyn_server.services.context import AppContext
+from robyn_server.services.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError, RpcRequest
+from robyn_server.services.run_create import create_run
+from robyn_server.services.runs import cancel_run
+from robyn_server.storage.types import INFLIGHT_STATUSES, Scope, canonical_uuid
+
+STREAM_MODES = ["messages"]
+
+
+@dataclass(slots=True)
+class Call:
+    """One JSON-RPC call on one assistant's endpoint."""
+
+    ctx: AppContext
+    scope: Scope
+    assistant: dict[str, Any]
+    rpc: RpcRequest
+    codec: V03
+    request_id: str | None = None
+
+    @property
+    def assistant_id(self) -> str:
+        return str(self.assistant["assistant_id"])
+
+    def answer(self, value: Any) -> dict[str, Any]:
+        return jsonrpc.result(self.rpc.id, value)
+
+
+@dataclass(slots=True)
+class Reply:
+    """A JSON body, or a body that streams (`sse`: SSE events; else long-poll JSON)."""
+
+    body: dict[str, Any] | AsyncIterator[bytes]
+    sse: bool = False
+
+
+def enabled(ctx: AppContext) -> None:
+    """404 when langgraph.json turns A2A off (`http.disable_a2a`)."""
+    if ctx.registry.http_config().get("disable_a2a"):
+        raise NotFound("Not Found")
+
+
+async def load_assistant(ctx: AppContext, scope: Scope, value: str) -> dict[str, Any]:
+    """The assistant an A2A path names: its UUID, or a graph ID for its system assistant."""
+    enabled(ctx)
+    assistant = await ctx.storage.assistant_get(scope, assistants.resolve_id(ctx, value))
+    if assistant is None:
+        raise NotFound(f"Assistant '{value}' not found")
+    return assistant
+
+
+async def input_schema(ctx: AppContext, graph_id: str) -> dict[str, Any] | None:
+    if graph_id not in ctx.registry:
+        return None
+    return (await ctx.registry.schemas(graph_id)).get("input_schema")
+
+
+async def card(ctx: AppContext, assistant: dict[str, Any], base_url: str) -> dict[str, Any]:
+    return agent_card(assistant, await input_schema(ctx, assistant["graph_id"]), base_url)
+
+
+# -- message/send and message/stream ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Plan:
+    thread_id: str
+    input: Any = None
+    command: dict[str, Any] | None = None
+
+
+async def _find_run(call: Call, task_id: Any) -> dict[str, Any]:
+    run_id = parse_task_id(task_id)
+    run = await call.ctx.storage.run_get(call.scope, run_id) if run_id else None
+    if run is None or run["assistant_id"] != call.assistant_id:
+        raise RpcError(tasks.TASK_NOT_FOUND, f"Task not found: {task_id}")
+    return run
+
+
+async def _plan(call: Call, message: dict[str, Any]) -> Plan:
+    """Which thread the message goes to, and whether it starts a turn or resumes an
+    interrupt (a message naming an input-required task, or a `resume` data part)."""
+    parts = message["parts"]
+    task_id, context_id = message.get("taskId"), message.get("contextId")
+    resume = False
+    if task_id:
+        run = await _find_run(call, task_id)
+        thread_id = run["thread_id"]
+        if context_id and canonical_uuid(context_id) != thread_id:
+            raise RpcError(INVALID_PARAMS, f"Task {task_id} is not in context {context_id}")
+        outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+        if outcome.state in tasks.TERMINAL:
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Task {task_id} is in a terminal state ({outcome.state}); send the message "
+                "without taskId to start a new task",
+            )
+        resume = outcome.state == "input-required"
+    elif context_id:
+        canonical = canonical_uuid(context_id)
+        if canonical is None:
+            raise RpcError(INVALID_PARAMS, "contextId must be a UUID (it is a thread ID)")
+        thread_id = canonical
+        if asks_resume(parts):
+            thread = await call.ctx.storage.thread_get(call.scope, thread_id)
+            resume = thread is not None and thread.get("status") == "interrupted"
+    else:
+        thread_id = str(uuid7())
+    if resume:
+        return Plan(thread_id, command={"resume": resume_value(parts)})
+    schema = await input_schema(call.ctx, call.assistant["graph_id"])
+    fields = sorted((schema.get("properties") or {}).keys()) if schema else None
+    return Plan(thread_id, input=run_input(parts, fields))
+
+
+def _run_body(call: Call, plan: Plan, *, watch: bool) -> RunCreate:
+    return RunCreate.model_validate(
+        {
+            "assistant_id": call.assistant_id,
+            "input": plan.input,
+            "command": plan.command,
+            "if_not_exists": "create",
+            "stream_mode": STREAM_MODES,
+            # A client that waits or streams and leaves gives the task up.
+            "on_disconnect": "cancel" if watch else "continue",
+        }
+    )
+
+
+async def _ended(call: Call, run_id: str, channel: RunChannel) -> Outcome:
+    run = await call.ctx.storage.run_get(call.scope, run_id)
+    return tasks.ended_outcome(channel.result, run["status"] if run else None)
+
+
+async def send(call: Call, *, stream: bool) -> Reply:
+    params = call.rpc.params_object()
+    message = check_message(call.codec.message_in(params.get("message")))
+    history_length, blocking = call.codec.send_options(params)
+    plan = await _plan(call, message)
+    watch = stream or blocking
+    body = _run_body(call, plan, watch=watch)
+    ctx = call.ctx
+    try:
+        if not watch:
+            created = await create_run(ctx, call.scope, plan.thread_id, body)
+            run_id = created.run["run_id"]
+            task = build_task(run_id, plan.thread_id, call.assistant_id, Outcome("submitted"))
+            return Reply(call.answer(call.codec.send_result(task)))
+        created, slot = await run_streams.create_streamed(
+            ctx, call.scope, plan.thread_id, body, call.request_id
+        )
+    except ServiceUnavailable:
+        raise
+    except ApiError as exc:
+        raise RpcError(INVALID_PARAMS, exc.detail) from None
+    run_id = created.run["run_id"]
+    if stream:
+        view = TaskStream(call, run_id, plan.thread_id, message, history_length)
+        return Reply(run_streams.run_events(ctx, created, slot, with_ids=False, view=view), True)
+
+    async def render(channel: RunChannel) -> bytes:
+        try:
+            outcome = await _ended(call, run_id, channel)
+            task = build_task(
+                run_id, plan.thread_id, call.assistant_id, outcome, history_length=history_length
+            )
+            return jsonrpc.encode(call.answer(call.codec.send_result(task)))
+        except Exception as exc:  # the body has started: it must still end as JSON-RPC
+            error = call.codec.error(RpcError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+            return jsonrpc.encode(jsonrpc.error(call.rpc.id, error))
+
+    return Reply(run_streams.run_answer(ctx, created, slot, render))
+
+
+class TaskStream:
+    """message/stream: the task (submitted), `working` status updates as the run
+    streams (with the agent's message so far), then the result as an artifact and the
+    final status."""
+
+    def __init__(
+        self,
+        call: Call,
+        run_id: str,
+        thread_id: str,
+        message: dict[str, Any],
+        history_length: int | None,
+    ) -> None:
+        self.call = call
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.message = message
+        self.history_length = history_length
+        self.working = False
+
+    def _frame(self, item: dict[str, Any]) -> bytes:
+        return jsonrpc.sse_frame(self.call.answer(self.call.codec.event(item)))
+
+    def _status(self, outcome: Outcome, *, final: bool) -> dict[str, Any]:
+        status = tasks.status(self.run_id, self.thread_id, outcome)
+        return {
+            "taskId": self.run_id,
+            "contextId": self.thread_id,
+            "kind": "status-update",
+            "status": status,
+            "final": final,
+        }
+
+    def opening(self) -> bytes:
+        task = build_task(self.run_id, self.thread_id, self.call.assistant_id, Outcome("submitted"))
+        sent = {
+            **self.message,
+            "kind": "message",
+            "taskId": self.run_id,
+            "contextId": self.thread_id,
+        }
+        task["history"] = [sent] if self.history_length != 0 else []
+        return self._frame(task)
+
+    def event(self, event: Event) -> bytes | None:
+        if event.name == "metadata" and not self.working:
+            self.working = True
+            return self._frame(self._status(Outcome("working"), final=False))
+        if event.name not in ("messages/partial", "messages/complete"):
+            return None
+        data = orjson.loads(event.data)
+        message = to_a2a(data[-1], self.run_id, self.thread_id) if data else None
+        if message is None or message["role"] != "agent":
+            return None
+        update = self._status(Outcome("working"), final=False)
+        update["status"]["message"] = message
+        return self._frame(update)
+
+    async def closing(self, channel: RunChannel) -> bytes:
+        try:
+            outcome = await _ended(self.call, self.run_id, channel)
+        except Exception as exc:
+            error = RpcError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            return jsonrpc.sse_frame(jsonrpc.error(self.call.rpc.id, self.call.codec.error(error)))
+        frames = b""
+        for artifact in tasks.artifacts(self.run_id, self.call.assistant_id, outcome):
+            update = {
+                "taskId": self.run_id,
+                "contextId": self.thread_id,
+                "kind": "artifact-update",
+                "artifact": artifact,
+                "append": False,
+                "lastChunk": True,
+            }
+            frames += self._frame(update)
+        return frames + self._frame(self._status(outcome, final=True))
+
+
+# -- tasks ------------------------------------------------------------------------------------
+
+
+async def get_task(call: Call) -> Reply:
+    params = call.rpc.params_object()
+    if params.get("id") is None:
+        raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
+    history_length = call.codec.history_length(params)
+    run = await _find_run(call, params["id"])
+    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    task = build_task(
+        run["run_id"], run["thread_id"], call.assistant_id, outcome, history_length=history_length
+    )
+    return Reply(call.answer(call.codec.task(task)))
+
+
+async def cancel_task(call: Call) -> Reply:
+    params = call.rpc.params_object()
+    if params.get("id") is None:
+        raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
+    run = await _find_run(call, params["id"])
+    run_id, thread_id = run["run_id"], run["thread_id"]
+    not_cancelable = RpcError(
+        tasks.TASK_NOT_CANCELABLE,
+        f"Task cannot be canceled: it is {tasks.STATES.get(run['status'], run['status'])}",
+    )
+    if run["status"] not in INFLIGHT_STATUSES:
+        raise not_cancelable
+    try:
+        await cancel_run(call.ctx, call.scope, thread_id, run_id, "interrupt")
+    except ApiError:
+        raise not_cancelable from None  # it ended meanwhile
+    await call.ctx.run_engine().wait_stopped(run_id, seconds=10)
+    run = await _find_run(call, run_id)
+    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    if run["status"] in INFLIGHT_STATUSES:
+        outcome.state = "canceled"  # requested; the engine settles it shortly
+    task = build_task(run_id, thread_id, call.assistant_id, outcome)
+    return Reply(call.answer(call.codec.task(task)))
+
+
+# -- dispatch ---------------------------------------------------------------------------------
+
+
+async def unsupported(call: Call, kind: str) -> Reply:
+    if kind == "push":
+        raise RpcError(tasks.PUSH_NOT_SUPPORTED, "Push notifications are not supported")
+    if kind == "resubscribe":
+        raise RpcError(
+            tasks.UNSUPPORTED_OPERATION,
+            "Resubscribing to a task is not supported; use tasks/get",
+        )
+    raise RpcError(
+        tasks.EXTENDED_CARD_NOT_CONFIGURED, "This agent has no authenticated extended card"
+    )
+
+
+async def dispatch(call: Call, kind: str, base_url: str) -> Reply:
+    """Run the method `kind` (see `codecs.V03_METHODS`); errors are `RpcError`."""
+    if kind == "send":
+        return await send(call, stream=False)
+    if kind == "stream":
+        return await send(call, stream=True)
+    if kind == "get":
+        return await get_task(call)
+    if kind == "cancel":
+        return await cancel_task(call)
+    if kind == "list":
+        return await list_tasks(call)
+    if kind == "extended_card" and call.codec.version == "1.0":
+        # v1.0 clients ask for it; it is the public card (there is no other).
+        return Reply(call.answer(await card(call.ctx, call.assistant, base_url)))
+    return await unsupported(call, kind)
+
+
+async def list_tasks(call: Call) -> Reply:
+    """v1.0 ListTasks, within one context (`contextId`), newest first; `pageToken` is
+    the offset of the page."""
+    params = call.rpc.params_object()
+    thread_id = canonical_uuid(params.get("contextId"))
+    if thread_id is None:
+        raise RpcError(INVALID_PARAMS, "ListTasks needs a contextId (a thread ID)")
+    size = params.get("pageSize") or 50
+    token = params.get("pageToken") or "0"
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 100:
+        raise RpcError(INVALID_PARAMS, "pageSize must be an integer from 1 to 100")
+    if not isinstance(token, str) or not token.isdigit() or len(token) > 9:
+        raise RpcError(INVALID_PARAMS, "pageToken must be one this server returned")
+    offset = int(token)
+    history_length = call.codec.history_length(params)
+    runs = await call.ctx.storage.run_search(call.scope, thread_id, limit=size + 1, offset=offset)
+    found = []
+    for run in runs[:size]:
+        if run["assistant_id"] != call.assistant_id:
+            continue
+        outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+        task = build_task(
+            run["run_id"], thread_id, call.assistant_id, outcome, history_length=history_length
+        )
+        found.append(call.codec.task(task))
+    next_token = str(offset + size) if len(runs) > size else ""
+    body = {"tasks": found, "nextPageToken": next_token, "pageSize": size}
+    return Reply(call.answer({**body, "totalSize": offset + len(found)}))
