@@ -7,6 +7,7 @@ from robyn_server.routes import (
     a2a,
     assistants,
     docs,
+    mcp,
     run_joins,
     runs,
     store,
@@ -26,6 +27,7 @@ ROUTE_TABLES: list[RouteTable] = [
     run_joins.table,
     store.table,
     a2a.table,
+    mcp.table,
 ]
 # The document describes every table, its own included; after /ok, /health and /info.
 ROUTE_TABLES.insert(1, docs.docs_table(ROUTE_TABLES))

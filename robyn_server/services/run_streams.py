@@ -88,8 +88,8 @@ async def follow(
     heartbeat = _heartbeat(engine, slot)
     finished = False
     try:
-        if view is not None:
-            yield view.opening()
+        if view is not None and (head := view.opening()):
+            yield head
         async for event in channel.follow(start, heartbeat):
             if event is None:
                 yield HEARTBEAT
