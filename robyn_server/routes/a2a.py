@@ -127,6 +127,8 @@ async def a2a_rpc(req: ApiRequest) -> Any:
     ctx = get_context()
     scope = scope_for(req)
     assistant = await service.load_assistant(ctx, scope, req.path_params["assistant_id"])
+    if not (accepts(req, "application/json") or accepts(req, "text/event-stream")):
+        return json_response({"detail": "Accept header must include application/json"}, 400)
     codec = V03()
     message_id, stream = None, False
     try:

@@ -17,8 +17,9 @@ from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response, json_response
 from robyn_server.http.routing import Param, RouteTable
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import accepts, rpc_message, scope_for
+from robyn_server.routes._common import accepts, either, rpc_message, scope_for
 from robyn_server.schemas.protocols import JsonRpcAnswer
+from robyn_server.schemas.responses import ErrorResponse
 from robyn_server.services import jsonrpc, mcp
 from robyn_server.services.context import get_context
 from robyn_server.services.jsonrpc import RpcError
@@ -51,7 +52,10 @@ async def _one(frame: bytes) -> AsyncIterator[bytes]:
     responses={
         200: ("A JSON-RPC response, or an SSE stream carrying it", JsonRpcAnswer),
         202: "A notification or a response: accepted, no body",
-        400: ("No acceptable Accept header, or not a JSON-RPC message", JsonRpcAnswer),
+        400: (
+            "No acceptable Accept header, or not a JSON-RPC message",
+            either(JsonRpcAnswer, ErrorResponse),
+        ),
         404: "MCP is turned off (http.disable_mcp)",
     },
 )

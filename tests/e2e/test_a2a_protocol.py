@@ -134,3 +134,11 @@ async def test_huge_messages_are_refused(http) -> None:
     body = rpc("message/send", send_params({"kind": "text", "text": text}))
     response = await http.post("/a2a/agent", headers=JSON, json=body)
     assert response.status_code == 413
+
+
+async def test_openapi_lists_a2a_and_mcp(http) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert {"get", "post"} <= set(paths["/a2a/{assistant_id}"])
+    assert "get" in paths["/a2a/{assistant_id}/.well-known/agent-card.json"]
+    assert "get" in paths["/.well-known/agent-card.json"]
+    assert {"post", "delete"} <= set(paths["/mcp"])
