@@ -37,6 +37,7 @@ from robyn_server.services.run_create import create_run
 from robyn_server.services.runs import cancel_run
 from robyn_server.storage.types import INFLIGHT_STATUSES, Scope, canonical_uuid
 
+# message/stream shows the agent's message as it grows (legacy `messages` mode).
 STREAM_MODES = ["messages"]
 
 
@@ -146,14 +147,14 @@ async def _plan(call: Call, message: dict[str, Any]) -> Plan:
     return Plan(thread_id, input=run_input(parts, fields))
 
 
-def _run_body(call: Call, plan: Plan, *, watch: bool) -> RunCreate:
+def _run_body(call: Call, plan: Plan, *, stream: bool, watch: bool) -> RunCreate:
     return RunCreate.model_validate(
         {
             "assistant_id": call.assistant_id,
             "input": plan.input,
             "command": plan.command,
             "if_not_exists": "create",
-            "stream_mode": STREAM_MODES,
+            "stream_mode": STREAM_MODES if stream else "values",
             # A client that waits or streams and leaves gives the task up.
             "on_disconnect": "cancel" if watch else "continue",
         }
@@ -171,7 +172,7 @@ async def send(call: Call, *, stream: bool) -> Reply:
     history_length, blocking = call.codec.send_options(params)
     plan = await _plan(call, message)
     watch = stream or blocking
-    body = _run_body(call, plan, watch=watch)
+    body = _run_body(call, plan, stream=stream, watch=watch)
     ctx = call.ctx
     try:
         if not watch:
