@@ -37,7 +37,6 @@ import orjson  # noqa: E402
 from report import machine_info  # noqa: E402
 from runs_scenarios import INPUT, TRIVIAL_REPLY, percentile, run_body  # noqa: E402
 from servers import (  # noqa: E402
-    RESULTS,
     Pinning,
     create_database,
     database_url,
@@ -45,6 +44,7 @@ from servers import (  # noqa: E402
     log,
     our_server,
     run_cli,
+    save_results,
 )
 
 GRAPHS_CONFIG = BENCH / "graphs" / "langgraph.json"
@@ -156,13 +156,8 @@ async def main_async(args: argparse.Namespace) -> int:
         results[backend] = summarize(samples)
         log(f"{backend}: {json.dumps(results[backend])}")
     report = render(meta, results)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
     stem = "protocols-quick" if args.quick else "protocols"
-    (RESULTS / f"{stem}.md").write_text(report)
-    payload = {"meta": meta, "results": results}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    save_results(stem, report, {"meta": meta, "results": results})
     return 0
 
 

@@ -57,6 +57,18 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def save_results(stem: str, report: str, payload: dict[str, Any]) -> None:
+    """Print the report; write it to results/STEM.md, every figure to results/STEM.json."""
+    import json
+
+    print()
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.md").write_text(report)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    log(f"wrote {RESULTS / (stem + '.md')} and .json")
+
+
 class Pinning:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")

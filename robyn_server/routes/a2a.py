@@ -54,43 +54,33 @@ async def _card(req: ApiRequest, assistant_id: str) -> Any:
     return await service.card(ctx, assistant, public_base_url(req, ctx.settings))
 
 
-@route(
-    "GET",
-    "/a2a/:assistant_id",
-    summary="The assistant's A2A agent card",
-    tags=TAGS,
-    path_params=PATH,
-    responses=CARD,
-    response=AgentCard,
-)
-async def get_agent(req: ApiRequest) -> Any:
-    return await _card(req, req.path_params["assistant_id"])
+# The card is served where each client version looks for it: the endpoint itself, A2A
+# 0.3's well-known path under it, and 0.2's.
+CARD_PATHS = {
+    "get_agent": ("", "The assistant's A2A agent card"),
+    "get_agent_card": ("/.well-known/agent-card.json", "The assistant's A2A agent card"),
+    "get_agent_json": ("/.well-known/agent.json", "The agent card (A2A 0.2 location)"),
+}
 
 
-@route(
-    "GET",
-    "/a2a/:assistant_id/.well-known/agent-card.json",
-    summary="The assistant's A2A agent card",
-    tags=TAGS,
-    path_params=PATH,
-    responses=CARD,
-    response=AgentCard,
-)
-async def get_agent_card(req: ApiRequest) -> Any:
-    return await _card(req, req.path_params["assistant_id"])
+def _card_route(name: str, suffix: str, summary: str) -> None:
+    async def endpoint(req: ApiRequest) -> Any:
+        return await _card(req, req.path_params["assistant_id"])
+
+    endpoint.__name__ = name
+    route(
+        "GET",
+        f"/a2a/:assistant_id{suffix}",
+        summary=summary,
+        tags=TAGS,
+        path_params=PATH,
+        responses=CARD,
+        response=AgentCard,
+    )(endpoint)
 
 
-@route(
-    "GET",
-    "/a2a/:assistant_id/.well-known/agent.json",
-    summary="The assistant's A2A agent card (A2A 0.2 location)",
-    tags=TAGS,
-    path_params=PATH,
-    responses=CARD,
-    response=AgentCard,
-)
-async def get_agent_json(req: ApiRequest) -> Any:
-    return await _card(req, req.path_params["assistant_id"])
+for _name, (_suffix, _summary) in CARD_PATHS.items():
+    _card_route(_name, _suffix, _summary)
 
 
 @route(
