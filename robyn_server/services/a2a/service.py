@@ -9,63 +9,29 @@ the request's codec (v0.3 or v1.0).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from langchain_core.utils.uuid import uuid7
 
-from robyn_server.engine.broker import Event, RunChannel
+from robyn_server.engine.broker import RunChannel
 from robyn_server.errors import ApiError, NotFound, ServiceUnavailable
 from robyn_server.schemas.runs import RunCreate
 from robyn_server.services import assistants, jsonrpc, run_streams
 from robyn_server.services.a2a import tasks
+from robyn_server.services.a2a.call import Call, Reply
 from robyn_server.services.a2a.card import agent_card
-from robyn_server.services.a2a.codecs import V03
-from robyn_server.services.a2a.messages import (
-    asks_resume,
-    check_message,
-    resume_value,
-    run_input,
-    to_a2a,
-)
+from robyn_server.services.a2a.messages import asks_resume, check_message, resume_value, run_input
+from robyn_server.services.a2a.stream import TaskStream
 from robyn_server.services.a2a.tasks import Outcome, build_task, parse_task_id
 from robyn_server.services.context import AppContext
-from robyn_server.services.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError, RpcRequest
+from robyn_server.services.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RpcError
 from robyn_server.services.run_create import create_run
 from robyn_server.services.runs import cancel_run
 from robyn_server.storage.types import INFLIGHT_STATUSES, Scope, canonical_uuid
 
 # message/stream shows the agent's message as it grows (legacy `messages` mode).
 STREAM_MODES = ["messages"]
-
-
-@dataclass(slots=True)
-class Call:
-    """One JSON-RPC call on one assistant's endpoint."""
-
-    ctx: AppContext
-    scope: Scope
-    assistant: dict[str, Any]
-    rpc: RpcRequest
-    codec: V03
-    request_id: str | None = None
-
-    @property
-    def assistant_id(self) -> str:
-        return str(self.assistant["assistant_id"])
-
-    def answer(self, value: Any) -> dict[str, Any]:
-        return jsonrpc.result(self.rpc.id, value)
-
-
-@dataclass(slots=True)
-class Reply:
-    """A JSON body, or a body that streams (`sse`: SSE events; else long-poll JSON)."""
-
-    body: dict[str, Any] | AsyncIterator[bytes]
-    sse: bool = False
 
 
 def enabled(ctx: AppContext) -> None:
@@ -142,8 +108,10 @@ async def _plan(call: Call, message: dict[str, Any]) -> Plan:
         thread_id = str(uuid7())
     if resume:
         return Plan(thread_id, command={"resume": resume_value(parts)})
-    schema = await input_schema(call.ctx, call.assistant["graph_id"])
-    fields = sorted((schema.get("properties") or {}).keys()) if schema else None
+    fields = None
+    if any(part["kind"] != "data" for part in parts):  # only text and files need `messages`
+        schema = await input_schema(call.ctx, call.assistant["graph_id"])
+        fields = sorted((schema.get("properties") or {}).keys()) if schema else None
     return Plan(thread_id, input=run_input(parts, fields))
 
 
@@ -161,11 +129,6 @@ def _run_body(call: Call, plan: Plan, *, stream: bool, watch: bool) -> RunCreate
     )
 
 
-async def _ended(call: Call, run_id: str, channel: RunChannel) -> Outcome:
-    run = await call.ctx.storage.run_get(call.scope, run_id)
-    return tasks.ended_outcome(channel.result, run["status"] if run else None)
-
-
 async def send(call: Call, *, stream: bool) -> Reply:
     params = call.rpc.params_object()
     message = check_message(call.codec.message_in(params.get("message")))
@@ -176,7 +139,9 @@ async def send(call: Call, *, stream: bool) -> Reply:
     ctx = call.ctx
     try:
         if not watch:
-            created = await create_run(ctx, call.scope, plan.thread_id, body)
+            created = await create_run(
+                ctx, call.scope, plan.thread_id, body, request_id=call.request_id
+            )
             run_id = created.run["run_id"]
             task = build_task(run_id, plan.thread_id, call.assistant_id, Outcome("submitted"))
             return Reply(call.answer(call.codec.send_result(task)))
@@ -194,7 +159,7 @@ async def send(call: Call, *, stream: bool) -> Reply:
 
     async def render(channel: RunChannel) -> bytes:
         try:
-            outcome = await _ended(call, run_id, channel)
+            outcome = await tasks.ended(call.ctx, call.scope, run_id, channel)
             task = build_task(
                 run_id, plan.thread_id, call.assistant_id, outcome, history_length=history_length
             )
@@ -204,84 +169,6 @@ async def send(call: Call, *, stream: bool) -> Reply:
             return jsonrpc.encode(jsonrpc.error(call.rpc.id, error))
 
     return Reply(run_streams.run_answer(ctx, created, slot, render))
-
-
-class TaskStream:
-    """message/stream: the task (submitted), `working` status updates as the run
-    streams (with the agent's message so far), then the result as an artifact and the
-    final status."""
-
-    def __init__(
-        self,
-        call: Call,
-        run_id: str,
-        thread_id: str,
-        message: dict[str, Any],
-        history_length: int | None,
-    ) -> None:
-        self.call = call
-        self.run_id = run_id
-        self.thread_id = thread_id
-        self.message = message
-        self.history_length = history_length
-        self.working = False
-
-    def _frame(self, item: dict[str, Any]) -> bytes:
-        return jsonrpc.sse_frame(self.call.answer(self.call.codec.event(item)))
-
-    def _status(self, outcome: Outcome, *, final: bool) -> dict[str, Any]:
-        status = tasks.status(self.run_id, self.thread_id, outcome)
-        return {
-            "taskId": self.run_id,
-            "contextId": self.thread_id,
-            "kind": "status-update",
-            "status": status,
-            "final": final,
-        }
-
-    def opening(self) -> bytes:
-        task = build_task(self.run_id, self.thread_id, self.call.assistant_id, Outcome("submitted"))
-        sent = {
-            **self.message,
-            "kind": "message",
-            "taskId": self.run_id,
-            "contextId": self.thread_id,
-        }
-        task["history"] = [sent] if self.history_length != 0 else []
-        return self._frame(task)
-
-    def event(self, event: Event) -> bytes | None:
-        if event.name == "metadata" and not self.working:
-            self.working = True
-            return self._frame(self._status(Outcome("working"), final=False))
-        if event.name not in ("messages/partial", "messages/complete"):
-            return None
-        data = orjson.loads(event.data)
-        message = to_a2a(data[-1], self.run_id, self.thread_id) if data else None
-        if message is None or message["role"] != "agent":
-            return None
-        update = self._status(Outcome("working"), final=False)
-        update["status"]["message"] = message
-        return self._frame(update)
-
-    async def closing(self, channel: RunChannel) -> bytes:
-        try:
-            outcome = await _ended(self.call, self.run_id, channel)
-        except Exception as exc:
-            error = RpcError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
-            return jsonrpc.sse_frame(jsonrpc.error(self.call.rpc.id, self.call.codec.error(error)))
-        frames = b""
-        for artifact in tasks.artifacts(self.run_id, self.call.assistant_id, outcome):
-            update = {
-                "taskId": self.run_id,
-                "contextId": self.thread_id,
-                "kind": "artifact-update",
-                "artifact": artifact,
-                "append": False,
-                "lastChunk": True,
-            }
-            frames += self._frame(update)
-        return frames + self._frame(self._status(outcome, final=True))
 
 
 # -- tasks ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from robyn_server.engine.broker import RunChannel
 from robyn_server.services.a2a.messages import agent_message, last_agent_parts, text_part, to_a2a
 from robyn_server.services.context import AppContext
 from robyn_server.storage.types import Scope, canonical_uuid, utcnow
@@ -167,3 +168,9 @@ def ended_outcome(result: Any, run_status: str | None) -> Outcome:
     if interrupts:
         return Outcome("input-required", values, list(interrupts))
     return Outcome(STATES.get(run_status or "success", "completed"), values)
+
+
+async def ended(ctx: AppContext, scope: Scope, run_id: str, channel: RunChannel) -> Outcome:
+    """A task's state once its run has ended: the run's answer and stored status."""
+    run = await ctx.storage.run_get(scope, run_id)
+    return ended_outcome(channel.result, run["status"] if run else None)
