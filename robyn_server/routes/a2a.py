@@ -28,7 +28,7 @@ route = table.route
 TAGS = ["A2A"]
 PATH = {"assistant_id": ASSISTANT_OR_GRAPH}
 CARD = {404: "No such assistant"}
-STREAMING = ("message/stream", "SendStreamingMessage")
+STREAMING = ("message/stream", "SendStreamingMessage", "tasks/resubscribe", "SubscribeToTask")
 
 
 async def single(frame: bytes) -> AsyncIterator[bytes]:

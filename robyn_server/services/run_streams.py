@@ -266,8 +266,10 @@ async def join_events(
     accept: Callable[[str], bool] | None,
     cancel: bool,
     last_event_id: str | None,
+    view: StreamView | None = None,
 ) -> AsyncIterator[bytes]:
-    """A run's events from `last_event_id` on (from the start if resumable), live."""
+    """A run's events from `last_event_id` on (from the start if resumable), live
+    (as `view` renders them, if given)."""
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         return single_event("error", RUN_NOT_FOUND)
@@ -277,4 +279,6 @@ async def join_events(
         return empty()
     slot = reserve(ctx, watch=cancel)
     start = channel.start_index(last_event_id)
-    return follow(engine, channel, start, slot, with_ids=channel.resumable, accept=accept)
+    return follow(
+        engine, channel, start, slot, with_ids=channel.resumable, accept=accept, view=view
+    )

@@ -217,3 +217,18 @@ async def test_a_streaming_client_that_leaves_cancels_its_task(
             break
         await asyncio.sleep(0.1)
     assert run["status"] == "interrupted"
+
+
+async def test_resubscribe_to_a_running_task(server: ServerProcess, a2a_http) -> None:
+    a2a = await connect(server, a2a_http, "slow", streaming=True, polling=True)
+    polled = await connect(server, a2a_http, "slow", streaming=False, polling=True)
+    task, _ = await send(polled, text_message("hi"))
+    seen = [item async for item in a2a.resubscribe(TaskIdParams(id=task.id))]
+    final = seen[-1][0]
+    assert final.status.state == TaskState.completed
+    assert texts(final.artifacts[-1].parts) == ["slept 2s"]
+    # An ended task has nothing more to stream.
+    with pytest.raises(A2AClientJSONRPCError) as ended:
+        async for _ in a2a.resubscribe(TaskIdParams(id=task.id)):
+            pass
+    assert ended.value.error.code == -32004

@@ -43,7 +43,6 @@ async def error_of(http: httpx.AsyncClient, body: Any, path: str = "/a2a/agent",
         ({"jsonrpc": "2.0", "id": [1], "method": "tasks/get"}, -32600),
         ("just a string", -32600),
         (rpc("foo/bar", {}), -32601),
-        (rpc("tasks/resubscribe", {"id": "x"}), -32004),
         (rpc("tasks/pushNotificationConfig/set", {}), -32003),
         (rpc("agent/getAuthenticatedExtendedCard", {}), -32007),
         (rpc("tasks/get"), -32602),
@@ -101,6 +100,12 @@ async def test_accept_header_is_required(http) -> None:
     assert "text/event-stream" in response.json()["detail"]
     response = await http.post("/a2a/agent", headers={"accept": "*/*"}, json=get)
     assert response.json()["error"]["code"] == -32001
+
+
+async def test_resubscribe_to_an_unknown_task(http) -> None:
+    body = rpc("tasks/resubscribe", {"id": str(uuid.uuid4())})
+    response = await http.post("/a2a/agent", headers=SSE, json=body)
+    assert '"code":-32001' in response.text
 
 
 async def test_stream_errors_arrive_as_an_event(http) -> None:

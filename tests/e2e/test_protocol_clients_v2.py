@@ -44,6 +44,8 @@ def test_a2a_sdk_1(server: ServerProcess, python: Path) -> None:
         "canceled": "TASK_STATE_CANCELED",
     }
     assert seen["compat"]["state"] == "TASK_STATE_COMPLETED"
+    assert seen["subscribe"][0] == "task"
+    assert seen["subscribe"][-2:] == ["artifact_update", "status_update"]
 
 
 def test_mcp_2(server: ServerProcess, python: Path) -> None:

@@ -30,7 +30,7 @@ def _build() -> Path:
     stamp = VENV / "pins.txt"
     if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(PINS):
         return python
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in UV
     if uv is None:
         raise RuntimeError("uv is not on PATH")
     shutil.rmtree(VENV, ignore_errors=True)

@@ -107,6 +107,16 @@ async def _a2a(url: str, args: dict[str, Any]) -> dict[str, Any]:
         canceled = await slow.cancel_task(pb.CancelTaskRequest(id=running.id))
         report["cancel"] = {"submitted": state(running), "canceled": state(canceled)}
 
+        watched, _ = await send(slow, message("hi"))
+        watcher = await create_client(
+            f"{url}/a2a/slow", client_config=ClientConfig(streaming=True, httpx_client=http)
+        )
+        subscribed = [
+            e.WhichOneof("payload")
+            async for e in watcher.subscribe(pb.SubscribeToTaskRequest(id=watched.id))
+        ]
+        report["subscribe"] = subscribed
+
         # An agent card without the v1.0 interface: the client's v0.3 transport.
         card = await A2ACardResolver(http, f"{url}/a2a/agent").get_agent_card()
         legacy = [i for i in card.supported_interfaces if i.protocol_version != "1.0"]

@@ -154,7 +154,7 @@ async def send(call: Call, *, stream: bool) -> Reply:
         raise RpcError(INVALID_PARAMS, exc.detail) from None
     run_id = created.run["run_id"]
     if stream:
-        view = TaskStream(call, run_id, plan.thread_id, message, history_length)
+        view = TaskStream.submitted(call, run_id, plan.thread_id, message, history_length)
         return Reply(run_streams.run_events(ctx, created, slot, with_ids=False, view=view), True)
 
     async def render(channel: RunChannel) -> bytes:
@@ -212,17 +212,40 @@ async def cancel_task(call: Call) -> Reply:
     return Reply(call.answer(call.codec.task(task)))
 
 
+async def resubscribe(call: Call) -> Reply:
+    """tasks/resubscribe (v1.0 SubscribeToTask): the task as it stands, then its
+    events from now on, as message/stream sends them. A client that leaves does not
+    cancel it. An ended task has nothing more to stream."""
+    params = call.rpc.params_object()
+    if params.get("id") is None:
+        raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
+    run = await _find_run(call, params["id"])
+    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    if outcome.state in tasks.TERMINAL or outcome.state == "input-required":
+        raise RpcError(
+            tasks.UNSUPPORTED_OPERATION,
+            f"Task {params['id']} has ended ({outcome.state}); read it with tasks/get",
+        )
+    task = build_task(run["run_id"], run["thread_id"], call.assistant_id, outcome)
+    events = await run_streams.join_events(
+        call.ctx,
+        call.scope,
+        run["thread_id"],
+        run["run_id"],
+        accept=None,
+        cancel=False,
+        last_event_id=None,
+        view=TaskStream(call, task),
+    )
+    return Reply(events, sse=True)
+
+
 # -- dispatch ---------------------------------------------------------------------------------
 
 
 async def unsupported(call: Call, kind: str) -> Reply:
     if kind == "push":
         raise RpcError(tasks.PUSH_NOT_SUPPORTED, "Push notifications are not supported")
-    if kind == "resubscribe":
-        raise RpcError(
-            tasks.UNSUPPORTED_OPERATION,
-            "Resubscribing to a task is not supported; use tasks/get",
-        )
     raise RpcError(
         tasks.EXTENDED_CARD_NOT_CONFIGURED, "This agent has no authenticated extended card"
     )
@@ -240,6 +263,8 @@ async def dispatch(call: Call, kind: str, base_url: str) -> Reply:
         return await cancel_task(call)
     if kind == "list":
         return await list_tasks(call)
+    if kind == "resubscribe":
+        return await resubscribe(call)
     if kind == "extended_card" and call.codec.version == "1.0":
         # v1.0 clients ask for it; it is the public card (there is no other).
         return Reply(call.answer(await card(call.ctx, call.assistant, base_url)))

@@ -17,24 +17,31 @@ from robyn_server.services.jsonrpc import INTERNAL_ERROR, RpcError
 
 
 class TaskStream:
-    """message/stream: the task (submitted), `working` status updates as the run
-    streams (with the agent's message so far), then the result as an artifact and the
-    final status."""
+    """message/stream (and tasks/resubscribe): the task as it stands (`first`),
+    `working` status updates as the run streams (with the agent's message so far), then
+    the result as an artifact and the final status."""
 
-    def __init__(
-        self,
+    def __init__(self, call: Call, first: dict[str, Any]) -> None:
+        self.call = call
+        self.first = first
+        self.run_id = first["id"]
+        self.thread_id = first["contextId"]
+        self.working = first["status"]["state"] == "working"
+
+    @classmethod
+    def submitted(
+        cls,
         call: Call,
         run_id: str,
         thread_id: str,
         message: dict[str, Any],
         history_length: int | None,
-    ) -> None:
-        self.call = call
-        self.run_id = run_id
-        self.thread_id = thread_id
-        self.message = message
-        self.history_length = history_length
-        self.working = False
+    ) -> TaskStream:
+        """The stream of a task just created by `message`."""
+        task = build_task(run_id, thread_id, call.assistant_id, Outcome("submitted"))
+        sent = {**message, "kind": "message", "taskId": run_id, "contextId": thread_id}
+        task["history"] = [sent] if history_length != 0 else []
+        return cls(call, task)
 
     def _frame(self, item: dict[str, Any]) -> bytes:
         return jsonrpc.sse_frame(self.call.answer(self.call.codec.event(item)))
@@ -50,15 +57,7 @@ class TaskStream:
         }
 
     def opening(self) -> bytes:
-        task = build_task(self.run_id, self.thread_id, self.call.assistant_id, Outcome("submitted"))
-        sent = {
-            **self.message,
-            "kind": "message",
-            "taskId": self.run_id,
-            "contextId": self.thread_id,
-        }
-        task["history"] = [sent] if self.history_length != 0 else []
-        return self._frame(task)
+        return self._frame(self.first)
 
     def event(self, event: Event) -> bytes | None:
         if event.name == "metadata" and not self.working:
