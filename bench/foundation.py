@@ -42,6 +42,7 @@ from servers import (  # noqa: E402
     PG_ADMIN_URL,
     Pinning,
     Server,
+    backend_parser,
     bare_server,
     create_database,
     database_url,
@@ -391,10 +392,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (about a minute)")
-    parser.add_argument("--backends", default="memory,postgres", help="memory,postgres")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser = backend_parser(__doc__, "short runs (about a minute)")
     parser.add_argument(
         "--quiet-wait",
         type=float,

@@ -38,6 +38,7 @@ from report import machine_info  # noqa: E402
 from runs_scenarios import INPUT, TRIVIAL_REPLY, percentile, run_body  # noqa: E402
 from servers import (  # noqa: E402
     Pinning,
+    backend_parser,
     create_database,
     database_url,
     drop_database,
@@ -162,10 +163,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="60 requests of each kind")
-    parser.add_argument("--backends", default="memory,postgres", help="memory,postgres")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser = backend_parser(__doc__, "60 requests of each kind")
     run_cli(main_async(parser.parse_args()))
 
 
