@@ -40,9 +40,9 @@ from report import (  # noqa: E402
 from servers import (  # noqa: E402
     HOST,
     PG_ADMIN_URL,
-    RESULTS,
     Pinning,
     Server,
+    backend_parser,
     bare_server,
     create_database,
     database_url,
@@ -50,6 +50,7 @@ from servers import (  # noqa: E402
     log,
     our_server,
     run_cli,
+    save_results,
     vacuum_analyze,
 )
 from sysload import CLK_TCK, ForeignCpu, Quiet, marked_ticks, process_ticks  # noqa: E402
@@ -385,22 +386,13 @@ async def main_async(args: argparse.Namespace) -> int:
         "gave_up": Quiet.gave_up,
     }
     report = render(meta, results)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
     stem = "foundation-quick" if args.quick else "foundation"
-    payload = {"meta": meta, "results": results}
-    (RESULTS / f"{stem}.md").write_text(report)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    log(f"wrote {RESULTS / (stem + '.md')} and .json in {meta['total_seconds']}s")
+    save_results(stem, report, {"meta": meta, "results": results})
     return 0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (about a minute)")
-    parser.add_argument("--backends", default="memory,postgres", help="memory,postgres")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser = backend_parser(__doc__, "short runs (about a minute)")
     parser.add_argument(
         "--quiet-wait",
         type=float,

@@ -33,7 +33,6 @@ from runs_report import aggregate, render  # noqa: E402
 from servers import (  # noqa: E402
     HOST,
     PG_ADMIN_URL,
-    RESULTS,
     Pinning,
     Server,
     create_database,
@@ -43,6 +42,7 @@ from servers import (  # noqa: E402
     log,
     our_server,
     run_cli,
+    save_results,
     server_env,
 )
 from sysload import ForeignCpu, Quiet  # noqa: E402
@@ -255,14 +255,9 @@ async def main_async(args: argparse.Namespace) -> int:
             meta["notes"].append(f"{t.key}: {t.broken}")
     results = {t.key: aggregate(raw[t.key]) for t in targets if not t.broken}
     report = render(meta, results)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
     stem = "runs-quick" if args.quick else "runs"
-    (RESULTS / f"{stem}.md").write_text(report)
     payload = {"meta": meta, "results": results, "raw": strip_samples(raw)}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    log(f"wrote {RESULTS / (stem + '.md')} and .json in {meta['total_seconds']}s")
+    save_results(stem, report, payload)
     return 0
 
 

@@ -53,8 +53,31 @@ def run_cli(main: Any) -> None:
         raise SystemExit(130) from None
 
 
+def backend_parser(doc: str, quick: str) -> Any:
+    """The options every backend benchmark takes: --quick, --backends, --no-pin."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--backends", default="memory,postgres", help="memory,postgres")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    return parser
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def save_results(stem: str, report: str, payload: dict[str, Any]) -> None:
+    """Print the report; write it to results/STEM.md, every figure to results/STEM.json."""
+    import json
+
+    print()
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.md").write_text(report)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    log(f"wrote {RESULTS / (stem + '.md')} and .json")
 
 
 class Pinning:

@@ -109,6 +109,9 @@ class Settings:
     # for every change that could make one due sooner, on its own).
     cron_scheduler_enabled: bool = True
     cron_scheduler_max_sleep_seconds: float = 30.0
+    # The server's address as clients reach it (A2A agent cards link to it); None: the
+    # request's own, or X-Forwarded-Proto/-Host when a proxy sets them.
+    public_base_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -143,6 +146,7 @@ class Settings:
             max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
             cron_scheduler_enabled=_env_bool("CRON_SCHEDULER_ENABLED", True),
             cron_scheduler_max_sleep_seconds=_env_float("CRON_SCHEDULER_MAX_SLEEP_SECONDS", 30.0),
+            public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
         )
         settings.validate()
         return settings

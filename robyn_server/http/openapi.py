@@ -94,6 +94,16 @@ def _body_required(schema: dict[str, Any], components: _Components) -> bool:
     return any(key in target for key in ("required", "oneOf", "anyOf"))
 
 
+def _param(name: str, where: str, param: Param) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": param.required,
+        "description": param.description,
+        "schema": param.schema,
+    }
+
+
 def _parameters(route: RouteInfo) -> list[dict[str, Any]]:
     params = [
         {
@@ -105,16 +115,8 @@ def _parameters(route: RouteInfo) -> list[dict[str, Any]]:
         for name in _PARAM.findall(route.path)
     ]
     for name, spec in route.query.items():
-        param = spec if isinstance(spec, Param) else Param(spec)
-        params.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": param.required,
-                "description": param.description,
-                "schema": param.schema,
-            }
-        )
+        params.append(_param(name, "query", spec if isinstance(spec, Param) else Param(spec)))
+    params.extend(_param(name, "header", param) for name, param in route.headers.items())
     return params
 
 

@@ -73,6 +73,8 @@ class RouteInfo:
     tags: list[str]
     body_model: Any = None  # a pydantic model (or type) describing the JSON body
     query: Mapping[str, Param | str] = field(default_factory=dict)
+    # Request headers the route reads, for OpenAPI (names in lower case).
+    headers: Mapping[str, Param] = field(default_factory=dict)
     # Path parameters whose schema is not the default for their name (see http/openapi.py).
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Status codes besides 200 and the common errors: a description, or a
@@ -99,6 +101,7 @@ class RouteTable:
         tags: list[str],
         body: Any = None,
         query: Mapping[str, Param | str] | None = None,
+        headers: Mapping[str, Param] | None = None,
         path_params: dict[str, dict[str, Any]] | None = None,
         responses: dict[int, Any] | None = None,
         response: Any = None,
@@ -114,6 +117,7 @@ class RouteTable:
                     tags=tags,
                     body_model=body,
                     query=query or {},
+                    headers=headers or {},
                     path_params=path_params or {},
                     responses=responses or {},
                     response=response,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from robyn_server.http.routing import RouteTable
 from robyn_server.routes import (
+    a2a,
     assistants,
     crons,
     docs,
+    mcp,
     run_joins,
     runs,
     store,
@@ -26,6 +28,8 @@ ROUTE_TABLES: list[RouteTable] = [
     run_joins.table,
     crons.table,
     store.table,
+    a2a.table,
+    mcp.table,
 ]
 # The document describes every table, its own included; after /ok, /health and /info.
 ROUTE_TABLES.insert(1, docs.docs_table(ROUTE_TABLES))

@@ -9,9 +9,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from robyn_server.config import Settings
+from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import Response, json_response
 from robyn_server.serialization import project
+from robyn_server.services.jsonrpc import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    RpcError,
+    RpcRequest,
+    parse_message,
+)
 from robyn_server.storage.types import ANONYMOUS, Page, Scope
 
 
@@ -52,3 +61,37 @@ def either(*models: type[BaseModel]) -> Any:
 def list_of(item: Any) -> Any:
     """`list[item]` for a route's OpenAPI description, for an `item` made by `either`."""
     return list[item]
+
+
+# -- JSON-RPC endpoints (A2A, MCP) -----------------------------------------------------------
+
+
+def rpc_message(req: ApiRequest) -> RpcRequest | None:
+    """The body as one JSON-RPC message (None: a response the client sent); anything
+    else, including what the API's usual body checks refuse, is an `RpcError`."""
+    try:
+        body = req.json()
+    except ValidationFailed as exc:
+        if exc.detail.startswith("Invalid JSON"):
+            raise RpcError(PARSE_ERROR, "Invalid JSON payload") from None
+        raise RpcError(INVALID_REQUEST, exc.detail) from None
+    return parse_message(body)
+
+
+def accepts(req: ApiRequest, media: str) -> bool:
+    """Whether the Accept header takes `media` (its type, `type/*` or `*/*`)."""
+    header = (req.header("accept") or "").lower()
+    kind = media.split("/", 1)[0]
+    ranges = {item.split(";", 1)[0].strip() for item in header.split(",")}
+    return bool(ranges & {media, f"{kind}/*", "*/*"})
+
+
+def public_base_url(req: ApiRequest, settings: Settings) -> str:
+    """The server's address as the client sees it: the configured one, else the
+    request's, as a proxy in front reports it (X-Forwarded-Proto / -Host)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    proto = (req.header("x-forwarded-proto") or "").split(",", 1)[0].strip().lower()
+    host = (req.header("x-forwarded-host") or "").split(",", 1)[0].strip()
+    host = host or req.header("host") or f"{settings.host}:{settings.port}"
+    return f"{proto if proto in ('http', 'https') else 'http'}://{host}"

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 from robyn_server.engine.broker import HEARTBEAT, Event, RunChannel
 from robyn_server.engine.engine import RunEngine
@@ -60,6 +60,17 @@ async def _until_exit(heartbeat: float, beat: bytes) -> AsyncIterator[bytes]:
         yield beat
 
 
+class StreamView(Protocol):
+    """How a protocol other than the run API's own (A2A, MCP) shows a run's stream:
+    bytes before the first event, per event, and once the run has ended."""
+
+    def opening(self) -> bytes: ...
+
+    def event(self, event: Event) -> bytes | None: ...
+
+    async def closing(self, channel: RunChannel) -> bytes: ...
+
+
 async def follow(
     engine: RunEngine,
     channel: RunChannel,
@@ -68,21 +79,30 @@ async def follow(
     *,
     with_ids: bool,
     accept: Callable[[str], bool] | None = None,
+    view: StreamView | None = None,
 ) -> AsyncIterator[bytes]:
-    """SSE frames of a run from event `start` until it ends. The run is cancelled if
-    the client leaves first and `slot.watch` (on_disconnect=cancel) is set."""
+    """SSE frames of a run from event `start` until it ends (as `view` renders them,
+    if given). The run is cancelled if the client leaves first and `slot.watch`
+    (on_disconnect=cancel) is set."""
     loop = asyncio.get_running_loop()
     heartbeat = _heartbeat(engine, slot)
     finished = False
     try:
+        if view is not None and (head := view.opening()):
+            yield head
         async for event in channel.follow(start, heartbeat):
             if event is None:
                 yield HEARTBEAT
+            elif view is not None:
+                if (chunk := view.event(event)) is not None:
+                    yield chunk
             elif accept is None or accept(event.name):
                 yield event.frame(with_ids)
         if suspended(engine, channel):
             async for beat in _until_exit(heartbeat, HEARTBEAT):
                 yield beat
+        if view is not None:
+            yield await view.closing(channel)
         finished = True
     finally:
         slot.release()
@@ -119,11 +139,19 @@ async def empty() -> AsyncIterator[bytes]:
     yield  # pragma: no cover - makes this an async generator
 
 
+async def _final_values(channel: RunChannel) -> bytes:
+    return dumps(channel.result if channel.result is not None else {})
+
+
 async def wait_body(
-    engine: RunEngine, channel: RunChannel, slot: StreamSlot
+    engine: RunEngine,
+    channel: RunChannel,
+    slot: StreamSlot,
+    render: Callable[[RunChannel], Awaitable[bytes]] = _final_values,
 ) -> AsyncIterator[bytes]:
     """A long-poll JSON answer: a newline every heartbeat while the run executes (legal
-    leading whitespace, and how a gone client is noticed), then the result."""
+    leading whitespace, and how a gone client is noticed), then the result (the final
+    values, or what `render` makes of the ended run)."""
     loop = asyncio.get_running_loop()
     heartbeat = _heartbeat(engine, slot)
     finished = False
@@ -133,8 +161,9 @@ async def wait_body(
         if suspended(engine, channel):
             async for beat in _until_exit(heartbeat, b"\n"):
                 yield beat
+        body = await render(channel)
         finished = True
-        yield dumps(channel.result if channel.result is not None else {})
+        yield body
     finally:
         slot.release()
         _stream_ended(engine, loop, channel, cancel=slot.watch and not finished)
@@ -164,13 +193,23 @@ async def create_streamed(
 
 
 def run_events(
-    ctx: AppContext, created: CreatedRun, slot: StreamSlot, *, with_ids: bool
+    ctx: AppContext,
+    created: CreatedRun,
+    slot: StreamSlot,
+    *,
+    with_ids: bool,
+    view: StreamView | None = None,
 ) -> AsyncIterator[bytes]:
-    return follow(ctx.run_engine(), created.channel, 0, slot, with_ids=with_ids)
+    return follow(ctx.run_engine(), created.channel, 0, slot, with_ids=with_ids, view=view)
 
 
-def run_answer(ctx: AppContext, created: CreatedRun, slot: StreamSlot) -> AsyncIterator[bytes]:
-    return wait_body(ctx.run_engine(), created.channel, slot)
+def run_answer(
+    ctx: AppContext,
+    created: CreatedRun,
+    slot: StreamSlot,
+    render: Callable[[RunChannel], Awaitable[bytes]] = _final_values,
+) -> AsyncIterator[bytes]:
+    return wait_body(ctx.run_engine(), created.channel, slot, render)
 
 
 async def cancel_and_answer(
@@ -227,8 +266,10 @@ async def join_events(
     accept: Callable[[str], bool] | None,
     cancel: bool,
     last_event_id: str | None,
+    view: StreamView | None = None,
 ) -> AsyncIterator[bytes]:
-    """A run's events from `last_event_id` on (from the start if resumable), live."""
+    """A run's events from `last_event_id` on (from the start if resumable), live
+    (as `view` renders them, if given)."""
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         return single_event("error", RUN_NOT_FOUND)
@@ -238,4 +279,6 @@ async def join_events(
         return empty()
     slot = reserve(ctx, watch=cancel)
     start = channel.start_index(last_event_id)
-    return follow(engine, channel, start, slot, with_ids=channel.resumable, accept=accept)
+    return follow(
+        engine, channel, start, slot, with_ids=channel.resumable, accept=accept, view=view
+    )
