@@ -36,15 +36,18 @@ class EncryptedStorage(Storage):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _run(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
-        if row is None or not isinstance(row.get("kwargs"), dict):
+    def _open_field(self, row: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
+        if row is None or not isinstance(doc := row.get(field), dict):
             return row
-        return {**row, "kwargs": self.codec.open_keys(row["kwargs"], CONTENT_KEYS)}
+        opened = self.codec.open_keys(doc, CONTENT_KEYS)
+        # Nothing sealed (no key, or data from before the key): the row as it came.
+        return row if opened is doc else {**row, field: opened}
+
+    def _run(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        return self._open_field(row, "kwargs")
 
     def _cron(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
-        if row is None or not isinstance(row.get("payload"), dict):
-            return row
-        return {**row, "payload": self.codec.open_keys(row["payload"], CONTENT_KEYS)}
+        return self._open_field(row, "payload")
 
     def _thread(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if row is None else self.codec.open_keys(row, THREAD_KEYS)

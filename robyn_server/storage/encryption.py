@@ -1,14 +1,17 @@
 """Encryption at rest: `LANGGRAPH_AES_KEY`, with `LANGGRAPH_AES_FALLBACK_KEYS` for rotation.
 
 Checkpoints go through LangGraph's own `EncryptedSerializer` with `AesKeyring` as its
-cipher. `AesKeyring` writes exactly what LangGraph's `from_pycryptodome_aes` helper
-writes (cipher name "aes", AES-EAX, nonce + tag + ciphertext), so checkpoints move
-between this server and LangGraph's with the same key, but it tries every fallback key
-on decrypt. AES-EAX comes from pycryptodome: the `cryptography` package has no EAX mode.
+cipher (LangGraph's `CipherProtocol`): it encrypts with the current key and decrypts
+with the current key or any fallback key. It writes AES-GCM (cipher name "aesgcm",
+12-byte nonce + ciphertext + tag, from `cryptography`: about 1 us a value) and also
+reads "aes", the AES-EAX format of LangGraph's `from_pycryptodome_aes` helper (through
+pycryptodome, which that helper uses too; `cryptography` has no EAX mode), so
+checkpoints encrypted by LangGraph's helper with the same key stay readable. EAX is not
+written: pycryptodome's EAX costs about 140 us a value, and a run writes and reads dozens.
 
 Our own JSON columns go through `JsonCodec` at the storage boundary (`EncryptedStorage`):
-each sealed value becomes a string `"$aes:" + base64(nonce + tag + ciphertext)` of its
-JSON text. What is sealed, and why (everything else stays plain, and searchable):
+each sealed value becomes a string `"$enc:aesgcm:" + base64(nonce + ciphertext + tag)`
+of its JSON text. What is sealed, and why (everything else stays plain, and searchable):
 
 - runs.kwargs: `input`, `command`, `config`, `context` (the user's content and settings;
   the other keys steer the engine: stream modes, webhook, durability ...);
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from Crypto.Cipher import AES
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from langgraph.checkpoint.serde.base import CipherProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -36,13 +42,15 @@ from robyn_server.errors import ApiError
 
 KEY_ENV = "LANGGRAPH_AES_KEY"
 FALLBACK_ENV = "LANGGRAPH_AES_FALLBACK_KEYS"
-CIPHER_NAME = "aes"
-SEALED_PREFIX = "$aes:"
+CIPHER_NAME = "aesgcm"  # what is written
+EAX_CIPHER_NAME = "aes"  # LangGraph's from_pycryptodome_aes format: read only
+SEALED_PREFIX = "$enc:"
 # The run kwargs and cron payload keys that carry user content.
 CONTENT_KEYS = ("input", "command", "config", "context")
 THREAD_STATE_KEYS = ("values", "interrupts", "error")
-_NONCE = 16
-_TAG = 16
+_GCM_NONCE = 12
+_EAX_NONCE = 16
+_EAX_TAG = 16
 
 
 class EncryptionKeyError(ApiError):
@@ -68,35 +76,40 @@ class EncryptionSettings:
 
 
 class AesKeyring(CipherProtocol):
-    """LangGraph's cipher protocol over AES-EAX: encrypts with the current key, decrypts
-    with the current key or any fallback key (the one whose tag verifies)."""
+    """LangGraph's cipher protocol over AES: encrypts with the current key (AES-GCM),
+    decrypts with the current key or any fallback key (the one whose tag verifies)."""
 
     def __init__(self, key: bytes, fallback_keys: Sequence[bytes] = ()) -> None:
-        self._key = key
         self._keys = (key, *(k for k in fallback_keys if k != key))
+        self._gcm = [AESGCM(k) for k in self._keys]
 
     def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
-        cipher = AES.new(self._key, AES.MODE_EAX)
-        ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-        return CIPHER_NAME, cipher.nonce + tag + ciphertext
+        nonce = os.urandom(_GCM_NONCE)
+        return CIPHER_NAME, nonce + self._gcm[0].encrypt(nonce, plaintext, None)
 
     def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
-        if ciphername != CIPHER_NAME:
+        if ciphername == CIPHER_NAME:
+            nonce, body = ciphertext[:_GCM_NONCE], ciphertext[_GCM_NONCE:]
+            for gcm in self._gcm:
+                try:
+                    return gcm.decrypt(nonce, body, None)
+                except (InvalidTag, ValueError):  # another key's, or damaged
+                    continue
+        elif ciphername == EAX_CIPHER_NAME:
+            nonce = ciphertext[:_EAX_NONCE]
+            tag = ciphertext[_EAX_NONCE : _EAX_NONCE + _EAX_TAG]
+            body = ciphertext[_EAX_NONCE + _EAX_TAG :]
+            for key in self._keys:
+                try:
+                    return AES.new(key, AES.MODE_EAX, nonce=nonce).decrypt_and_verify(body, tag)
+                except ValueError:  # the tag does not verify: another key, or damaged
+                    continue
+        else:
             raise EncryptionKeyError(f"stored data uses an unknown cipher {ciphername!r}")
-        nonce, tag, body = (
-            ciphertext[:_NONCE],
-            ciphertext[_NONCE : _NONCE + _TAG],
-            ciphertext[_NONCE + _TAG :],
-        )
-        for key in self._keys:
-            try:
-                return AES.new(key, AES.MODE_EAX, nonce=nonce).decrypt_and_verify(body, tag)
-            except ValueError:  # the tag does not verify: another key, or damaged data
-                continue
         raise EncryptionKeyError(
             f"stored data cannot be decrypted with {KEY_ENV} (nor any of {FALLBACK_ENV}): "
-            f"it was encrypted with another key. Set {KEY_ENV} to the key it was written "
-            f"with, or list that key in {FALLBACK_ENV}."
+            f"it was encrypted with another key, or is damaged. Set {KEY_ENV} to the key "
+            f"it was written with, or list that key in {FALLBACK_ENV}."
         )
 
 
@@ -139,19 +152,20 @@ class JsonCodec:
     def seal(self, value: Any) -> Any:
         if self.keyring is None or value is None:
             return value
-        _, blob = self.keyring.encrypt(json.dumps(value, separators=(",", ":")).encode())
-        return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
+        name, blob = self.keyring.encrypt(json.dumps(value, separators=(",", ":")).encode())
+        return f"{SEALED_PREFIX}{name}:{base64.b64encode(blob).decode('ascii')}"
 
     def open(self, value: Any) -> Any:
         if not (isinstance(value, str) and value.startswith(SEALED_PREFIX)):
             return value
         if self.keyring is None:
             raise _missing_key()
+        name, _, encoded = value[len(SEALED_PREFIX) :].partition(":")
         try:
-            blob = base64.b64decode(value[len(SEALED_PREFIX) :], validate=True)
+            blob = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise EncryptionKeyError("stored encrypted data is damaged") from None
-        return json.loads(self.keyring.decrypt(CIPHER_NAME, blob))
+        return json.loads(self.keyring.decrypt(name, blob))
 
     def seal_keys(self, doc: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
         if self.keyring is None:
@@ -159,4 +173,12 @@ class JsonCodec:
         return {k: self.seal(v) if k in keys else v for k, v in doc.items()}
 
     def open_keys(self, doc: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-        return {k: self.open(v) if k in keys else v for k, v in doc.items()}
+        """`doc` with the sealed values of `keys` opened: `doc` itself when none is."""
+        opened = None
+        for key in keys:
+            value = doc.get(key)
+            if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+                if opened is None:
+                    opened = dict(doc)
+                opened[key] = self.open(value)
+        return doc if opened is None else opened

@@ -112,7 +112,7 @@ async def _assert_checkpoints_encrypted(database_url: str, marker: str) -> None:
     stored = [(kind, bytes(blob)) for kind, blob in rows if blob and kind != "empty"]
     assert stored
     for kind, blob in stored:
-        assert kind.endswith("+aes"), kind
+        assert kind.endswith("+aesgcm"), kind
         assert marker.encode() not in blob
 
 
@@ -140,7 +140,7 @@ async def test_database_holds_no_plaintext_and_rotation_reads_old_data(
     dump = _dump(url)
     assert marker not in dump
     assert _tag(marker) in dump  # metadata is searchable, so not encrypted
-    assert "$aes:" in dump
+    assert "$enc:aesgcm:" in dump
     await _assert_checkpoints_encrypted(url, marker)
 
     # 2. No key: start-up is fine, reads of encrypted data fail clearly (503).

@@ -26,7 +26,7 @@ OTHER = b"x" * 24
 def test_keyring_round_trips_and_writes_with_the_current_key() -> None:
     ring = AesKeyring(NEW, [OLD])
     name, blob = ring.encrypt(b"hello")
-    assert name == "aes" and b"hello" not in blob
+    assert name == "aesgcm" and b"hello" not in blob
     assert ring.decrypt(name, blob) == b"hello"
     # Written with NEW: readable with NEW alone, not with OLD alone.
     assert AesKeyring(NEW).decrypt(name, blob) == b"hello"
@@ -36,7 +36,7 @@ def test_keyring_round_trips_and_writes_with_the_current_key() -> None:
 
 def test_keyring_reads_fallback_keys() -> None:
     _, old_blob = AesKeyring(OLD).encrypt(b"before rotation")
-    assert AesKeyring(NEW, [OTHER, OLD]).decrypt("aes", old_blob) == b"before rotation"
+    assert AesKeyring(NEW, [OTHER, OLD]).decrypt("aesgcm", old_blob) == b"before rotation"
 
 
 def test_each_encryption_uses_a_fresh_nonce() -> None:
@@ -47,7 +47,7 @@ def test_each_encryption_uses_a_fresh_nonce() -> None:
 @pytest.mark.parametrize("damage", ["wrong-key", "tampered", "truncated", "cipher-name"])
 def test_undecryptable_data_fails_clearly(damage: str) -> None:
     _, blob = AesKeyring(OLD).encrypt(b"secret")
-    ring, name = AesKeyring(NEW, [OTHER]), "aes"
+    ring, name = AesKeyring(NEW, [OTHER]), "aesgcm"
     if damage == "wrong-key":
         pass
     elif damage == "tampered":
@@ -63,13 +63,18 @@ def test_undecryptable_data_fails_clearly(damage: str) -> None:
         assert "LANGGRAPH_AES_KEY" in caught.value.detail
 
 
-def test_format_is_langgraphs_own() -> None:
-    """Checkpoints move between this server and LangGraph's helper with the same key."""
-    theirs = EncryptedSerializer.from_pycryptodome_aes(key=NEW)
-    ours = EncryptedSerializer(AesKeyring(NEW, [OLD]))
+def test_reads_checkpoints_of_langgraphs_own_helper() -> None:
+    """Checkpoints that LangGraph's from_pycryptodome_aes (AES-EAX) wrote with the same
+    key, current or fallback, stay readable; a wrong key fails clearly."""
     value = {"messages": ["hi"], "n": 1}
-    assert theirs.loads_typed(ours.dumps_typed(value)) == value
-    assert ours.loads_typed(theirs.dumps_typed(value)) == value
+    for key in (NEW, OLD):
+        theirs = EncryptedSerializer.from_pycryptodome_aes(key=key).dumps_typed(value)
+        assert theirs[0].endswith("+aes")
+        assert EncryptedSerializer(AesKeyring(NEW, [OLD])).loads_typed(theirs) == value
+    with pytest.raises(EncryptionKeyError, match="LANGGRAPH_AES_KEY"):
+        EncryptedSerializer(AesKeyring(OTHER)).loads_typed(theirs)
+    ours = EncryptedSerializer(AesKeyring(NEW))
+    assert ours.loads_typed(ours.dumps_typed(value)) == value
 
 
 def test_checkpoint_serde_without_a_key_reads_plain_and_refuses_encrypted() -> None:
@@ -77,7 +82,7 @@ def test_checkpoint_serde_without_a_key_reads_plain_and_refuses_encrypted() -> N
     assert isinstance(plain, PlainSerializer)
     assert plain.loads_typed(plain.dumps_typed({"a": 1})) == {"a": 1}
     sealed = checkpoint_serde(EncryptionSettings(NEW)).dumps_typed({"a": 1})
-    assert sealed[0].endswith("+aes")
+    assert sealed[0].endswith("+aesgcm")
     with pytest.raises(EncryptionKeyError, match="LANGGRAPH_AES_KEY is not set"):
         plain.loads_typed(sealed)
 
@@ -104,7 +109,7 @@ def test_json_codec_without_a_key() -> None:
 
 def test_json_codec_damaged_value() -> None:
     with pytest.raises(EncryptionKeyError, match="damaged"):
-        JsonCodec(AesKeyring(NEW)).open(SEALED_PREFIX + "not base64!")
+        JsonCodec(AesKeyring(NEW)).open(SEALED_PREFIX + "aesgcm:not base64!")
 
 
 def test_settings_read_keys_as_langgraph_does(monkeypatch: pytest.MonkeyPatch) -> None:
