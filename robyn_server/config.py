@@ -57,6 +57,28 @@ def _env_float(name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _aes_key(raw: str, name: str) -> bytes:
+    """A key read as LangGraph reads LANGGRAPH_AES_KEY: the UTF-8 bytes of the string."""
+    key = raw.encode()
+    if len(key) not in (16, 24, 32):
+        # The length only: the message must never quote a key.
+        raise SettingsError(
+            f"{name} must be 16, 24 or 32 bytes long (AES-128, -192 or -256), got {len(key)} bytes"
+        )
+    return key
+
+
+def _env_aes_keys() -> tuple[bytes | None, tuple[bytes, ...]]:
+    raw = os.environ.get("LANGGRAPH_AES_KEY") or ""
+    fallbacks = _env_list("LANGGRAPH_AES_FALLBACK_KEYS", [])
+    if not raw:
+        if fallbacks:
+            raise SettingsError("LANGGRAPH_AES_FALLBACK_KEYS is set but LANGGRAPH_AES_KEY is not")
+        return None, ()
+    name = "each key of LANGGRAPH_AES_FALLBACK_KEYS"
+    return _aes_key(raw, "LANGGRAPH_AES_KEY"), tuple(_aes_key(k, name) for k in fallbacks)
+
+
 def _env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -112,10 +134,15 @@ class Settings:
     # The server's address as clients reach it (A2A agent cards link to it); None: the
     # request's own, or X-Forwarded-Proto/-Host when a proxy sets them.
     public_base_url: str | None = None
+    # Encryption at rest (storage/encryption.py): None leaves everything unencrypted.
+    # Never in repr, so a logged Settings cannot leak a key.
+    aes_key: bytes | None = field(default=None, repr=False)
+    aes_fallback_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
         database_url = os.environ.get("DATABASE_URL") or os.environ.get("DATABASE_URI") or None
+        aes_key, aes_fallback_keys = _env_aes_keys()
         settings = cls(
             host=os.environ.get("SERVER_HOST", cls.host),
             port=_env_int("SERVER_PORT", cls.port, minimum=0),
@@ -147,6 +174,8 @@ class Settings:
             cron_scheduler_enabled=_env_bool("CRON_SCHEDULER_ENABLED", True),
             cron_scheduler_max_sleep_seconds=_env_float("CRON_SCHEDULER_MAX_SLEEP_SECONDS", 30.0),
             public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
+            aes_key=aes_key,
+            aes_fallback_keys=aes_fallback_keys,
         )
         settings.validate()
         return settings

@@ -20,6 +20,7 @@ from robyn_server.services.assistants import ensure_system_assistants
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_scheduler import CronScheduler
 from robyn_server.services.thread_ttl import ThreadTTLSweeper
+from robyn_server.storage.encryption import EncryptionSettings
 from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
 logger = logging.getLogger("robyn_server")
@@ -41,6 +42,7 @@ async def start(ctx: AppContext, native_flush: Callable[[], object]) -> None:
         probe_timeout=settings.database_probe_timeout,
         pool_timeout=settings.database_pool_timeout,
         synchronous_commit=settings.database_synchronous_commit,
+        encryption=EncryptionSettings.of(settings.aes_key, settings.aes_fallback_keys),
     )
     await ensure_system_assistants(ctx)
     await _start_engine(ctx, native_flush)

@@ -23,6 +23,13 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from robyn_server.storage.encrypted_storage import encrypted
+from robyn_server.storage.encryption import (
+    AesKeyring,
+    EncryptionSettings,
+    JsonCodec,
+    checkpoint_serde,
+)
 from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
@@ -108,15 +115,32 @@ async def _start_store_sweeper(store: TTLInMemoryStore | AsyncPostgresStore) -> 
     await store.start_ttl_sweeper(sweep_minutes(store.ttl_config))  # type: ignore[arg-type]
 
 
+def _codec(encryption: EncryptionSettings | None) -> JsonCodec:
+    keyring = None if encryption is None else AesKeyring(encryption.key, encryption.fallback_keys)
+    return JsonCodec(keyring)
+
+
 async def _in_memory(
-    mode: str, store_index: IndexConfig | None, ttl: TTLConfig, reason: str | None = None
+    mode: str,
+    store_index: IndexConfig | None,
+    ttl: TTLConfig,
+    reason: str | None = None,
+    encryption: EncryptionSettings | None = None,
 ) -> Persistence:
     store = TTLInMemoryStore(index=store_index, ttl=ttl)
     await _start_store_sweeper(store)
+    # Memory starts empty, so without a key there is no encrypted data to detect: the
+    # plain classes, unchanged. With one, the same fields are sealed as on Postgres.
+    if encryption is None:
+        storage: InMemoryStorage = InMemoryStorage()
+        checkpointer = InMemorySaver()
+    else:
+        storage = encrypted(InMemoryStorage, _codec(encryption))()
+        checkpointer = InMemorySaver(serde=checkpoint_serde(encryption))
     return Persistence(
         mode=mode,
-        storage=InMemoryStorage(),
-        checkpointer=InMemorySaver(),
+        storage=storage,
+        checkpointer=checkpointer,
         store=store,
         fallback_reason=reason,
     )
@@ -208,6 +232,7 @@ async def open_persistence(
     store_ttl: dict[str, Any] | None = None,
     pool_timeout: float = 10.0,
     synchronous_commit: bool = False,
+    encryption: EncryptionSettings | None = None,
 ) -> Persistence:
     """Open Postgres persistence for `database_url`, or in-memory without one.
 
@@ -215,11 +240,12 @@ async def open_persistence(
     which logs a loud warning and returns in-memory persistence instead. A configured
     `store_index` needs pgvector in Postgres mode (`PgVectorUnavailable` otherwise).
     `store_ttl` is langgraph.json's `store.ttl` (ValueError when malformed); the store's
-    TTL sweeper runs until `Persistence.close()`.
+    TTL sweeper runs until `Persistence.close()`. With `encryption`, checkpoints, run
+    inputs, cron payloads and thread state are stored encrypted (storage/encryption.py).
     """
     ttl = ttl_config(store_ttl)
     if not database_url:
-        return await _in_memory("in-memory", store_index, ttl)
+        return await _in_memory("in-memory", store_index, ttl, encryption=encryption)
     if not 1 <= pool_min_size <= pool_max_size:
         raise ValueError(
             f"need 1 <= pool_min_size <= pool_max_size, got {pool_min_size}, {pool_max_size}"
@@ -242,14 +268,18 @@ async def open_persistence(
             "checkpoints will be LOST when this process stops. !!!",
             exc,
         )
-        return await _in_memory("in-memory (fallback)", store_index, ttl, reason=str(exc))
+        return await _in_memory(
+            "in-memory (fallback)", store_index, ttl, reason=str(exc), encryption=encryption
+        )
 
     try:
         if store_index:
             await _require_pgvector(pool, _target(database_url)[0])
         # The Postgres store's index type adds optional pgvector settings to IndexConfig.
         pg_index = None if store_index is None else PostgresIndexConfig(**store_index)
-        checkpointer = AsyncPostgresSaver(pool)
+        # Even without a key, checkpoints and our columns are checked for encrypted
+        # data, so a missing key fails clearly instead of serving ciphertext.
+        checkpointer = AsyncPostgresSaver(pool, serde=checkpoint_serde(encryption))
         store = AsyncPostgresStore(pool, index=pg_index, ttl=ttl)
         async with pool.connection() as conn, migration_lock(conn):
             # Setup runs on the locked connection itself (not through the pool), so it
@@ -265,7 +295,7 @@ async def open_persistence(
         raise
     return Persistence(
         mode="postgres",
-        storage=PostgresStorage(pool),
+        storage=encrypted(PostgresStorage, _codec(encryption))(pool),
         checkpointer=checkpointer,
         store=store,
         pool=pool,

@@ -36,6 +36,8 @@ SERVER_SETTINGS = frozenset(
         "CORS_ALLOW_ORIGINS",
         "ROBYN_HOST",
         "ROBYN_PORT",
+        "LANGGRAPH_AES_KEY",
+        "LANGGRAPH_AES_FALLBACK_KEYS",
     }
 )
 NO_ENV_FILE = REPO_ROOT / "tests" / "support" / "no-such.env"
