@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -36,6 +37,8 @@ __all__ = [
     "parse_graphs",
     "resolve_embeddings",
 ]
+
+logger = logging.getLogger("robyn_server")
 
 
 class GraphLoadError(Exception):
@@ -101,6 +104,20 @@ def load_langgraph_config(path: str | os.PathLike[str]) -> LanggraphConfig:
     store = raw.get("store")
     if store is not None and not isinstance(store, dict):
         raise GraphLoadError(f"'store' in {source} must be an object")
+    if raw.get("auth"):
+        # Serving anyway would leave every caller anonymous, with full access, while the
+        # operator believes the handlers guard the data.
+        raise GraphLoadError(
+            f"'auth' in {source}: custom authentication is not supported by this server "
+            "yet, and serving without it would give every caller access to all data. "
+            "Remove the 'auth' section to serve without authentication."
+        )
+    if raw.get("encryption"):
+        logger.warning(
+            "'encryption' in %s is ignored: custom encryption handlers are not supported. "
+            "Set LANGGRAPH_AES_KEY to encrypt data at rest (see the README).",
+            source,
+        )
     return LanggraphConfig(
         config_dir=config_dir, graphs=graphs, env=env, store=store, raw=raw, source=source
     )

@@ -359,3 +359,25 @@ def test_config_from_env_invalid_json():
         config_from_env({"LANGSERVE_GRAPHS": "{}", "LANGGRAPH_STORE": "[1]"})
     with pytest.raises(GraphLoadError, match="'graphs' in LANGSERVE_GRAPHS must be an object"):
         config_from_env({"LANGSERVE_GRAPHS": "[]"})
+
+
+def test_an_auth_section_refuses_to_serve_rather_than_leave_data_open(tmp_path):
+    """Custom auth is not supported yet: serving would leave every caller anonymous."""
+    config = tmp_path / "langgraph.json"
+    graph = FIXTURES / "graphs" / "agent.py"
+    config.write_text(
+        json.dumps({"graphs": {"agent": f"{graph}:graph"}, "auth": {"path": "./auth.py:auth"}})
+    )
+    with pytest.raises(GraphLoadError, match=r"'auth' in .*not supported"):
+        load_langgraph_config(config)
+
+
+def test_an_encryption_section_is_loaded_with_a_warning(tmp_path, caplog):
+    config = tmp_path / "langgraph.json"
+    graph = FIXTURES / "graphs" / "agent.py"
+    config.write_text(
+        json.dumps({"graphs": {"agent": f"{graph}:graph"}, "encryption": {"path": "./e.py:e"}})
+    )
+    with caplog.at_level("WARNING", logger="robyn_server"):
+        assert "agent" in load_langgraph_config(config).graphs
+    assert "LANGGRAPH_AES_KEY" in caplog.text
