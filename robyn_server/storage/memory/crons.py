@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from robyn_server.storage.memory.assistants import AssistantsInMemory
-from robyn_server.storage.memory.threads import Record, Row, later_than, stored
+from robyn_server.storage.memory.threads import Record, Row, later_than, page_of, stored
 from robyn_server.storage.types import (
     CRON_SORT_COLUMNS,
     UNSET,
@@ -28,7 +28,6 @@ from robyn_server.storage.types import (
     check_paging,
     check_sort,
     json_contains,
-    next_offset,
     require_uuid,
     utcnow,
 )
@@ -37,12 +36,6 @@ from robyn_server.storage.types import (
 def _due(cron: Record, now: datetime) -> bool:
     end = cron["end_time"]
     return cron["enabled"] and cron["next_run_date"] <= now and (end is None or end > now)
-
-
-def _null_last(value: Any) -> tuple[bool, Any]:
-    # Postgres puts NULLs after every value in ascending order (and so first when
-    # descending); a None never reaches the comparison of the second element.
-    return (value is None, 0 if value is None else value)
 
 
 class CronsInMemory(AssistantsInMemory):
@@ -214,14 +207,7 @@ class CronsInMemory(AssistantsInMemory):
         check_sort(sort_by, sort_order, CRON_SORT_COLUMNS)
         check_paging(limit, offset)
         matches = self._cron_filter(scope, assistant_id, thread_id, enabled, metadata)
-        matches.sort(
-            key=lambda r: (_null_last(r[sort_by]), r["cron_id"]), reverse=sort_order == "desc"
-        )
-        window = matches[offset : offset + limit + 1]
-        return Page(
-            items=[copy.deepcopy(r) for r in window[:limit]],
-            next_offset=next_offset(offset, limit, len(window)),
-        )
+        return page_of(matches, "cron_id", sort_by, sort_order, limit, offset)
 
     async def cron_count(
         self,

@@ -53,10 +53,17 @@ def later_than(previous: datetime) -> datetime:
     return max(utcnow(), previous + _TICK)
 
 
+def _null_last(value: Any) -> tuple[bool, Any]:
+    # Postgres puts NULLs after every value in ascending order (and so first when
+    # descending); a None never reaches the comparison of the second element.
+    return (value is None, 0 if value is None else value)
+
+
 def page_of(
     records: list[Record], id_key: str, sort_by: str, sort_order: SortOrder, limit: int, offset: int
 ) -> Page:
-    records.sort(key=lambda r: (r[sort_by], r[id_key]), reverse=sort_order == "desc")
+    """Sort as Postgres does (ties broken by id, NULLs last ascending) and page."""
+    records.sort(key=lambda r: (_null_last(r[sort_by]), r[id_key]), reverse=sort_order == "desc")
     window = records[offset : offset + limit + 1]
     return Page(
         items=[copy.deepcopy(r) for r in window[:limit]],
