@@ -26,10 +26,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from robyn_server.errors import ApiError
-from robyn_server.schemas.runs import RunCreate
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_schedule import check_timezone, next_run
-from robyn_server.services.crons import PAYLOAD_RUN_FIELDS
+from robyn_server.services.crons import tick_run
 from robyn_server.services.run_create import create_run
 from robyn_server.storage.types import CronTick, CronTickTaken, Scope, utcnow
 
@@ -47,18 +46,6 @@ CONCURRENCY = 8
 # database is failing), look again after this long rather than at once.
 RETRY_SECONDS = 0.05
 ERROR_BACKOFF_SECONDS = 1.0
-
-
-def tick_run(cron: dict[str, Any]) -> RunCreate:
-    """The run a cron's tick creates: its payload, with the cron's metadata under the
-    payload's, and for a stateless cron what happens to the thread afterwards."""
-    payload = cron["payload"]
-    fields = {key: value for key, value in payload.items() if key in PAYLOAD_RUN_FIELDS}
-    fields["assistant_id"] = cron["assistant_id"]
-    fields["metadata"] = {**cron["metadata"], **(payload.get("metadata") or {})}
-    if cron["thread_id"] is None:
-        fields["on_completion"] = cron["on_run_completed"] or "delete"
-    return RunCreate.model_validate(fields)
 
 
 class CronScheduler:

@@ -54,7 +54,7 @@ def _payload_part(body: CronCreate | CronPatch, cron_id: str) -> dict[str, Any]:
     if "metadata" in part:
         part["metadata"] = clean_metadata(part["metadata"])
     if "config" in part or isinstance(body, CronCreate):
-        config = part.setdefault("config", None) or {}
+        config = part.get("config") or {}
         config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
         part["config"] = config
     return part
@@ -69,14 +69,35 @@ async def _assistant_id(ctx: AppContext, scope: Scope, value: str) -> str:
     return assistant_id
 
 
-async def _check_runs(
-    ctx: AppContext, scope: Scope, payload: dict[str, Any], cron: dict[str, Any]
-) -> None:
+def tick_run(cron: dict[str, Any]) -> RunCreate:
+    """The run a cron's tick creates: its payload, with the cron's metadata under the
+    payload's, and for a stateless cron what happens to the thread afterwards."""
+    payload = cron["payload"]
+    fields = {key: value for key, value in payload.items() if key in PAYLOAD_RUN_FIELDS}
+    if fields.get("context"):
+        # A run takes its settings in `config.configurable` or in `context`, not both:
+        # with a context, the cron id the server put in `configurable` moves there (the
+        # graph finds the merged settings in both places either way). Anything the client
+        # put in `configurable` stays, and is refused with its context by check_run.
+        config = dict(fields.get("config") or {})
+        configurable = dict(config.get("configurable") or {})
+        if "cron_id" in configurable:
+            fields["context"] = {**fields["context"], "cron_id": configurable.pop("cron_id")}
+            config["configurable"] = configurable
+            if not configurable:
+                del config["configurable"]
+            fields["config"] = config
+    fields["assistant_id"] = cron["assistant_id"]
+    fields["metadata"] = {**cron["metadata"], **(payload.get("metadata") or {})}
+    if cron["thread_id"] is None:
+        fields["on_completion"] = cron["on_run_completed"] or "delete"
+    return RunCreate.model_validate(fields)
+
+
+async def _check_runs(ctx: AppContext, scope: Scope, cron: dict[str, Any]) -> None:
     """Refuse now whatever would make every tick's run fail (a bad webhook, config
     plus context, a graph that is not loaded), with the checks every run goes through."""
-    fields = {key: value for key, value in payload.items() if key in PAYLOAD_RUN_FIELDS}
-    run_body = RunCreate.model_validate({**fields, "assistant_id": cron["assistant_id"]})
-    await check_run(ctx, scope, run_body, stateless=cron["thread_id"] is None)
+    await check_run(ctx, scope, tick_run(cron), stateless=cron["thread_id"] is None)
 
 
 async def create(
@@ -87,27 +108,22 @@ async def create(
     assistant_id = await _assistant_id(ctx, scope, body.assistant_id)
     if thread_id is not None and await ctx.storage.thread_get(scope, thread_id) is None:
         raise NotFound(THREAD_NOT_FOUND.format(thread_id=thread_id))
-    await _check_runs(
-        ctx,
-        scope,
-        body.model_dump(include=set(PAYLOAD_RUN_FIELDS)),
-        {"assistant_id": assistant_id, "thread_id": thread_id},
-    )
-
     cron_id = str(uuid7())
-    payload = {**_payload_part(body, cron_id), "assistant_id": assistant_id}
-    stateless = thread_id is None
+    fields: dict[str, Any] = {
+        "cron_id": cron_id,
+        "assistant_id": assistant_id,
+        "thread_id": thread_id,
+        "payload": {**_payload_part(body, cron_id), "assistant_id": assistant_id},
+        "metadata": clean_metadata(body.metadata),
+        "on_run_completed": (body.on_run_completed or "delete") if thread_id is None else None,
+    }
+    await _check_runs(ctx, scope, fields)
     cron = await ctx.storage.cron_create(
         scope,
-        cron_id=cron_id,
-        assistant_id=assistant_id,
-        thread_id=thread_id,
+        **fields,
         schedule=schedule,
         timezone=body.timezone,
         end_time=_utc(body.end_time),
-        payload=payload,
-        metadata=clean_metadata(body.metadata),
-        on_run_completed=(body.on_run_completed or "delete") if stateless else None,
         enabled=body.enabled,
         next_run_date=next_run(schedule, zone, utcnow()),
     )
@@ -135,7 +151,7 @@ async def update(
         return current  # only fields this server does not know
     payload = _payload_part(body, current["cron_id"])
     # The runs to come are checked as at creation, with the payload they will have.
-    await _check_runs(ctx, scope, {**current["payload"], **payload}, current)
+    await _check_runs(ctx, scope, {**current, "payload": {**current["payload"], **payload}})
     schedule = check_schedule(body.schedule) if body.schedule is not None else None
     timezone = body.timezone if "timezone" in sent else current["timezone"]
     zone = check_timezone(timezone)

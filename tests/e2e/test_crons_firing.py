@@ -185,3 +185,21 @@ async def test_enabling_a_cron_wakes_the_scheduler(cron_client, tag) -> None:
     runs = await cron_client.runs.list(threads[0]["thread_id"])
     created = datetime.fromisoformat(runs[0]["created_at"])
     assert moment <= created < moment + timedelta(seconds=1)
+
+
+async def test_a_cron_with_a_context_fires_with_it(cron_client, tag) -> None:
+    cron = await cron_client.crons.create(
+        "echo_config",
+        schedule=once_at(soon()),
+        input={},
+        context={"model": "from-context"},
+        on_run_completed="keep",
+        metadata={"tag": tag},
+    )
+    threads = await eventually(lambda: threads_of(cron_client, cron["cron_id"]), within=15)
+    runs = await cron_client.runs.list(threads[0]["thread_id"])
+    run = await run_reaches(cron_client, threads[0]["thread_id"], runs[0]["run_id"])
+    assert run["status"] == "success"
+    state = await cron_client.threads.get_state(threads[0]["thread_id"])
+    assert state["values"]["context"]["model"] == "from-context"
+    assert state["values"]["conf"]["cron_id"] == cron["cron_id"]

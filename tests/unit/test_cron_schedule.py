@@ -9,7 +9,7 @@ import pytest
 
 from robyn_server.errors import ValidationFailed
 from robyn_server.services.cron_schedule import check_schedule, check_timezone, next_run
-from robyn_server.services.cron_scheduler import tick_run
+from robyn_server.services.crons import tick_run
 
 NEW_YORK = ZoneInfo("America/New_York")
 
