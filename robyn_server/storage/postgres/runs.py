@@ -268,19 +268,16 @@ class RunQueries(PostgresBase):
                     )
                 locked = await conn.execute(thread.render(LOCK_THREAD_SQL), thread.params)
                 created = await conn.execute(thread.render(CREATE_RUN_SQL), params)
-                if cron_tick is not None:
-                    # A tick is claimed only with its run: without one, roll back
-                    # (raising here skips the COMMIT) instead of committing the claim.
-                    row = await _created_run(locked, created, thread_key)
+                # A tick is claimed only with its run: a cron run is read before the
+                # COMMIT (raising here rolls the claim back); others after it, which
+                # keeps them to one round trip.
+                row = await _created_run(locked, created, thread_key) if cron_tick else None
+            if row is None:
+                row = await _created_run(locked, created, thread_key)
         except UniqueViolation:
             raise StorageConflict(f"run {run_key} already exists") from None
         except _NoThread:
             return None
-        if cron_tick is None:
-            try:
-                row = await _created_run(locked, created, thread_key)
-            except _NoThread:
-                return None
         others = row.pop("others")
         return row, others
 
