@@ -14,15 +14,15 @@ from typing import Any
 from langchain_core.utils.uuid import uuid7
 
 from robyn_server.engine.secrets import drop_secrets
-from robyn_server.errors import BadRequest, NotFound
-from robyn_server.graphs.registry import system_assistant_id
+from robyn_server.errors import BadRequest, NotFound, ValidationFailed
 from robyn_server.schemas.crons import CronCount, CronCreate, CronPatch, CronSearch
 from robyn_server.schemas.runs import RunCreate, RunFields
+from robyn_server.services import assistants
 from robyn_server.services.config_keys import clean_metadata
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_schedule import check_schedule, check_timezone, next_run
 from robyn_server.services.run_create import check_run
-from robyn_server.storage.types import Page, Scope, canonical_uuid, parse_uuid, utcnow
+from robyn_server.storage.types import Page, Scope, parse_uuid, utcnow
 
 EMPTY_PATCH = "Request body cannot be empty"
 THREAD_NOT_FOUND = (
@@ -63,7 +63,10 @@ def _payload_part(body: CronCreate | CronPatch, cron_id: str) -> dict[str, Any]:
 async def _assistant_id(ctx: AppContext, scope: Scope, value: str) -> str:
     """The cron's assistant: a UUID or a graph's id (its system assistant), visible to
     `scope`. Anything else is a 404, as on the reference."""
-    assistant_id = system_assistant_id(value) if value in ctx.registry else canonical_uuid(value)
+    try:
+        assistant_id = assistants.resolve_id(ctx, value)
+    except ValidationFailed:
+        assistant_id = None
     if assistant_id is None or await ctx.storage.assistant_get(scope, assistant_id) is None:
         raise NotFound(f"Assistant '{value}' not found")
     return assistant_id

@@ -17,25 +17,17 @@ from robyn_server.storage.types import (
     ThreadBusy,
     utcnow,
 )
-from tests.support.contract import ALICE, BOB, make_assistant, make_run, make_thread, new_id
+from tests.support.contract import (
+    ALICE,
+    BOB,
+    CRON_KEYS,
+    make_assistant,
+    make_run,
+    make_thread,
+    new_id,
+)
 
 S = ANONYMOUS
-CRON_KEYS = {
-    "cron_id",
-    "assistant_id",
-    "thread_id",
-    "user_id",
-    "end_time",
-    "schedule",
-    "timezone",
-    "payload",
-    "next_run_date",
-    "metadata",
-    "on_run_completed",
-    "enabled",
-    "created_at",
-    "updated_at",
-}
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
 
+from tests.support.contract import CRON_KEYS
 from tests.support.graphs import AGENT_ASSISTANT_ID
 
 YEARLY = "0 9 1 1 *"  # 09:00 on January 1st: never during a test
@@ -27,22 +28,7 @@ async def test_create_returns_the_cron_as_the_reference_shapes_it(client, tag) -
         context=None,
         timezone="America/New_York",
     )
-    assert set(cron) == {
-        "cron_id",
-        "assistant_id",
-        "thread_id",
-        "user_id",
-        "end_time",
-        "schedule",
-        "timezone",
-        "payload",
-        "next_run_date",
-        "metadata",
-        "on_run_completed",
-        "enabled",
-        "created_at",
-        "updated_at",
-    }
+    assert set(cron) == CRON_KEYS
     assert cron["assistant_id"] == AGENT_ASSISTANT_ID
     assert cron["thread_id"] is None
     assert cron["on_run_completed"] == "delete"

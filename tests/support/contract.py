@@ -59,6 +59,23 @@ RUN_KEYS = {
     "attempt",
 }
 
+CRON_KEYS = {
+    "cron_id",
+    "assistant_id",
+    "thread_id",
+    "user_id",
+    "end_time",
+    "schedule",
+    "timezone",
+    "payload",
+    "next_run_date",
+    "metadata",
+    "on_run_completed",
+    "enabled",
+    "created_at",
+    "updated_at",
+}
+
 
 def new_id() -> str:
     return str(uuid.uuid4())
