@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,15 +34,16 @@ from crons_report import aggregate_burst, render  # noqa: E402
 from report import machine_info  # noqa: E402
 from servers import (  # noqa: E402
     PG_ADMIN_URL,
-    RESULTS,
     Pinning,
     Server,
+    add_quiet_wait,
     create_database,
     database_url,
     drop_database,
     log,
     our_server,
     run_cli,
+    save_results,
     vacuum_analyze,
 )
 from sysload import CLK_TCK, ForeignCpu, Quiet, marked_ticks, process_ticks  # noqa: E402
@@ -403,14 +403,9 @@ async def main_async(args: argparse.Namespace) -> int:
         "gave_up": Quiet.gave_up,
     }
     report = render(meta, results)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    stem = "crons-quick" if args.quick else "crons"
-    (RESULTS / f"{stem}.md").write_text(report)
-    payload = {"meta": meta, "results": results}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    log(f"wrote {RESULTS / (stem + '.md')} and .json in {meta['total_seconds']}s")
+    save_results(
+        "crons-quick" if args.quick else "crons", report, {"meta": meta, "results": results}
+    )
     return 0
 
 
@@ -424,14 +419,7 @@ def main() -> None:
         help="name prefix of the throwaway PostgreSQL databases (default bench_)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=None,
-        metavar="S",
-        help="wait up to S s for other processes to go idle before each "
-        "measurement, 12*S in all (default 10, 3 with --quick; 0 disables)",
-    )
+    add_quiet_wait(parser, 12)
     run_cli(main_async(parser.parse_args()))
 
 

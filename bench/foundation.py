@@ -42,6 +42,7 @@ from servers import (  # noqa: E402
     PG_ADMIN_URL,
     Pinning,
     Server,
+    add_quiet_wait,
     backend_parser,
     bare_server,
     create_database,
@@ -393,14 +394,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> None:
     parser = backend_parser(__doc__, "short runs (about a minute)")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=None,
-        metavar="S",
-        help="before each measurement wait up to S seconds for other processes to go "
-        "(nearly) idle, 6*S in all (default 10, 3 with --quick; 0 disables)",
-    )
+    add_quiet_wait(parser, 6)
     run_cli(main_async(parser.parse_args()))
 
 

@@ -35,6 +35,7 @@ from servers import (  # noqa: E402
     PG_ADMIN_URL,
     Pinning,
     Server,
+    add_quiet_wait,
     create_database,
     database_url,
     drop_database,
@@ -297,14 +298,7 @@ def main() -> None:
         help="only start the servers and check that runs work; exit 1 if not",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=None,
-        metavar="S",
-        help="wait up to S s for other processes to go idle before each "
-        "measurement, 12*S in all (default 10, 3 with --quick; 0 disables)",
-    )
+    add_quiet_wait(parser, 12)
     run_cli(main_async(parser.parse_args()))
 
 

@@ -64,6 +64,19 @@ def backend_parser(doc: str, quick: str) -> Any:
     return parser
 
 
+def add_quiet_wait(parser: Any, measurements: int) -> None:
+    """--quiet-wait S: before each of the `measurements` measurements, wait up to S
+    seconds for other processes to go (nearly) idle."""
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wait up to S s for other processes to go idle before each "
+        f"measurement, {measurements}*S in all (default 10, 3 with --quick; 0 disables)",
+    )
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
