@@ -93,12 +93,18 @@ class Storage(RunStorage, CronStorage, ABC):
 
     @abstractmethod
     async def assistant_delete(
-        self, scope: Scope, assistant_id: str, *, delete_threads: bool = False
+        self,
+        scope: Scope,
+        assistant_id: str,
+        *,
+        delete_threads: bool = False,
+        thread_scope: Scope | None = None,
     ) -> list[str] | None:
         """Delete an assistant and all its versions. None if it is missing.
 
-        With `delete_threads`, threads whose `metadata.assistant_id` equals this id are
-        deleted too, and their ids are returned (so the caller can drop checkpoints).
+        With `delete_threads`, threads whose `metadata.assistant_id` equals this id and
+        that `thread_scope` (default: `scope`) sees are deleted too, and their ids are
+        returned (so the caller can drop checkpoints).
         """
 
     @abstractmethod
@@ -219,11 +225,16 @@ class Storage(RunStorage, CronStorage, ABC):
 
     @abstractmethod
     async def thread_copy(
-        self, scope: Scope, thread_id: str, new_thread_id: str
+        self,
+        scope: Scope,
+        thread_id: str,
+        new_thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """Create `new_thread_id` with the source's metadata and config, status idle,
-        values/interrupts/error copied. None if the source is missing. Checkpoints are
-        copied by the caller, through the checkpointer."""
+        """Create `new_thread_id` with the source's metadata (or `metadata`, when given)
+        and config, status idle, values/interrupts/error copied. None if the source is
+        missing. Checkpoints are copied by the caller, through the checkpointer."""
 
     @abstractmethod
     async def thread_expired(self, *, limit: int = 100) -> list[dict[str, Any]]:

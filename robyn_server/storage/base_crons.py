@@ -41,10 +41,15 @@ class CronStorage(ABC):
         on_run_completed: str | None,
         enabled: bool,
         next_run_date: datetime,
+        run_as: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Create a cron owned by `scope`. None, writing nothing, if its assistant is
         missing or (for a thread cron) its thread is missing or not visible to `scope`.
-        Wakes every scheduler sharing this storage (`cron_watch`)."""
+        Wakes every scheduler sharing this storage (`cron_watch`).
+
+        `run_as` (custom auth) is the user the cron's runs run as, a JSON dict with an
+        `identity`: kept with the cron for `cron_due` only, and, when `scope` has no
+        owner, its identity is the cron's owner (`user_id`)."""
 
     @abstractmethod
     async def cron_get(self, scope: Scope, cron_id: str) -> dict[str, Any] | None:
@@ -108,7 +113,8 @@ class CronStorage(ABC):
     @abstractmethod
     async def cron_due(self, now: datetime, *, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` crons of every owner that are due at `now`, a random sample of
-        them: schedulers sharing a burst each read often and mostly pick different ones."""
+        them: schedulers sharing a burst each read often and mostly pick different ones.
+        Each also carries `run_as` (see `cron_create`; None without one)."""
 
     @abstractmethod
     async def cron_next_due(self, now: datetime) -> datetime | None:

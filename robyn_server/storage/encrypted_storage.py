@@ -127,6 +127,10 @@ class EncryptedStorage(Storage):
 
     async def cron_create(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         kwargs["payload"] = self.codec.seal_keys(kwargs["payload"], CONTENT_KEYS)
+        if run_as := kwargs.get("run_as"):
+            # Everything the auth handler returned about the user (tokens, perhaps) but
+            # the identity, which is the cron's owner and must stay readable.
+            kwargs["run_as"] = self.codec.seal_keys(run_as, _sealed_user_keys(run_as))
         return self._cron(await super().cron_create(*args, **kwargs))
 
     async def cron_get(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -143,8 +147,17 @@ class EncryptedStorage(Storage):
         return Page(items, page.next_offset)
 
     async def cron_due(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        rows = await super().cron_due(*args, **kwargs)
-        return [cast(dict[str, Any], self._cron(row)) for row in rows]
+        rows = [
+            cast(dict[str, Any], self._cron(row)) for row in await super().cron_due(*args, **kwargs)
+        ]
+        for row in rows:
+            if isinstance(run_as := row.get("run_as"), dict):
+                row["run_as"] = self.codec.open_keys(run_as, _sealed_user_keys(run_as))
+        return rows
+
+
+def _sealed_user_keys(user: dict[str, Any]) -> list[str]:
+    return [key for key in user if key != "identity"]
 
 
 def encrypted(storage_class: type[S], codec: JsonCodec) -> type[S]:

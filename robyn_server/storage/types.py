@@ -10,6 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from robyn_server.errors import ValidationFailed
+from robyn_server.storage.filters import MetadataFilter
+
+# Re-exported: the backends and the contract tests find it with the other helpers.
+from robyn_server.storage.json_match import json_contains as json_contains
 
 IfExists = Literal["raise", "do_nothing"]
 
@@ -41,15 +45,29 @@ CRON_SORT_COLUMNS = (
 class Scope:
     """Whose rows a storage call may read and whom new rows belong to.
 
-    `owner=None` means no isolation: the server runs without auth and every caller
-    sees everything. With an owner, writes stamp it on new rows and reads only return
-    rows stamped with it.
+    `owner=None` means no owner isolation: every caller sees every owner's rows. With an
+    owner, writes stamp it on new rows and reads only return rows stamped with it.
+
+    `metadata_filter` is what an auth handler allows (see storage/filters.py): reads,
+    updates and deletes only reach rows whose metadata matches it, a run through its
+    thread's metadata. Both backends apply it where they select rows (in SQL on
+    PostgreSQL), so no call site can forget it.
     """
 
     owner: str | None = None
+    metadata_filter: MetadataFilter | None = None
 
 
 ANONYMOUS = Scope()
+
+
+def cron_owner(scope: Scope, run_as: dict[str, Any] | None) -> str | None:
+    """Who owns a new cron (its `user_id`): the scope's owner, else the identity of the
+    user its runs run as (with custom auth, whoever created it)."""
+    if scope.owner is not None or not run_as:
+        return scope.owner
+    identity = run_as.get("identity")
+    return identity if isinstance(identity, str) else None
 
 
 @dataclass(slots=True)
@@ -126,47 +144,6 @@ def check_sort(sort_by: str, sort_order: str, allowed: tuple[str, ...]) -> None:
 def check_status(status: str) -> None:
     if status not in THREAD_STATUSES:
         raise ValueError(f"status must be one of {', '.join(THREAD_STATUSES)}, got {status!r}")
-
-
-def json_contains(doc: Any, pattern: Any) -> bool:
-    """Python twin of Postgres `jsonb @> jsonb`, so both backends filter alike.
-
-    Objects match when every key of the pattern is present and contains the pattern's
-    value; arrays when every element of the pattern is contained in some element of the
-    document; scalars when equal (with JSON's notion of equality: True is not 1).
-    """
-    if isinstance(doc, list) and not isinstance(pattern, list | dict):
-        # Postgres special case, at the top level only: an array contains a primitive
-        # it holds ('["a"]' @> '"a"', but not '{"k": ["a"]}' @> '{"k": "a"}').
-        return any(_scalar_equal(d, pattern) for d in doc if not isinstance(d, list | dict))
-    return _json_contains(doc, pattern)
-
-
-# Stored documents come from JSON, so concrete type checks suffice; they are several
-# times cheaper than ABC checks, and the in-memory backend runs this for every row.
-def _json_contains(doc: Any, pattern: Any) -> bool:
-    if type(pattern) is str:
-        return type(doc) is str and doc == pattern
-    if isinstance(pattern, dict):
-        if not isinstance(doc, dict):
-            return False
-        for key, value in pattern.items():
-            if key not in doc or not _json_contains(doc[key], value):
-                return False
-        return True
-    if isinstance(pattern, list):
-        if not isinstance(doc, list):
-            return False
-        return all(any(_json_contains(d, p) for d in doc) for p in pattern)
-    return _scalar_equal(doc, pattern)
-
-
-def _scalar_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return False
-    return a == b
 
 
 def next_offset(offset: int, limit: int, fetched: int) -> int | None:

@@ -119,7 +119,12 @@ class AssistantsInMemory(RunsInMemory):
         del self._versions[key]
 
     async def assistant_delete(
-        self, scope: Scope, assistant_id: str, *, delete_threads: bool = False
+        self,
+        scope: Scope,
+        assistant_id: str,
+        *,
+        delete_threads: bool = False,
+        thread_scope: Scope | None = None,
     ) -> list[str] | None:
         row = self._assistant_row(scope, assistant_id)
         if row is None:
@@ -128,10 +133,12 @@ class AssistantsInMemory(RunsInMemory):
         self._forget_assistant(key)
         if not delete_threads:
             return []
+        threads_of = scope if thread_scope is None else thread_scope
         doomed = [
             thread_id
             for thread_id, thread in self._threads.items()
-            if self._visible(scope, thread) and thread.data["metadata"].get("assistant_id") == key
+            if self._visible(threads_of, thread)
+            and thread.data["metadata"].get("assistant_id") == key
         ]
         for thread_id in doomed:
             self._forget_thread(thread_id)

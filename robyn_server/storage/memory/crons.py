@@ -27,6 +27,7 @@ from robyn_server.storage.types import (
     canonical_uuid,
     check_paging,
     check_sort,
+    cron_owner,
     json_contains,
     require_uuid,
     utcnow,
@@ -42,6 +43,8 @@ class CronsInMemory(AssistantsInMemory):
     def __init__(self) -> None:
         super().__init__()
         self._crons: dict[str, Row] = {}
+        # Who each cron's runs run as (`cron_create(run_as=...)`); only `cron_due` shows it.
+        self._cron_run_as: dict[str, Any] = {}
         self._cron_watchers: set[Callable[[datetime | None], None]] = set()
 
     def _wake_schedulers(self, at: datetime) -> None:
@@ -64,6 +67,7 @@ class CronsInMemory(AssistantsInMemory):
     def _forget_crons(self, column: str, key: str) -> None:
         for cron_id in [c for c, row in self._crons.items() if row.data[column] == key]:
             del self._crons[cron_id]
+            self._cron_run_as.pop(cron_id, None)
 
     async def cron_create(
         self,
@@ -80,6 +84,7 @@ class CronsInMemory(AssistantsInMemory):
         on_run_completed: str | None,
         enabled: bool,
         next_run_date: datetime,
+        run_as: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         key = require_uuid(cron_id, "cron_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -92,11 +97,12 @@ class CronsInMemory(AssistantsInMemory):
                 return None
             thread_key = thread.data["thread_id"]
         now = utcnow()
+        owner = cron_owner(scope, run_as)
         record = {
             "cron_id": key,
             "assistant_id": assistant_key,
             "thread_id": thread_key,
-            "user_id": scope.owner or "",
+            "user_id": owner or "",
             "end_time": end_time,
             "schedule": schedule,
             "timezone": timezone,
@@ -108,7 +114,9 @@ class CronsInMemory(AssistantsInMemory):
             "created_at": now,
             "updated_at": now,
         }
-        self._crons[key] = Row(scope.owner, record)
+        self._crons[key] = Row(owner, record)
+        if run_as is not None:
+            self._cron_run_as[key] = stored(run_as)
         if enabled:
             self._wake_schedulers(next_run_date)
         return copy.deepcopy(record)
@@ -166,6 +174,7 @@ class CronsInMemory(AssistantsInMemory):
         if row is None:
             return False
         del self._crons[row.data["cron_id"]]
+        self._cron_run_as.pop(row.data["cron_id"], None)
         return True
 
     def _cron_filter(
@@ -222,7 +231,11 @@ class CronsInMemory(AssistantsInMemory):
 
     async def cron_due(self, now: datetime, *, limit: int) -> list[dict[str, Any]]:
         due = [row.data for row in self._crons.values() if _due(row.data, now)]
-        return [copy.deepcopy(r) for r in random.sample(due, min(limit, len(due)))]
+        picked = random.sample(due, min(limit, len(due)))
+        return [
+            {**copy.deepcopy(r), "run_as": copy.deepcopy(self._cron_run_as.get(r["cron_id"]))}
+            for r in picked
+        ]
 
     async def cron_next_due(self, now: datetime) -> datetime | None:
         return min(

@@ -52,13 +52,20 @@ class RunsInMemory(ThreadsInMemory):
         what claims it; the cron half (crons.py) implements it."""
         raise NotImplementedError
 
+    def _run_visible(self, scope: Scope, row: Row) -> bool:
+        """A run is visible when its thread is (the filter is on the thread's metadata)."""
+        if scope.metadata_filter is None:
+            return self._visible(scope, row)
+        thread = self._threads[row.data["thread_id"]]
+        return self._visible(scope, row, thread.data["metadata"])
+
     def _runs_of(self, thread_key: str) -> list[Record]:
         return [self._runs[run_id].data for run_id in self._thread_runs.get(thread_key, {})]
 
     def _run_row(self, scope: Scope, run_id: str, thread_id: str | None) -> Row | None:
         key = canonical_uuid(run_id)
         row = self._runs.get(key) if key else None
-        if row is None or not self._visible(scope, row):
+        if row is None or not self._run_visible(scope, row):
             return None
         if thread_id is not None and row.data["thread_id"] != canonical_uuid(thread_id):
             return None
@@ -154,7 +161,7 @@ class RunsInMemory(ThreadsInMemory):
         matches = [
             self._runs[run_id]
             for run_id in self._thread_runs.get(thread_key, {})
-            if self._visible(scope, self._runs[run_id])
+            if self._run_visible(scope, self._runs[run_id])
         ]
         runs = [row.data for row in matches if status is None or row.data["status"] == status]
         runs.sort(key=_age, reverse=True)
@@ -197,7 +204,7 @@ class RunsInMemory(ThreadsInMemory):
             row.data
             for row in candidates
             if row is not None
-            and self._visible(scope, row)
+            and self._run_visible(scope, row)
             and row.data["status"] in wanted
             and (thread_key is None or row.data["thread_id"] == thread_key)
         ]

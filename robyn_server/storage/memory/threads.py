@@ -76,8 +76,15 @@ class ThreadsInMemory:
         self._threads: dict[str, Row] = {}
 
     @staticmethod
-    def _visible(scope: Scope, row: Row | None) -> bool:
-        return row is not None and (scope.owner is None or row.owner == scope.owner)
+    def _visible(scope: Scope, row: Row | None, metadata: Any = UNSET) -> bool:
+        """Whether `scope` sees `row`: its owner, and its metadata (or `metadata`, for a
+        run: its thread's) against the scope's filter."""
+        if row is None or (scope.owner is not None and row.owner != scope.owner):
+            return False
+        where = scope.metadata_filter
+        if where is None:
+            return True
+        return where.matches(row.data["metadata"] if metadata is UNSET else metadata)
 
     def _thread_row(self, scope: Scope, thread_id: str) -> Row | None:
         key = canonical_uuid(thread_id)
@@ -225,7 +232,12 @@ class ThreadsInMemory:
         return len(self._thread_filter(scope, metadata, values, status))
 
     async def thread_copy(
-        self, scope: Scope, thread_id: str, new_thread_id: str
+        self,
+        scope: Scope,
+        thread_id: str,
+        new_thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         new_key = require_uuid(new_thread_id, "new_thread_id")
         row = self._thread_row(scope, thread_id)
@@ -234,11 +246,10 @@ class ThreadsInMemory:
         if new_key in self._threads:
             raise StorageConflict(f"thread {new_key} already exists")
         source = row.data
-        return self._insert_thread(
-            scope,
-            new_key,
-            **{f: source[f] for f in ("metadata", "config", "values", "interrupts", "error")},
-        )
+        fields = {f: source[f] for f in ("metadata", "config", "values", "interrupts", "error")}
+        if metadata is not None:
+            fields["metadata"] = metadata
+        return self._insert_thread(scope, new_key, **fields)
 
     async def thread_set_state(
         self,

@@ -139,7 +139,8 @@ RETURNING """
 
 def _by_id(scope: Scope, assistant_id: str, alias: str = "") -> Where:
     prefix = f"{alias}." if alias else ""
-    return Where(scope, f"{prefix}owner").add(f"{prefix}assistant_id = %s", assistant_id)
+    where = Where(scope, f"{prefix}owner", f"{prefix}metadata")
+    return where.add(f"{prefix}assistant_id = %s", assistant_id)
 
 
 def _filters(
@@ -230,13 +231,19 @@ class AssistantQueries(PostgresBase):
             return await cur.fetchone()
 
     async def assistant_delete(
-        self, scope: Scope, assistant_id: str, *, delete_threads: bool = False
+        self,
+        scope: Scope,
+        assistant_id: str,
+        *,
+        delete_threads: bool = False,
+        thread_scope: Scope | None = None,
     ) -> list[str] | None:
         key = canonical_uuid(assistant_id)
         if key is None:
             return None
         where = _by_id(scope, key)
-        threads = Where(scope).add("metadata ->> 'assistant_id' = %s", key)
+        threads = Where(scope if thread_scope is None else thread_scope)
+        threads.add("metadata ->> 'assistant_id' = %s", key)
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(where.render(DELETE_SQL), where.params)
             if await cur.fetchone() is None:

@@ -25,6 +25,7 @@ from robyn_server.storage.postgres.sql import (
     PostgresBase,
     Where,
     jsonb,
+    jsonb_or_null,
     order_by,
 )
 from robyn_server.storage.types import (
@@ -37,6 +38,7 @@ from robyn_server.storage.types import (
     canonical_uuid,
     check_paging,
     check_sort,
+    cron_owner,
     next_offset,
     require_uuid,
 )
@@ -59,8 +61,8 @@ CREATE_SQL = (
     """
 INSERT INTO langgraph_server.crons
     (cron_id, assistant_id, thread_id, owner, schedule, timezone, end_time, payload,
-     metadata, on_run_completed, enabled, next_run_date)
-SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+     metadata, on_run_completed, enabled, next_run_date, run_as)
+SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
 WHERE %s::uuid IS NULL OR EXISTS (SELECT 1 FROM langgraph_server.threads WHERE {where})
 RETURNING """
     + COLUMNS
@@ -84,7 +86,7 @@ DUE = "enabled AND next_run_date <= %(now)s AND (end_time IS NULL OR end_time > 
 DUE_SQL = (
     "SELECT "
     + COLUMNS
-    + " FROM langgraph_server.crons WHERE "
+    + ", run_as FROM langgraph_server.crons WHERE "
     + DUE
     + " ORDER BY random() LIMIT %(limit)s"
 )
@@ -155,6 +157,7 @@ class CronQueries(PostgresBase):
         on_run_completed: str | None,
         enabled: bool,
         next_run_date: datetime,
+        run_as: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         thread_key = None
         if thread_id is not None:
@@ -166,7 +169,7 @@ class CronQueries(PostgresBase):
             require_uuid(cron_id, "cron_id"),
             require_uuid(assistant_id, "assistant_id"),
             thread_key,
-            scope.owner,
+            cron_owner(scope, run_as),
             schedule,
             timezone,
             end_time,
@@ -175,6 +178,7 @@ class CronQueries(PostgresBase):
             on_run_completed,
             enabled,
             next_run_date,
+            jsonb_or_null(run_as),
             thread_key,
             *thread.params,
         ]

@@ -20,7 +20,13 @@ from psycopg.errors import UniqueViolation
 from psycopg.pq import TransactionStatus
 
 from robyn_server.storage.postgres.crons import CLAIM_TICK_SQL, claim_params
-from robyn_server.storage.postgres.sql import PostgresBase, Where, jsonb, uuid_list
+from robyn_server.storage.postgres.sql import (
+    PostgresBase,
+    Where,
+    jsonb,
+    metadata_condition,
+    uuid_list,
+)
 from robyn_server.storage.types import (
     ANONYMOUS,
     INFLIGHT_STATUSES,
@@ -198,6 +204,23 @@ SELECT run_id::text AS run_id FROM suspended ORDER BY created_at, run_id
 )
 
 
+# A run is visible when its thread is: the metadata filter applies to the thread's
+# metadata (the owner column is copied from the thread into the run).
+THREAD_OF_RUN = (
+    "EXISTS (SELECT 1 FROM langgraph_server.threads t "
+    "WHERE t.thread_id = runs.thread_id AND {condition})"
+)
+
+
+def runs_where(scope: Scope) -> Where:
+    """A Where over the runs table for `scope`."""
+    where = Where(Scope(owner=scope.owner))
+    if scope.metadata_filter is not None:
+        condition, params = metadata_condition(scope.metadata_filter, "t.metadata")
+        where.add(THREAD_OF_RUN.format(condition=condition), *params)
+    return where
+
+
 class RunQueries(PostgresBase):
     @asynccontextmanager
     async def _pipelined_transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -316,7 +339,7 @@ class RunQueries(PostgresBase):
         thread_key = canonical_uuid(thread_id)
         if thread_key is None:
             return []
-        where = Where(scope).add("thread_id = %s", thread_key)
+        where = runs_where(scope).add("thread_id = %s", thread_key)
         if status is not None:
             where.add("status = %s", status)
         return await self._all(where.render(SEARCH_SQL), [*where.params, limit, offset])
@@ -339,7 +362,7 @@ class RunQueries(PostgresBase):
         if not set(wanted) <= set(INFLIGHT_STATUSES):
             raise ValueError(f"statuses must be among {INFLIGHT_STATUSES}, got {wanted!r}")
         # Spelled as in runs_inflight_idx's predicate, so the planner can use it.
-        where = Where(scope).add("status IN ('pending', 'running')")
+        where = runs_where(scope).add("status IN ('pending', 'running')")
         where.add("status = ANY(%s::text[])", wanted)
         if thread_id is not None:
             thread_key = canonical_uuid(thread_id)
@@ -410,7 +433,7 @@ def _by_id(scope: Scope, run_id: str, thread_id: str | None = None) -> Where | N
     run_key = canonical_uuid(run_id)
     if run_key is None:
         return None
-    where = Where(scope).add("run_id = %s", run_key)
+    where = runs_where(scope).add("run_id = %s", run_key)
     if thread_id is not None:
         thread_key = canonical_uuid(thread_id)
         if thread_key is None:

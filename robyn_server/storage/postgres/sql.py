@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from robyn_server.serialization import dumps
+from robyn_server.storage.filters import Contains, Equals, MetadataFilter, OneOf
 from robyn_server.storage.types import IfExists, Scope, SortOrder, StorageConflict, canonical_uuid
 
 # Later timestamps are never earlier than the ones they replace, even when two writes
@@ -54,16 +55,53 @@ def like_substring(needle: str) -> str:
     return f"%{escaped}%"
 
 
+def metadata_condition(where: MetadataFilter, column: str) -> tuple[str, list[Any]]:
+    """`where` as one SQL condition on the jsonb `column` (a constant fragment), with its
+    parameters. Equality and containment are written as `@>` where they can be, which
+    the metadata columns' GIN indexes serve; an object or array compared whole also
+    needs `=` (containment alone would accept a larger one)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for condition in where.conditions:
+        if isinstance(condition, Equals):
+            if isinstance(condition.value, dict | list):
+                clauses.append(f"({column} @> %s AND {column} -> %s = %s)")
+                params += [
+                    jsonb({condition.key: condition.value}),
+                    condition.key,
+                    jsonb(condition.value),
+                ]
+            else:
+                clauses.append(f"{column} @> %s")
+                params.append(jsonb({condition.key: condition.value}))
+        elif isinstance(condition, Contains):
+            clauses.append(f"{column} @> %s")
+            params.append(jsonb({condition.key: condition.values}))
+        elif isinstance(condition, OneOf):
+            alternatives = [metadata_condition(f, column) for f in condition.filters]
+            clauses.append("(" + (" OR ".join(a for a, _ in alternatives) or "FALSE") + ")")
+            params += [p for _, ps in alternatives for p in ps]
+    return "(" + (" AND ".join(clauses) or "TRUE") + ")", params
+
+
 class Where:
-    """A conjunction of constant SQL fragments plus the parameters they bind, in order."""
+    """A conjunction of constant SQL fragments plus the parameters they bind, in order.
+
+    It starts with the scope's conditions: the owner column, and the metadata filter
+    on `metadata_column` (both constant fragments naming the row's own columns)."""
 
     __slots__ = ("clauses", "params")
 
-    def __init__(self, scope: Scope, owner_column: str = "owner") -> None:
+    def __init__(
+        self, scope: Scope, owner_column: str = "owner", metadata_column: str = "metadata"
+    ) -> None:
         self.clauses: list[str] = []
         self.params: list[Any] = []
         if scope.owner is not None:
             self.add(f"{owner_column} = %s", scope.owner)
+        if scope.metadata_filter is not None:
+            clause, params = metadata_condition(scope.metadata_filter, metadata_column)
+            self.add(clause, *params)
 
     def add(self, clause: str, *params: Any) -> Where:
         self.clauses.append(clause)

@@ -73,7 +73,7 @@ COPY_SQL = (
     """
 INSERT INTO langgraph_server.threads
     (thread_id, owner, metadata, config, "values", interrupts, error)
-SELECT %s, %s, metadata, config, "values", interrupts, error
+SELECT %s, %s, coalesce(%s::jsonb, metadata), config, "values", interrupts, error
 FROM langgraph_server.threads
 WHERE {where}
 ON CONFLICT (thread_id) DO NOTHING
@@ -211,14 +211,20 @@ class ThreadQueries(PostgresBase):
         return row["n"]
 
     async def thread_copy(
-        self, scope: Scope, thread_id: str, new_thread_id: str
+        self,
+        scope: Scope,
+        thread_id: str,
+        new_thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         new_key = require_uuid(new_thread_id, "new_thread_id")
         key = canonical_uuid(thread_id)
         if key is None:
             return None
         where = _by_id(scope, key)
-        copied = await self._one(where.render(COPY_SQL), [new_key, scope.owner, *where.params])
+        params = [new_key, scope.owner, jsonb_or_null(metadata), *where.params]
+        copied = await self._one(where.render(COPY_SQL), params)
         if copied is not None:
             return copied
         # Nothing inserted: either the source is missing or the target id is taken.
