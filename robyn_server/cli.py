@@ -30,12 +30,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from dotenv import load_dotenv
 
 from robyn_server import __version__
 from robyn_server.app.lifecycle import request_shutdown
 from robyn_server.app.supervisor import Supervisor
+from robyn_server.auth.loading import load_auth
+from robyn_server.auth.policy import AuthPolicy
 from robyn_server.config import DEFAULT_CONFIG_FILE, Settings, SettingsError
 from robyn_server.graphs.registry import GraphLoadError, GraphRegistry, load_registry
 from robyn_server.services.context import AppContext, set_context
@@ -109,7 +112,19 @@ def _config_cors_origins(registry: GraphRegistry) -> list[str] | None:
     return origins
 
 
-def fail(message: str, code: int = 1) -> None:
+def _load_auth(registry: GraphRegistry, settings: Settings) -> AuthPolicy | None:
+    """The auth every request goes through (see `auth.loading.load_auth`), loaded before
+    the server starts: a broken auth.py stops it rather than serving data unprotected."""
+    try:
+        auth = load_auth(registry, settings)
+        return AuthPolicy(auth) if auth is not None else None
+    except GraphLoadError as exc:
+        fail(str(exc), 2)
+    except ValueError as exc:
+        fail(f"auth: {exc}", 2)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
     print(f"robyn-server: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
@@ -153,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     except GraphLoadError as exc:
         fail(str(exc), 2)
 
+    auth = _load_auth(registry, settings)
+
     cors_origins = _config_cors_origins(registry)
     if cors_origins is not None and not os.environ.get("CORS_ALLOW_ORIGINS"):
         settings = settings.with_overrides(cors_allow_origins=cors_origins)
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"cannot listen on {settings.host}:{port}: {exc.strerror or exc}")
 
     def serve(notify_ready: Callable[[], None]) -> None:
-        ctx = AppContext(settings=settings, registry=registry, on_ready=notify_ready)
+        ctx = AppContext(settings=settings, registry=registry, on_ready=notify_ready, auth=auth)
         set_context(ctx)
         app = create_app(ctx)
         install_signal_handlers(ctx)

@@ -12,6 +12,7 @@ import os
 import sys
 
 from robyn_server.app.lifecycle import start, stop
+from robyn_server.http.auth import RequestAuth
 from robyn_server.http.server import App, build_app
 from robyn_server.http.sse import native_flush
 from robyn_server.routes import ROUTE_TABLES
@@ -37,4 +38,5 @@ def create_app(ctx: AppContext) -> App:
     async def shutdown() -> None:
         await stop(ctx)
 
-    return build_app(ctx.settings, ROUTE_TABLES, startup, shutdown)
+    auth = RequestAuth(ctx.auth) if ctx.auth is not None else None
+    return build_app(ctx.settings, ROUTE_TABLES, startup, shutdown, auth)

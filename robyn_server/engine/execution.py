@@ -23,6 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 
+from robyn_server.auth.users import user_of
 from robyn_server.engine import webhooks
 from robyn_server.engine.broker import Broker
 from robyn_server.engine.checkpoints import delete_run_checkpoints
@@ -129,7 +130,10 @@ def run_error(engine: EngineHandle, exc: Exception) -> dict[str, str]:
 
 def _graph_config(run: dict[str, Any]) -> dict[str, Any]:
     config = dict(run["kwargs"].get("config") or {})
-    config["configurable"] = dict(config.get("configurable") or {})
+    config["configurable"] = configurable = dict(config.get("configurable") or {})
+    # Stored as JSON; the graph gets the user as handlers do (`user.identity` works too).
+    if (user := user_of(configurable.get("langgraph_auth_user"))) is not None:
+        configurable["langgraph_auth_user"] = user
     # LangGraph copies configurable values into checkpoint metadata but never thread_id;
     # clients filter history by it, as on the reference server.
     config["metadata"] = {

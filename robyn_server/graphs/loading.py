@@ -29,6 +29,7 @@ __all__ = [
     "GraphLoadError",
     "GraphSpec",
     "LanggraphConfig",
+    "check_auth_section",
     "config_from_env",
     "import_object",
     "is_graph_object",
@@ -104,14 +105,7 @@ def load_langgraph_config(path: str | os.PathLike[str]) -> LanggraphConfig:
     store = raw.get("store")
     if store is not None and not isinstance(store, dict):
         raise GraphLoadError(f"'store' in {source} must be an object")
-    if raw.get("auth"):
-        # Serving anyway would leave every caller anonymous, with full access, while the
-        # operator believes the handlers guard the data.
-        raise GraphLoadError(
-            f"'auth' in {source}: custom authentication is not supported by this server "
-            "yet, and serving without it would give every caller access to all data. "
-            "Remove the 'auth' section to serve without authentication."
-        )
+    check_auth_section(raw.get("auth"), source)
     if raw.get("encryption"):
         logger.warning(
             "'encryption' in %s is ignored: custom encryption handlers are not supported. "
@@ -140,13 +134,48 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> LanggraphConfig
         store = _env_json(store_text, "LANGGRAPH_STORE")
         if not isinstance(store, dict):
             raise GraphLoadError("LANGGRAPH_STORE must be a JSON object")
+    auth = None
+    if auth_text := environ.get("LANGGRAPH_AUTH"):
+        auth = _env_json(auth_text, "LANGGRAPH_AUTH")
+        check_auth_section(auth, "LANGGRAPH_AUTH")
     return LanggraphConfig(
         config_dir=Path.cwd(),
         graphs=graphs,
         store=store,
-        raw={"graphs": graphs_raw, **({"store": store} if store else {})},
+        raw={
+            "graphs": graphs_raw,
+            **({"store": store} if store else {}),
+            **({"auth": auth} if auth else {}),
+        },
         source="LANGSERVE_GRAPHS",
     )
+
+
+def check_auth_section(auth: Any, source: str) -> None:
+    """`auth` as the LangGraph CLI takes it: `path` ("./auth.py:auth" or
+    "package.module:auth"), `disable_studio_auth` (a boolean), `openapi` (security schemes
+    for /openapi.json) and `cache`. The object itself is imported by `robyn_server.auth`."""
+    if auth is None:
+        return
+    if not isinstance(auth, dict):
+        raise GraphLoadError(f"'auth' in {source} must be an object")
+    path = auth.get("path")
+    if path is not None and (not isinstance(path, str) or ":" not in path):
+        raise GraphLoadError(
+            f"'auth.path' in {source} must be './file.py:variable' or 'package.module:variable'"
+        )
+    if not isinstance(auth.get("disable_studio_auth", False), bool):
+        raise GraphLoadError(f"'auth.disable_studio_auth' in {source} must be true or false")
+    openapi = auth.get("openapi")
+    if openapi is not None and not (
+        isinstance(openapi, dict)
+        and isinstance(openapi.get("securitySchemes", {}), dict)
+        and isinstance(openapi.get("security", []), list)
+    ):
+        raise GraphLoadError(
+            f"'auth.openapi' in {source} must be an object with 'securitySchemes' (an "
+            "object) and 'security' (a list), as in an OpenAPI document"
+        )
 
 
 def parse_graphs(graphs: Any, source: str) -> dict[str, GraphSpec]:

@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -204,6 +205,15 @@ class GraphRegistry:
     def checkpointer_config(self) -> dict[str, Any]:
         """The raw `checkpointer` section of langgraph.json (thread TTL defaults)."""
         return dict(self._config.raw.get("checkpointer") or {}) if self._config else {}
+
+    def auth_config(self) -> dict[str, Any]:
+        """langgraph.json's `auth` section (checked by `loading.check_auth_section`)."""
+        return dict(self._config.raw.get("auth") or {}) if self._config else {}
+
+    @property
+    def config_dir(self) -> Path:
+        """Where langgraph.json's relative paths start (the working directory without one)."""
+        return self._config.config_dir if self._config else Path.cwd()
 
     def http_config(self) -> dict[str, Any]:
         """The raw `http` section of langgraph.json (CORS)."""

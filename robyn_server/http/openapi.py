@@ -35,6 +35,11 @@ COMMON_ERRORS = {
     503: "Database unavailable, too many open streams, or the server is starting",
 }
 BODY_ERRORS = {413: "Request body too large"}
+# With auth on, what every route but the public ones may answer.
+AUTH_ERRORS = {
+    401: "Not authenticated (the auth handler refused the request)",
+    403: "An auth handler refuses this action",
+}
 PATH_ERRORS = {404: "Not found"}
 
 DESCRIPTION = """A self-hostable server for the LangGraph Server API.
@@ -120,8 +125,10 @@ def _parameters(route: RouteInfo) -> list[dict[str, Any]]:
     return params
 
 
-def _responses(route: RouteInfo, components: _Components) -> dict[str, Any]:
+def _responses(route: RouteInfo, components: _Components, auth: bool) -> dict[str, Any]:
     codes: dict[int, Any] = {}
+    if auth and not route.public:
+        codes.update(AUTH_ERRORS)
     if not route.raw:
         codes.update(COMMON_ERRORS)
         if route.body_model is not None:
@@ -149,12 +156,16 @@ def _responses(route: RouteInfo, components: _Components) -> dict[str, Any]:
     return out
 
 
-def _operation(route: RouteInfo, components: _Components) -> dict[str, Any]:
+def _operation(
+    route: RouteInfo, components: _Components, auth: dict[str, Any] | None
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
         "tags": route.tags,
         "operationId": route.handler.__name__,
     }
+    if auth is not None and route.public and auth.get("security"):
+        op["security"] = []  # public: no credentials needed, whatever the default
     if params := _parameters(route):
         op["parameters"] = params
     if route.body_model is not None:
@@ -163,7 +174,7 @@ def _operation(route: RouteInfo, components: _Components) -> dict[str, Any]:
             "required": _body_required(schema, components),
             "content": _json(schema),
         }
-    op["responses"] = _responses(route, components)
+    op["responses"] = _responses(route, components, auth is not None)
     return op
 
 
@@ -188,23 +199,36 @@ def _resolve_markers(node: Any) -> Any:
     return node
 
 
-def build_openapi(tables: list[RouteTable], graph_ids: tuple[str, ...] = ()) -> dict[str, Any]:
+def build_openapi(
+    tables: list[RouteTable],
+    graph_ids: tuple[str, ...] = (),
+    auth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The document for `tables`. `auth` (None: auth is off) is langgraph.json's
+    `auth.openapi`: its `securitySchemes` and default `security` are the document's,
+    and every route but the public ones may answer 401 and 403."""
     paths: dict[str, dict[str, Any]] = {}
     components = _Components()
     for table in tables:
         for route in table.routes:
             path = _PARAM.sub(r"{\1}", route.path)
-            paths.setdefault(path, {})[route.method.lower()] = _operation(route, components)
+            operation = _operation(route, components, auth)
+            paths.setdefault(path, {})[route.method.lower()] = operation
     components.add("AssistantIdOrGraphId", _assistant_or_graph(graph_ids))
-    return _resolve_markers(
-        {
-            "openapi": "3.1.0",
-            "info": {
-                "title": "Robyn LangGraph Server",
-                "version": __version__,
-                "description": DESCRIPTION,
-            },
-            "paths": paths,
-            "components": {"schemas": components.schemas},
-        }
-    )
+    sections: dict[str, Any] = {"schemas": components.schemas}
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Robyn LangGraph Server",
+            "version": __version__,
+            "description": DESCRIPTION,
+        },
+        "paths": paths,
+        "components": sections,
+    }
+    if auth is not None:
+        if schemes := auth.get("securitySchemes"):
+            sections["securitySchemes"] = schemes
+        if security := auth.get("security"):
+            document["security"] = security
+    return _resolve_markers(document)

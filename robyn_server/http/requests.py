@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from robyn import Request
 
+from robyn_server.auth.caller import ANONYMOUS_CALLER, Caller
 from robyn_server.errors import PayloadTooLarge, ValidationFailed
 
 # What a raw route (`raw=True`) receives: Robyn's own request, undecoded.
@@ -49,10 +50,12 @@ def parse_bool(value: str | None, default: bool = False) -> bool:
 class ApiRequest:
     """A decoded view over a Robyn request. Values are decoded on first use only."""
 
-    __slots__ = ("_body", "_query", "max_body_bytes", "path_params", "raw")
+    __slots__ = ("_body", "_query", "caller", "max_body_bytes", "path_params", "raw")
 
     def __init__(self, raw: Request, max_body_bytes: int) -> None:
         self.raw = raw
+        # Who sends the request: set by the route wrapper when auth is on (http/auth.py).
+        self.caller: Caller = ANONYMOUS_CALLER
         self.max_body_bytes = max_body_bytes
         self.path_params = {k: unquote(v) for k, v in raw.path_params.items()}
         self._query: dict[str, list[str]] | None = None

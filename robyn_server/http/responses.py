@@ -21,8 +21,9 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(status, headers or {}, b"")
 
 
-def error_response(status: int, detail: str) -> Response:
-    return Response(status, JSON_HEADERS, dumps({"detail": detail}))
+def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    merged = JSON_HEADERS if not headers else {**headers, **JSON_HEADERS}
+    return Response(status, merged, dumps({"detail": detail}))
 
 
 def method_not_allowed(allowed: list[str]) -> Response:

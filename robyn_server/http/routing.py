@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from robyn import Request, Response, StreamingResponse
 
+from robyn_server.auth.caller import Caller
 from robyn_server.errors import ApiError
 from robyn_server.http.cors import CorsPolicy
 from robyn_server.http.requests import ApiRequest
@@ -84,6 +85,9 @@ class RouteInfo:
     # A raw handler takes the Robyn request itself and skips `wrap`: for the few hot,
     # trivial routes (/ok) where every microsecond of per-request work shows.
     raw: bool = False
+    # Served without authentication when auth is on (liveness, /info, the API document,
+    # agent cards). Raw routes are always public.
+    public: bool = False
 
 
 class RouteTable:
@@ -106,6 +110,7 @@ class RouteTable:
         responses: dict[int, Any] | None = None,
         response: Any = None,
         raw: bool = False,
+        public: bool = False,
     ) -> Callable[[Any], Any]:
         def register(handler: Any) -> Any:
             self.routes.append(
@@ -122,6 +127,7 @@ class RouteTable:
                     responses=responses or {},
                     response=response,
                     raw=raw,
+                    public=public or raw,
                 )
             )
             return handler
@@ -148,11 +154,13 @@ def wrap(
     max_body_bytes: int,
     cors: CorsPolicy | None = None,
     shadowed: Callable[[str], list[str] | None] | None = None,
+    identify: Callable[[ApiRequest], Awaitable[Caller]] | None = None,
 ) -> Callable:
     """Turn a handler into a Robyn endpoint that never leaks a 500 text page.
 
     `shadowed` (see `MethodIndex.shadowed`) tells paths that reached this route only
-    because their own resource does not take the method: those get a 405."""
+    because their own resource does not take the method: those get a 405. `identify`
+    (with auth on) names the request's caller before the handler runs, or refuses it."""
 
     async def endpoint(request: Request) -> Response | StreamingResponse:
         response: Response | StreamingResponse
@@ -162,14 +170,17 @@ def wrap(
                 if cors is not None:
                     cors.apply(request, response)
                 return response
-            result = await handler(ApiRequest(request, max_body_bytes))
+            api_request = ApiRequest(request, max_body_bytes)
+            if identify is not None:
+                api_request.caller = await identify(api_request)
+            result = await handler(api_request)
             response = (
                 result
                 if isinstance(result, Response | StreamingResponse)
                 else json_response(result)
             )
         except ApiError as exc:
-            response = error_response(exc.status_code, exc.detail)
+            response = error_response(exc.status_code, exc.detail, exc.headers)
         except Exception as exc:
             if isinstance(exc, StorageUnavailable):
                 # The database is down or saturated: the client may retry, nothing is

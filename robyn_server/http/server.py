@@ -14,6 +14,7 @@ from robyn import HttpMethod, Request, Response, Robyn
 from robyn.robyn import SocketHeld
 
 from robyn_server.config import Settings
+from robyn_server.http.auth import RequestAuth
 from robyn_server.http.cors import CorsPolicy
 from robyn_server.http.method_index import MethodIndex
 from robyn_server.http.responses import error_response, method_not_allowed
@@ -53,7 +54,10 @@ def build_app(
     tables: list[RouteTable],
     startup: Callable[[], Awaitable[None]],
     shutdown: Callable[[], Awaitable[None]],
+    auth: RequestAuth | None = None,
 ) -> App:
+    """The app serving `tables`; with `auth`, every route that is not public
+    authenticates its request before its handler runs."""
     app = Robyn(__file__)
     app.config.disable_openapi = True  # we serve our own /openapi.json and /docs
     app.config.workers = settings.workers
@@ -68,10 +72,11 @@ def build_app(
         [("HEAD", "/ok"), ("HEAD", "/"), *((info.method, info.path) for info in infos)]
     )
     for info in infos:
+        identify = auth.for_route(info.public) if auth is not None else None
         handler = (
             info.handler
             if info.raw
-            else wrap(info.handler, max_body, cors, methods.shadowed(info.path))
+            else wrap(info.handler, max_body, cors, methods.shadowed(info.path), identify)
         )
         app.add_route(info.method, info.path, handler)
 

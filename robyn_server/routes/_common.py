@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from robyn_server.auth.caller import Caller
 from robyn_server.config import Settings
 from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest
@@ -21,7 +22,7 @@ from robyn_server.services.jsonrpc import (
     RpcRequest,
     parse_message,
 )
-from robyn_server.storage.types import ANONYMOUS, Page, Scope
+from robyn_server.storage.types import Page
 
 
 def page_response(page: Page, offset: int, select: Sequence[str] | None = None) -> Response:
@@ -46,10 +47,10 @@ def run_headers(thread_id: str | None, run_id: str, tail: str) -> dict[str, str]
     return {"location": f"{base}/{tail}", "content-location": base}
 
 
-def scope_for(request: ApiRequest) -> Scope:
-    """Whose data a request may see. Auth is not configurable yet: every caller is
-    anonymous. Storage calls already take a `Scope`, so turning auth on changes this."""
-    return ANONYMOUS
+def caller_for(request: ApiRequest) -> Caller:
+    """Who sends the request: the user the route wrapper authenticated when auth is
+    on (http/auth.py), else the anonymous caller, whom nothing restricts."""
+    return request.caller
 
 
 def either(*models: type[BaseModel]) -> Any:

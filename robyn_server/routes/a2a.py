@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from robyn_server.auth.caller import ANONYMOUS_CALLER
 from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import json_response
 from robyn_server.http.routing import Param, RouteTable
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import accepts, public_base_url, rpc_message, scope_for
+from robyn_server.routes._common import accepts, caller_for, public_base_url, rpc_message
 from robyn_server.schemas.protocols import ASSISTANT_OR_GRAPH, AgentCard, JsonRpcAnswer
 from robyn_server.services import jsonrpc
 from robyn_server.services.a2a import service
@@ -50,7 +51,9 @@ RPC_HEADERS = {
 
 async def _card(req: ApiRequest, assistant_id: str) -> Any:
     ctx = get_context()
-    assistant = await service.load_assistant(ctx, scope_for(req), assistant_id)
+    # Agent cards are public, as A2A discovery needs (the server reads the assistant
+    # itself, whoever asks): they show an assistant's name, description and skills.
+    assistant = await service.load_assistant(ctx, ANONYMOUS_CALLER, assistant_id)
     return await service.card(ctx, assistant, public_base_url(req, ctx.settings))
 
 
@@ -76,6 +79,7 @@ def _card_route(name: str, suffix: str, summary: str) -> None:
         path_params=PATH,
         responses=CARD,
         response=AgentCard,
+        public=True,
     )(endpoint)
 
 
@@ -91,6 +95,7 @@ for _name, (_suffix, _summary) in CARD_PATHS.items():
     query={"assistant_id": Param("The assistant (or graph ID)", ASSISTANT_OR_GRAPH, True)},
     responses=CARD,
     response=AgentCard,
+    public=True,
 )
 async def get_root_agent_card(req: ApiRequest) -> Any:
     assistant_id = req.query_one("assistant_id")
@@ -115,8 +120,8 @@ async def get_root_agent_card(req: ApiRequest) -> Any:
 )
 async def a2a_rpc(req: ApiRequest) -> Any:
     ctx = get_context()
-    scope = scope_for(req)
-    assistant = await service.load_assistant(ctx, scope, req.path_params["assistant_id"])
+    caller = caller_for(req)
+    assistant = await service.load_assistant(ctx, caller, req.path_params["assistant_id"])
     if not (accepts(req, "application/json") or accepts(req, "text/event-stream")):
         return json_response({"detail": "Accept header must include application/json"}, 400)
     codec = V03()
@@ -134,7 +139,7 @@ async def a2a_rpc(req: ApiRequest) -> Any:
         if not accepts(req, "text/event-stream" if stream else "application/json"):
             wanted = "text/event-stream for streaming" if stream else "application/json"
             return json_response({"detail": f"Accept header must include {wanted}"}, 400)
-        call = service.Call(ctx, scope, assistant, rpc, codec, req.header("x-request-id"))
+        call = service.Call(ctx, caller, assistant, rpc, codec, req.header("x-request-id"))
         reply = await service.dispatch(call, kind, public_base_url(req, ctx.settings))
     except RpcError as exc:
         answer = jsonrpc.error(message_id, codec.error(exc))

@@ -8,7 +8,7 @@ from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable
-from robyn_server.routes._common import either, list_of, page_response, scope_for
+from robyn_server.routes._common import caller_for, either, list_of, page_response
 from robyn_server.schemas.requests import (
     ASSISTANT_OR_GRAPH,
     AssistantCount,
@@ -52,7 +52,7 @@ def _assistant_id(req: ApiRequest) -> str:
     response=Assistant,
 )
 async def create_assistant(req: ApiRequest, body: AssistantCreate) -> Any:
-    return await assistants.create(get_context(), scope_for(req), body)
+    return await assistants.create(get_context(), caller_for(req), body)
 
 
 @route(
@@ -65,7 +65,7 @@ async def create_assistant(req: ApiRequest, body: AssistantCreate) -> Any:
     response=list_of(either(Assistant, AssistantSelection)),
 )
 async def search_assistants(req: ApiRequest, body: AssistantSearch) -> Any:
-    page = await assistants.search(get_context(), scope_for(req), body)
+    page = await assistants.search(get_context(), caller_for(req), body)
     return page_response(page, body.offset, body.select)
 
 
@@ -79,14 +79,14 @@ async def search_assistants(req: ApiRequest, body: AssistantSearch) -> Any:
     response=int,
 )
 async def count_assistants(req: ApiRequest, body: AssistantCount) -> Any:
-    return await assistants.count(get_context(), scope_for(req), body)
+    return await assistants.count(get_context(), caller_for(req), body)
 
 
 @route(
     "GET", "/assistants/:assistant_id", summary="Get an assistant", tags=TAGS, response=Assistant
 )
 async def get_assistant(req: ApiRequest) -> Any:
-    return await assistants.get(get_context(), scope_for(req), _assistant_id(req))
+    return await assistants.get(get_context(), caller_for(req), _assistant_id(req))
 
 
 @route(
@@ -100,7 +100,7 @@ async def get_assistant(req: ApiRequest) -> Any:
 )
 async def patch_assistant(req: ApiRequest, body: AssistantPatch) -> Any:
     assistant_id = _assistant_id(req)
-    return await assistants.update(get_context(), scope_for(req), assistant_id, body)
+    return await assistants.update(get_context(), caller_for(req), assistant_id, body)
 
 
 @route(
@@ -116,7 +116,7 @@ async def patch_assistant(req: ApiRequest, body: AssistantPatch) -> Any:
 async def delete_assistant(req: ApiRequest) -> Any:
     assistant_id = _assistant_id(req)
     delete_threads = parse_bool(req.query_one("delete_threads"))
-    await assistants.delete(get_context(), scope_for(req), assistant_id, delete_threads)
+    await assistants.delete(get_context(), caller_for(req), assistant_id, delete_threads)
     return empty_response()
 
 
@@ -131,7 +131,7 @@ async def delete_assistant(req: ApiRequest) -> Any:
 async def list_versions(req: ApiRequest, body: AssistantVersionsSearch) -> Any:
     assistant_id = _assistant_id(req)
     return await assistants.versions(
-        get_context(), scope_for(req), assistant_id, body.metadata, body.limit, body.offset
+        get_context(), caller_for(req), assistant_id, body.metadata, body.limit, body.offset
     )
 
 
@@ -146,7 +146,7 @@ async def list_versions(req: ApiRequest, body: AssistantVersionsSearch) -> Any:
 async def set_latest(req: ApiRequest, body: AssistantSetLatest) -> Any:
     assistant_id = _assistant_id(req)
     version = body.version
-    return await assistants.set_latest(get_context(), scope_for(req), assistant_id, version)
+    return await assistants.set_latest(get_context(), caller_for(req), assistant_id, version)
 
 
 def _xray(value: str | None) -> bool | int:
@@ -184,7 +184,7 @@ async def get_graph(req: ApiRequest) -> Any:
     ctx = get_context()
     assistant_id = assistants.resolve_id(ctx, req.path_params["assistant_id"])
     xray = _xray(req.query_one("xray"))
-    return await assistants.draw(ctx, scope_for(req), assistant_id, xray)
+    return await assistants.draw(ctx, caller_for(req), assistant_id, xray)
 
 
 @route(
@@ -195,13 +195,13 @@ async def get_graph(req: ApiRequest) -> Any:
     response=GraphSchemas,
 )
 async def get_schemas(req: ApiRequest) -> Any:
-    return await assistants.schemas(get_context(), scope_for(req), _assistant_id(req))
+    return await assistants.schemas(get_context(), caller_for(req), _assistant_id(req))
 
 
 async def _subgraphs(req: ApiRequest, namespace: str | None) -> Any:
     recurse = parse_bool(req.query_one("recurse"))
     return await assistants.subgraphs(
-        get_context(), scope_for(req), _assistant_id(req), namespace, recurse
+        get_context(), caller_for(req), _assistant_id(req), namespace, recurse
     )
 
 

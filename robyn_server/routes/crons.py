@@ -7,7 +7,7 @@ from typing import Any
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import RouteTable
-from robyn_server.routes._common import either, list_of, page_response, scope_for
+from robyn_server.routes._common import caller_for, either, list_of, page_response
 from robyn_server.schemas.crons import CronCount, CronCreate, CronPatch, CronSearch
 from robyn_server.schemas.responses import Cron, CronSelection
 from robyn_server.services import crons
@@ -37,7 +37,7 @@ def _cron_id(req: ApiRequest) -> str:
     response=Cron,
 )
 async def create_cron(req: ApiRequest, body: CronCreate) -> Any:
-    return await crons.create(get_context(), scope_for(req), body)
+    return await crons.create(get_context(), caller_for(req), body)
 
 
 @route(
@@ -51,7 +51,7 @@ async def create_cron(req: ApiRequest, body: CronCreate) -> Any:
 )
 async def create_thread_cron(req: ApiRequest, body: CronCreate) -> Any:
     thread_id = parse_uuid(req.path_params["thread_id"], "thread ID")
-    return await crons.create(get_context(), scope_for(req), body, thread_id)
+    return await crons.create(get_context(), caller_for(req), body, thread_id)
 
 
 @route(
@@ -63,18 +63,18 @@ async def create_thread_cron(req: ApiRequest, body: CronCreate) -> Any:
     response=list_of(either(Cron, CronSelection)),
 )
 async def search_crons(req: ApiRequest, body: CronSearch) -> Any:
-    page = await crons.search(get_context(), scope_for(req), body)
+    page = await crons.search(get_context(), caller_for(req), body)
     return page_response(page, body.offset, body.select)
 
 
 @route("POST", "/runs/crons/count", summary="Count crons", tags=TAGS, body=CronCount, response=int)
 async def count_crons(req: ApiRequest, body: CronCount) -> Any:
-    return await crons.count(get_context(), scope_for(req), body)
+    return await crons.count(get_context(), caller_for(req), body)
 
 
 @route("GET", "/runs/crons/:cron_id", summary="Get a cron", tags=TAGS, response=Cron)
 async def get_cron(req: ApiRequest) -> Any:
-    return await crons.get(get_context(), scope_for(req), _cron_id(req))
+    return await crons.get(get_context(), caller_for(req), _cron_id(req))
 
 
 @route(
@@ -88,7 +88,7 @@ async def get_cron(req: ApiRequest) -> Any:
 )
 async def patch_cron(req: ApiRequest, body: CronPatch) -> Any:
     cron_id = _cron_id(req)
-    return await crons.update(get_context(), scope_for(req), cron_id, body, empty=not req.json())
+    return await crons.update(get_context(), caller_for(req), cron_id, body, empty=not req.json())
 
 
 @route(
@@ -99,5 +99,5 @@ async def patch_cron(req: ApiRequest, body: CronPatch) -> Any:
     responses={204: "Deleted", 404: "No such cron"},
 )
 async def delete_cron(req: ApiRequest) -> Any:
-    await crons.delete(get_context(), scope_for(req), _cron_id(req))
+    await crons.delete(get_context(), caller_for(req), _cron_id(req))
     return empty_response()

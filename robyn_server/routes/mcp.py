@@ -17,7 +17,7 @@ from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response, json_response
 from robyn_server.http.routing import Param, RouteTable
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import accepts, either, rpc_message, scope_for
+from robyn_server.routes._common import accepts, caller_for, either, rpc_message
 from robyn_server.schemas.protocols import JsonRpcAnswer
 from robyn_server.schemas.responses import ErrorResponse
 from robyn_server.services import jsonrpc, mcp
@@ -73,7 +73,7 @@ async def mcp_rpc(req: ApiRequest) -> Any:
         return empty_response(202)
     call = mcp.Call(
         ctx,
-        scope_for(req),
+        caller_for(req),
         rpc,
         protocol_version=req.header("mcp-protocol-version"),
         request_id=req.header("x-request-id"),

@@ -12,7 +12,7 @@ from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response, json_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable, list_param
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import run_headers, scope_for
+from robyn_server.routes._common import caller_for, run_headers
 from robyn_server.routes.runs import (
     ACTION,
     CANCEL_ACTIONS,
@@ -56,11 +56,11 @@ async def cancel_run(req: ApiRequest) -> Any:
     thread_id, run_id = run_path_ids(req)
     wait = parse_bool(req.query_one("wait"))
     action = _action(req)
-    ctx, scope = get_context(), scope_for(req)
+    ctx, caller = get_context(), caller_for(req)
     if not wait:
-        await runs.cancel_run(ctx, scope, thread_id, run_id, action)
+        await runs.cancel_run(ctx, caller, thread_id, run_id, action)
         return empty_response(202)
-    answer = await run_streams.cancel_and_answer(ctx, scope, thread_id, run_id, action)
+    answer = await run_streams.cancel_and_answer(ctx, caller, thread_id, run_id, action)
     return _answer(answer, run_headers(thread_id, run_id, "join"))
 
 
@@ -84,7 +84,7 @@ async def cancel_runs(req: ApiRequest, body: RunCancelMany) -> Any:
     run_ids = [parse_uuid(r, "run ID") for r in body.run_ids] if body.run_ids else None
     await runs.cancel_many(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         status=body.status,
         thread_id=thread_id,
         run_ids=run_ids,
@@ -108,7 +108,9 @@ async def join_run(req: ApiRequest) -> Any:
     thread_id, run_id = run_path_ids(req)
     # Checked first: a bad value is a 422 whatever the run's state.
     cancel = parse_bool(req.query_one("cancel_on_disconnect"))
-    answer = await run_streams.join(get_context(), scope_for(req), thread_id, run_id, cancel=cancel)
+    answer = await run_streams.join(
+        get_context(), caller_for(req), thread_id, run_id, cancel=cancel
+    )
     return _answer(answer, run_headers(thread_id, run_id, "join"))
 
 
@@ -155,7 +157,7 @@ async def join_run_stream(req: ApiRequest) -> Any:
     cancel = parse_bool(req.query_one("cancel_on_disconnect"))
     events = await run_streams.join_events(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         thread_id,
         run_id,
         accept=accept,

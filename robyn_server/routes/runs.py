@@ -20,7 +20,7 @@ from robyn_server.http.routing import (
     list_param,
 )
 from robyn_server.http.sse import json_stream_response, sse_response
-from robyn_server.routes._common import either, list_of, run_headers, scope_for
+from robyn_server.routes._common import caller_for, either, list_of, run_headers
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.responses import Run, RunSelection
 from robyn_server.schemas.runs import RunBatch, RunCreate
@@ -61,7 +61,7 @@ def _thread_id(req: ApiRequest) -> str:
 
 async def _background(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
     created = await create_run(
-        get_context(), scope_for(req), thread_id, body, request_id=req.header("x-request-id")
+        get_context(), caller_for(req), thread_id, body, request_id=req.header("x-request-id")
     )
     headers = run_headers(thread_id, created.run["run_id"], "")
     return json_response(
@@ -72,7 +72,7 @@ async def _background(req: ApiRequest, thread_id: str | None, body: RunCreate) -
 async def _stream(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
     ctx = get_context()
     created, slot = await run_streams.create_streamed(
-        ctx, scope_for(req), thread_id, body, req.header("x-request-id")
+        ctx, caller_for(req), thread_id, body, req.header("x-request-id")
     )
     events = run_streams.run_events(ctx, created, slot, with_ids=body.stream_resumable)
     return sse_response(events, run_headers(thread_id, created.run["run_id"], "stream"))
@@ -81,7 +81,7 @@ async def _stream(req: ApiRequest, thread_id: str | None, body: RunCreate) -> An
 async def _wait(req: ApiRequest, thread_id: str | None, body: RunCreate) -> Any:
     ctx = get_context()
     created, slot = await run_streams.create_streamed(
-        ctx, scope_for(req), thread_id, body, req.header("x-request-id")
+        ctx, caller_for(req), thread_id, body, req.header("x-request-id")
     )
     answer = run_streams.run_answer(ctx, created, slot)
     return json_stream_response(
@@ -185,11 +185,11 @@ async def create_run_batch(req: ApiRequest) -> Any:
         except ValidationError as exc:
             raise ValidationFailed(f"{index}: {format_validation_error(exc)}") from None
     ctx = get_context()
-    scope = scope_for(req)
+    caller = caller_for(req)
     # All or nothing: a refused item must not leave the items before it running.
     for body in bodies:
-        await check_run(ctx, scope, body, stateless=True)
-    created = [await create_run(ctx, scope, None, body) for body in bodies]
+        await check_run(ctx, caller, body, stateless=True)
+    created = [await create_run(ctx, caller, None, body) for body in bodies]
     return [runs.present(c.run) for c in created]
 
 
@@ -219,7 +219,7 @@ async def list_runs(req: ApiRequest) -> Any:
         raise ValidationFailed(f"select: unknown fields {unknown}; use {', '.join(RUN_FIELDS)}")
     found = await runs.list_runs(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         _thread_id(req),
         limit=req.query_int("limit", 10, minimum=1, maximum=MAX_OFFSET),
         offset=req.query_int("offset", 0, minimum=0, maximum=MAX_OFFSET),
@@ -231,7 +231,7 @@ async def list_runs(req: ApiRequest) -> Any:
 @route("GET", "/threads/:thread_id/runs/:run_id", summary="Get a run", tags=TAGS, response=Run)
 async def get_run(req: ApiRequest) -> Any:
     thread_id, run_id = run_path_ids(req)
-    return await runs.get_run(get_context(), scope_for(req), thread_id, run_id)
+    return await runs.get_run(get_context(), caller_for(req), thread_id, run_id)
 
 
 @route(
@@ -243,5 +243,5 @@ async def get_run(req: ApiRequest) -> Any:
 )
 async def delete_run(req: ApiRequest) -> Any:
     thread_id, run_id = run_path_ids(req)
-    await runs.delete_run(get_context(), scope_for(req), thread_id, run_id)
+    await runs.delete_run(get_context(), caller_for(req), thread_id, run_id)
     return empty_response()

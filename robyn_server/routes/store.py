@@ -7,6 +7,7 @@ from typing import Any
 from robyn_server.http.requests import ApiRequest, parse_bool
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable
+from robyn_server.routes._common import caller_for
 from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from robyn_server.schemas.responses import StoreItem, StoreNamespacesResult, StoreSearchResult
 from robyn_server.services import store
@@ -26,7 +27,7 @@ TAGS = ["Store"]
     responses={204: "Stored", 400: 'The root label is "langgraph"'},
 )
 async def put_item(req: ApiRequest, body: StorePut) -> Any:
-    await store.put(get_context(), body)
+    await store.put(get_context(), caller_for(req), body)
     return empty_response()
 
 
@@ -51,6 +52,7 @@ async def get_item(req: ApiRequest) -> Any:
     refresh = req.query_one("refresh_ttl")
     return await store.get(
         get_context(),
+        caller_for(req),
         req.query_one("namespace"),
         req.query_one("key"),
         None if refresh is None else parse_bool(refresh),
@@ -66,7 +68,7 @@ async def get_item(req: ApiRequest) -> Any:
     responses={204: "Deleted"},
 )
 async def delete_item(req: ApiRequest, body: StoreDelete) -> Any:
-    await store.delete(get_context(), body)
+    await store.delete(get_context(), caller_for(req), body)
     return empty_response()
 
 
@@ -79,7 +81,7 @@ async def delete_item(req: ApiRequest, body: StoreDelete) -> Any:
     response=StoreSearchResult,
 )
 async def search_items(req: ApiRequest, body: StoreSearch) -> Any:
-    return {"items": await store.search(get_context(), body)}
+    return {"items": await store.search(get_context(), caller_for(req), body)}
 
 
 @route(
@@ -91,4 +93,4 @@ async def search_items(req: ApiRequest, body: StoreSearch) -> Any:
     response=StoreNamespacesResult,
 )
 async def list_namespaces(req: ApiRequest, body: StoreNamespaces) -> Any:
-    return {"namespaces": await store.list_namespaces(get_context(), body)}
+    return {"namespaces": await store.list_namespaces(get_context(), caller_for(req), body)}

@@ -57,13 +57,21 @@ async def root(request: RawRequest) -> Any:
     tags=TAGS,
     responses={503: ("Starting, or the database is unreachable", Health | HealthStarting)},
     response=Health,
+    public=True,
 )
 async def health(req: ApiRequest) -> Any:
     body, healthy = await system.health(get_context())
     return json_response(body, status=200 if healthy else 503)
 
 
-@route("GET", "/info", summary="Server version and feature flags", tags=TAGS, response=Info)
+@route(
+    "GET",
+    "/info",
+    summary="Server version and feature flags",
+    tags=TAGS,
+    response=Info,
+    public=True,
+)
 async def info(req: ApiRequest) -> Any:
     return {
         "version": __version__,

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from robyn_server.errors import ValidationFailed
 from robyn_server.http.requests import ApiRequest, format_validation_error, parse_bool
 from robyn_server.http.routing import BOOLEAN, Param, RouteTable, integer_param, list_param
-from robyn_server.routes._common import either, list_of, scope_for
+from robyn_server.routes._common import caller_for, either, list_of
 from robyn_server.schemas.requests import MAX_OFFSET
 from robyn_server.schemas.state import (
     STATE_SELECT_ITEM,
@@ -54,7 +54,7 @@ def _subgraphs(req: ApiRequest) -> bool:
 async def get_state(req: ApiRequest) -> Any:
     return await thread_state.get_state(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         _thread_id(req),
         subgraphs=_subgraphs(req),
         select=req.query_all("select") or None,
@@ -72,7 +72,7 @@ async def get_state(req: ApiRequest) -> Any:
 )
 async def update_state(req: ApiRequest, body: StateUpdate) -> Any:
     thread_id = _thread_id(req)
-    return await thread_state.update_state(get_context(), scope_for(req), thread_id, body)
+    return await thread_state.update_state(get_context(), caller_for(req), thread_id, body)
 
 
 @route(
@@ -87,7 +87,7 @@ async def get_state_for_checkpoint(req: ApiRequest, body: StateAtCheckpoint) -> 
     thread_id = _thread_id(req)
     return await thread_state.get_state_for_checkpoint(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         thread_id,
         body.checkpoint,
         subgraphs=body.subgraphs,
@@ -106,7 +106,7 @@ async def get_state_for_checkpoint(req: ApiRequest, body: StateAtCheckpoint) -> 
 async def get_state_at(req: ApiRequest) -> Any:
     return await thread_state.get_state_at(
         get_context(),
-        scope_for(req),
+        caller_for(req),
         _thread_id(req),
         req.path_params["checkpoint_id"],
         subgraphs=_subgraphs(req),
@@ -124,7 +124,7 @@ async def get_state_at(req: ApiRequest) -> Any:
 )
 async def post_history(req: ApiRequest, body: HistorySearch) -> Any:
     thread_id = _thread_id(req)
-    return await thread_state.history(get_context(), scope_for(req), thread_id, body)
+    return await thread_state.history(get_context(), caller_for(req), thread_id, body)
 
 
 @route(
@@ -145,7 +145,9 @@ async def post_history(req: ApiRequest, body: HistorySearch) -> Any:
 )
 async def get_history(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
-    return await thread_state.history(get_context(), scope_for(req), thread_id, _history_query(req))
+    return await thread_state.history(
+        get_context(), caller_for(req), thread_id, _history_query(req)
+    )
 
 
 def _history_query(req: ApiRequest) -> HistorySearch:

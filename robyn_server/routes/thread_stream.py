@@ -7,7 +7,7 @@ from typing import Any
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.routing import RouteTable, list_param
 from robyn_server.http.sse import sse_response
-from robyn_server.routes._common import scope_for
+from robyn_server.routes._common import caller_for
 from robyn_server.services import thread_stream
 from robyn_server.services.context import get_context
 from robyn_server.storage.types import parse_uuid
@@ -34,6 +34,6 @@ async def join_thread_stream(req: ApiRequest) -> Any:
     # The reference reads `stream_modes`; both SDKs send `stream_mode`: accept both.
     modes = req.query_all("stream_modes") + req.query_all("stream_mode")
     events = await thread_stream.thread_events(
-        get_context(), scope_for(req), thread_id, modes, req.header("last-event-id")
+        get_context(), caller_for(req), thread_id, modes, req.header("last-event-id")
     )
     return sse_response(events, {"content-location": f"/threads/{thread_id}/stream"})

@@ -7,7 +7,7 @@ from typing import Any
 from robyn_server.http.requests import ApiRequest
 from robyn_server.http.responses import empty_response
 from robyn_server.http.routing import RouteTable, list_param
-from robyn_server.routes._common import either, list_of, page_response, scope_for
+from robyn_server.routes._common import caller_for, either, list_of, page_response
 from robyn_server.schemas.requests import (
     ThreadCount,
     ThreadCreate,
@@ -43,7 +43,7 @@ def _thread_id(req: ApiRequest) -> str:
     response=Thread,
 )
 async def create_thread(req: ApiRequest, body: ThreadCreate) -> Any:
-    return await threads.create(get_context(), scope_for(req), body)
+    return await threads.create(get_context(), caller_for(req), body)
 
 
 @route(
@@ -55,7 +55,7 @@ async def create_thread(req: ApiRequest, body: ThreadCreate) -> Any:
     response=list_of(either(Thread, ThreadSelection)),
 )
 async def search_threads(req: ApiRequest, body: ThreadSearch) -> Any:
-    page = await threads.search(get_context(), scope_for(req), body)
+    page = await threads.search(get_context(), caller_for(req), body)
     select: list[str] | None = list(body.select) if body.select else None
     if select and body.extract:
         select.append("extracted")
@@ -64,7 +64,7 @@ async def search_threads(req: ApiRequest, body: ThreadSearch) -> Any:
 
 @route("POST", "/threads/count", summary="Count threads", tags=TAGS, body=ThreadCount, response=int)
 async def count_threads(req: ApiRequest, body: ThreadCount) -> Any:
-    return await threads.count(get_context(), scope_for(req), body)
+    return await threads.count(get_context(), caller_for(req), body)
 
 
 @route(
@@ -76,7 +76,7 @@ async def count_threads(req: ApiRequest, body: ThreadCount) -> Any:
     response=PruneResult,
 )
 async def prune_threads(req: ApiRequest, body: ThreadPrune) -> Any:
-    pruned = await threads.prune(get_context(), scope_for(req), body)
+    pruned = await threads.prune(get_context(), caller_for(req), body)
     return {"pruned_count": pruned}
 
 
@@ -91,7 +91,9 @@ async def prune_threads(req: ApiRequest, body: ThreadPrune) -> Any:
 async def get_thread(req: ApiRequest) -> Any:
     thread_id = _thread_id(req)
     include = {part.strip() for v in req.query_all("include") for part in v.split(",")}
-    return await threads.get(get_context(), scope_for(req), thread_id, include_ttl="ttl" in include)
+    return await threads.get(
+        get_context(), caller_for(req), thread_id, include_ttl="ttl" in include
+    )
 
 
 @route(
@@ -105,7 +107,7 @@ async def get_thread(req: ApiRequest) -> Any:
 )
 async def patch_thread(req: ApiRequest, body: ThreadPatch) -> Any:
     thread_id = _thread_id(req)
-    thread = await threads.update(get_context(), scope_for(req), thread_id, body)
+    thread = await threads.update(get_context(), caller_for(req), thread_id, body)
     if "return=minimal" in (req.header("prefer") or "").replace(" ", ""):
         return empty_response()
     return thread
@@ -119,7 +121,7 @@ async def patch_thread(req: ApiRequest, body: ThreadPatch) -> Any:
     responses={204: "Deleted"},
 )
 async def delete_thread(req: ApiRequest) -> Any:
-    await threads.delete(get_context(), scope_for(req), _thread_id(req))
+    await threads.delete(get_context(), caller_for(req), _thread_id(req))
     return empty_response()
 
 
@@ -133,4 +135,4 @@ async def delete_thread(req: ApiRequest) -> Any:
     response=Thread,
 )
 async def copy_thread(req: ApiRequest) -> Any:
-    return await threads.copy(get_context(), scope_for(req), _thread_id(req))
+    return await threads.copy(get_context(), caller_for(req), _thread_id(req))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.checkpoints import delete_thread_checkpoints
 from robyn_server.engine.secrets import keep_redacted, redact
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -19,13 +20,13 @@ from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
     clean_config,
     clean_metadata,
+    handled_metadata,
     strip_keys,
 )
 from robyn_server.services.context import AppContext
 from robyn_server.storage.types import (
     ANONYMOUS,
     Page,
-    Scope,
     StorageConflict,
     new_uuid4,
     parse_uuid,
@@ -74,12 +75,25 @@ def resolve_id(ctx: AppContext, value: str) -> str:
     return parse_uuid(value, "assistant ID")
 
 
-async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[str, Any]:
+async def create(ctx: AppContext, caller: Caller, body: AssistantCreate) -> dict[str, Any]:
     _require_graph(ctx, body.graph_id)
     assistant_id = (
         parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else new_uuid4()
     )
     config, context = _mirror(body.config, body.context)
+    value: dict[str, Any] = {
+        "assistant_id": assistant_id,
+        "graph_id": body.graph_id,
+        "config": config,
+        "context": context,
+        "metadata": clean_metadata(body.metadata),
+        "if_exists": body.if_exists,
+        "name": body.name or "Untitled",
+        "description": body.description,
+    }
+    # The handler may stamp metadata (its owner, usually); its filter decides whether an
+    # existing assistant is returned for if_exists="do_nothing".
+    scope = await caller.scope("assistants", "create", value)
     try:
         created = await ctx.storage.assistant_create(
             scope,
@@ -87,7 +101,7 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
             graph_id=body.graph_id,
             config=config,
             context=context,
-            metadata=clean_metadata(body.metadata),
+            metadata=(handled_metadata(value) or {}),
             name=body.name or "Untitled",
             description=body.description,
             if_exists=body.if_exists,
@@ -97,24 +111,52 @@ async def create(ctx: AppContext, scope: Scope, body: AssistantCreate) -> dict[s
     return present(created)
 
 
-async def load(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
+async def load(ctx: AppContext, caller: Caller, assistant_id: str) -> dict[str, Any]:
     """The stored assistant, secrets included: for the server's own use, never for output."""
+    scope = await caller.scope("assistants", "read", {"assistant_id": assistant_id})
     assistant = await ctx.storage.assistant_get(scope, assistant_id)
     if assistant is None:
         raise NotFound("Not Found")  # the reference's exact answer to a miss
     return assistant
 
 
-async def get(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
-    return present(await load(ctx, scope, assistant_id))
+def is_system_assistant(ctx: AppContext, assistant_id: str) -> bool:
+    """Whether the id is a loaded graph's own assistant (the one the server creates)."""
+    return any(system_assistant_id(graph_id) == assistant_id for graph_id in ctx.registry.ids())
+
+
+async def runnable(ctx: AppContext, caller: Caller, assistant_id: str) -> dict[str, Any] | None:
+    """The assistant a run (a cron, an A2A or MCP call) may use: one the caller can read
+    (`assistants.read`), or a graph's system assistant, which is the graph itself and
+    holds nobody's data, so any caller allowed to create the run may use it."""
+    if is_system_assistant(ctx, assistant_id):
+        return await ctx.storage.assistant_get(ANONYMOUS, assistant_id)
+    scope = await caller.scope("assistants", "read", {"assistant_id": assistant_id})
+    return await ctx.storage.assistant_get(scope, assistant_id)
+
+
+async def get(ctx: AppContext, caller: Caller, assistant_id: str) -> dict[str, Any]:
+    return present(await load(ctx, caller, assistant_id))
 
 
 async def update(
-    ctx: AppContext, scope: Scope, assistant_id: str, body: AssistantPatch
+    ctx: AppContext, caller: Caller, assistant_id: str, body: AssistantPatch
 ) -> dict[str, Any]:
     if body.graph_id is not None:
         _require_graph(ctx, body.graph_id)
-    current = await load(ctx, scope, assistant_id)
+    value: dict[str, Any] = {
+        "assistant_id": assistant_id,
+        "graph_id": body.graph_id,
+        "config": body.config,
+        "context": body.context,
+        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+        "name": body.name,
+        "description": body.description,
+    }
+    scope = await caller.scope("assistants", "update", value)
+    current = await ctx.storage.assistant_get(scope, assistant_id)
+    if current is None:
+        raise NotFound("Not Found")
     # A non-empty config replaces the current one; a given context replaces too, and the
     # two stay mirrored through config.configurable.
     config = clean_config(body.config) if body.config else None
@@ -131,13 +173,14 @@ async def update(
     # A client that read the assistant back sends its secrets as "***": keep the stored ones.
     config = keep_redacted(config, current["config"])
     context = keep_redacted(context, current.get("context"))
+    metadata = handled_metadata(value)
     updated = await ctx.storage.assistant_update(
         scope,
         assistant_id,
         graph_id=body.graph_id,
         config=config,
         context=context,
-        metadata=None if body.metadata is None else clean_metadata(body.metadata),
+        metadata=metadata,
         name=body.name,
         description=body.description,
     )
@@ -146,9 +189,14 @@ async def update(
     return present(updated)
 
 
-async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_threads: bool) -> None:
+async def delete(ctx: AppContext, caller: Caller, assistant_id: str, delete_threads: bool) -> None:
+    scope = await caller.scope("assistants", "delete", {"assistant_id": assistant_id})
+    thread_scope = None
+    if delete_threads:
+        # Its threads go only as far as the caller may delete threads.
+        thread_scope = await caller.scope("threads", "delete", {"assistant_id": assistant_id})
     thread_ids = await ctx.storage.assistant_delete(
-        scope, assistant_id, delete_threads=delete_threads
+        scope, assistant_id, delete_threads=delete_threads, thread_scope=thread_scope
     )
     if thread_ids is None:
         raise not_found(assistant_id)
@@ -157,9 +205,15 @@ async def delete(ctx: AppContext, scope: Scope, assistant_id: str, delete_thread
     await delete_thread_checkpoints(ctx.checkpointer, thread_ids)
 
 
-async def search(ctx: AppContext, scope: Scope, body: AssistantSearch) -> Page:
+def _search_value(body: AssistantCount) -> dict[str, Any]:
+    return {"graph_id": body.graph_id, "metadata": body.metadata, "name": body.name}
+
+
+async def search(ctx: AppContext, caller: Caller, body: AssistantSearch) -> Page:
     if body.graph_id is not None:
         _require_graph(ctx, body.graph_id)
+    value = {**_search_value(body), "limit": body.limit, "offset": body.offset}
+    scope = await caller.scope("assistants", "search", value)
     page = await ctx.storage.assistant_search(
         scope,
         metadata=body.metadata,
@@ -173,9 +227,10 @@ async def search(ctx: AppContext, scope: Scope, body: AssistantSearch) -> Page:
     return replace(page, items=[present(item) for item in page.items])
 
 
-async def count(ctx: AppContext, scope: Scope, body: AssistantCount) -> int:
+async def count(ctx: AppContext, caller: Caller, body: AssistantCount) -> int:
     if body.graph_id is not None:
         _require_graph(ctx, body.graph_id)
+    scope = await caller.scope("assistants", "search", _search_value(body))
     return await ctx.storage.assistant_count(
         scope, metadata=body.metadata, graph_id=body.graph_id, name=body.name
     )
@@ -183,12 +238,13 @@ async def count(ctx: AppContext, scope: Scope, body: AssistantCount) -> int:
 
 async def versions(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     assistant_id: str,
     metadata: dict[str, Any] | None,
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
+    scope = await caller.scope("assistants", "read", {"assistant_id": assistant_id})
     rows = await ctx.storage.assistant_versions(
         scope, assistant_id, metadata=metadata, limit=limit, offset=offset
     )
@@ -198,36 +254,39 @@ async def versions(
 
 
 async def set_latest(
-    ctx: AppContext, scope: Scope, assistant_id: str, version: int
+    ctx: AppContext, caller: Caller, assistant_id: str, version: int
 ) -> dict[str, Any]:
+    value: dict[str, Any] = {"assistant_id": assistant_id, "version": version}
+    scope = await caller.scope("assistants", "update", value)
     assistant = await ctx.storage.assistant_set_latest(scope, assistant_id, version)
     if assistant is None:
-        await get(ctx, scope, assistant_id)
+        if await ctx.storage.assistant_get(scope, assistant_id) is None:
+            raise NotFound("Not Found")
         raise NotFound(f"Version {version} not found for assistant {assistant_id}")
     return present(assistant)
 
 
-async def graph_of(ctx: AppContext, scope: Scope, assistant_id: str) -> str:
-    return (await load(ctx, scope, assistant_id))["graph_id"]
+async def graph_of(ctx: AppContext, caller: Caller, assistant_id: str) -> str:
+    return (await load(ctx, caller, assistant_id))["graph_id"]
 
 
-async def draw(ctx: AppContext, scope: Scope, assistant_id: str, xray: bool | int) -> dict:
-    graph_id = await graph_of(ctx, scope, assistant_id)
+async def draw(ctx: AppContext, caller: Caller, assistant_id: str, xray: bool | int) -> dict:
+    graph_id = await graph_of(ctx, caller, assistant_id)
     try:
         return await ctx.registry.draw(graph_id, xray)
     except ValueError as exc:
         raise ValidationFailed(f"Graph '{graph_id}' cannot be drawn: {exc}") from None
 
 
-async def schemas(ctx: AppContext, scope: Scope, assistant_id: str) -> dict[str, Any]:
-    graph_id = await graph_of(ctx, scope, assistant_id)
+async def schemas(ctx: AppContext, caller: Caller, assistant_id: str) -> dict[str, Any]:
+    graph_id = await graph_of(ctx, caller, assistant_id)
     return {"graph_id": graph_id, **await ctx.registry.schemas(graph_id)}
 
 
 async def subgraphs(
-    ctx: AppContext, scope: Scope, assistant_id: str, namespace: str | None, recurse: bool
+    ctx: AppContext, caller: Caller, assistant_id: str, namespace: str | None, recurse: bool
 ) -> dict[str, Any]:
-    graph_id = await graph_of(ctx, scope, assistant_id)
+    graph_id = await graph_of(ctx, caller, assistant_id)
     return await ctx.registry.subgraphs(graph_id, namespace, recurse)
 
 

@@ -7,9 +7,13 @@ caller's `user_id` reaches the graph as sent (see `run_user_id`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from robyn_server.storage.types import Scope
+from robyn_server.auth.caller import Caller
+from robyn_server.auth.policy import AuthHandlerError
+
+logger = logging.getLogger("robyn_server.auth")
 
 RESERVED_CONFIGURABLE_KEYS = frozenset(
     {
@@ -38,6 +42,18 @@ def clean_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return strip_keys(metadata, RESERVED_METADATA_KEYS)
 
 
+def handled_metadata(value: dict[str, Any]) -> dict[str, Any] | None:
+    """`value["metadata"]` once an auth handler has seen `value` (it may have stamped
+    it), without the keys the server owns. Anything but a dict there is a broken handler."""
+    metadata = value.get("metadata")
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        logger.error("An auth handler left value['metadata'] a %s", type(metadata).__name__)
+        raise AuthHandlerError()
+    return clean_metadata(metadata)
+
+
 def clean_config(config: dict[str, Any] | None) -> dict[str, Any]:
     """A copy of `config` without reserved configurable keys."""
     config = dict(config or {})
@@ -46,23 +62,13 @@ def clean_config(config: dict[str, Any] | None) -> dict[str, Any]:
     return config
 
 
-def run_user_id(scope: Scope, configurable: dict[str, Any]) -> Any:
+def run_user_id(caller: Caller, configurable: dict[str, Any]) -> Any:
     """The `user_id` a run's graph sees.
 
     An authenticated caller is who the graph acts for, whatever the client sends. An
-    anonymous caller (`scope.owner is None`: the server has no auth) keeps the `user_id`
-    it sent, so graphs that key memory by it work; "" when it sent none. Both as the
-    reference server does.
+    anonymous caller (the server has no auth) keeps the `user_id` it sent, so graphs
+    that key memory by it work; "" when it sent none. Both as the reference server does.
     """
-    if scope.owner is not None:
-        return scope.owner
+    if caller.identity is not None:
+        return caller.identity
     return configurable.get("user_id", "")
-
-
-def auth_keys(scope: Scope) -> dict[str, Any]:
-    """The auth keys every run's configurable carries (the reference sets all three)."""
-    return {
-        "langgraph_auth_user": None,  # the user object, once auth exists
-        "langgraph_auth_user_id": scope.owner or "",
-        "langgraph_auth_permissions": [],
-    }

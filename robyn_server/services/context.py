@@ -16,6 +16,7 @@ from typing import Protocol
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
+from robyn_server.auth.policy import AuthPolicy
 from robyn_server.config import Settings
 from robyn_server.engine.broker import Broker
 from robyn_server.engine.engine import RunEngine
@@ -44,6 +45,8 @@ class AppContext:
     engine: RunEngine | None = None
     # Called once the server can take requests (the supervisor waits for it).
     on_ready: Callable[[], None] | None = None
+    # The auth handlers every request goes through; None: every caller is anonymous.
+    auth: AuthPolicy | None = None
 
     @property
     def broker(self) -> Broker | None:

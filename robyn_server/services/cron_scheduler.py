@@ -25,12 +25,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from robyn_server.auth.caller import ANONYMOUS_CALLER, Caller
+from robyn_server.auth.users import user_of
 from robyn_server.errors import ApiError
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_schedule import check_timezone, next_run
 from robyn_server.services.crons import tick_run
 from robyn_server.services.run_create import create_run
-from robyn_server.storage.types import CronTick, CronTickTaken, Scope, utcnow
+from robyn_server.storage.types import ANONYMOUS, CronTick, CronTickTaken, utcnow
 
 logger = logging.getLogger("robyn_server.crons")
 
@@ -135,18 +137,17 @@ class CronScheduler:
         """Claim one tick of `cron`, creating its run: CREATED, TAKEN (by another server, or
         refused and skipped) or FAILED (the database failed; the tick is still due)."""
         cron_id, due = cron["cron_id"], cron["next_run_date"]
-        scope = Scope(cron["user_id"] or None)
         try:
             zone = check_timezone(cron["timezone"])
         except ApiError as exc:
             # Its zone left the time zone database since it was created.
             logger.error("Cron %s disabled: %s", cron_id, exc.detail)
-            await self._ctx.storage.cron_update(scope, cron_id, enabled=False)
+            await self._ctx.storage.cron_update(ANONYMOUS, cron_id, enabled=False)
             return TAKEN
         tick = CronTick(cron_id, due, next_run(cron["schedule"], zone, max(now, due)), now)
         try:
             created = await create_run(
-                self._ctx, scope, cron["thread_id"], tick_run(cron), cron_tick=tick
+                self._ctx, self.runs_as(cron), cron["thread_id"], tick_run(cron), cron_tick=tick
             )
         except CronTickTaken:
             return TAKEN  # claimed by another server, or mid-claim there
@@ -162,6 +163,15 @@ class CronScheduler:
             return TAKEN
         logger.info("Cron %s: run %s for tick %s", cron_id, created.run["run_id"], due.isoformat())
         return CREATED
+
+    def runs_as(self, cron: dict[str, Any]) -> Caller:
+        """Who a cron's runs run as: with auth, the user who created it, whose auth
+        handlers decide again at every tick (a cron without one, made before auth was
+        turned on, is refused and its ticks skipped); without auth, nobody."""
+        policy = self._ctx.auth
+        if policy is None:
+            return ANONYMOUS_CALLER
+        return Caller(user_of(cron.get("run_as")), policy)
 
     async def _skip(self, tick: CronTick) -> None:
         try:

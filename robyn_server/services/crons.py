@@ -13,16 +13,23 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.secrets import drop_secrets
 from robyn_server.errors import BadRequest, NotFound, ValidationFailed
 from robyn_server.schemas.crons import CronCount, CronCreate, CronPatch, CronSearch
 from robyn_server.schemas.runs import RunCreate, RunFields
 from robyn_server.services import assistants
-from robyn_server.services.config_keys import clean_metadata
+from robyn_server.services.config_keys import (
+    RESERVED_CONFIGURABLE_KEYS,
+    clean_config,
+    clean_metadata,
+    handled_metadata,
+    strip_keys,
+)
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_schedule import check_schedule, check_timezone, next_run
 from robyn_server.services.run_create import check_run
-from robyn_server.storage.types import Page, Scope, parse_uuid, utcnow
+from robyn_server.storage.types import ANONYMOUS, Page, parse_uuid, utcnow
 
 EMPTY_PATCH = "Request body cannot be empty"
 THREAD_NOT_FOUND = (
@@ -48,6 +55,11 @@ def _payload_part(body: CronCreate | CronPatch, cron_id: str) -> dict[str, Any]:
     """The fields the client sent, as stored in the payload: without secrets or the
     metadata keys the server owns, and with `config.configurable.cron_id` set."""
     part = body.model_dump(mode="json", exclude_unset=True)
+    # The server's own keys (the auth user's among them) are never taken from a client.
+    if isinstance(part.get("config"), dict):
+        part["config"] = clean_config(part["config"])
+    if isinstance(part.get("context"), dict):
+        part["context"] = strip_keys(part["context"], RESERVED_CONFIGURABLE_KEYS)
     for key in ("config", "context"):
         if isinstance(part.get(key), dict):
             part[key] = drop_secrets(part[key])
@@ -60,14 +72,14 @@ def _payload_part(body: CronCreate | CronPatch, cron_id: str) -> dict[str, Any]:
     return part
 
 
-async def _assistant_id(ctx: AppContext, scope: Scope, value: str) -> str:
-    """The cron's assistant: a UUID or a graph's id (its system assistant), visible to
-    `scope`. Anything else is a 404, as on the reference."""
+async def _assistant_id(ctx: AppContext, caller: Caller, value: str) -> str:
+    """The cron's assistant: a UUID or a graph's id (its system assistant), one its runs
+    may use (`assistants.runnable`). Anything else is a 404, as on the reference."""
     try:
         assistant_id = assistants.resolve_id(ctx, value)
     except ValidationFailed:
         assistant_id = None
-    if assistant_id is None or await ctx.storage.assistant_get(scope, assistant_id) is None:
+    if assistant_id is None or await assistants.runnable(ctx, caller, assistant_id) is None:
         raise NotFound(f"Assistant '{value}' not found")
     return assistant_id
 
@@ -97,45 +109,63 @@ def tick_run(cron: dict[str, Any]) -> RunCreate:
     return RunCreate.model_validate(fields)
 
 
-async def _check_runs(ctx: AppContext, scope: Scope, cron: dict[str, Any]) -> None:
+async def _check_runs(ctx: AppContext, caller: Caller, cron: dict[str, Any]) -> None:
     """Refuse now whatever would make every tick's run fail (a bad webhook, config
     plus context, a graph that is not loaded), with the checks every run goes through."""
-    await check_run(ctx, scope, tick_run(cron), stateless=cron["thread_id"] is None)
+    await check_run(ctx, caller, tick_run(cron), stateless=cron["thread_id"] is None)
 
 
 async def create(
-    ctx: AppContext, scope: Scope, body: CronCreate, thread_id: str | None = None
+    ctx: AppContext, caller: Caller, body: CronCreate, thread_id: str | None = None
 ) -> dict[str, Any]:
+    """Create a cron. Its runs will run as `caller` (stored with it as `run_as`)."""
     schedule = check_schedule(body.schedule)
     zone = check_timezone(body.timezone)
-    assistant_id = await _assistant_id(ctx, scope, body.assistant_id)
-    if thread_id is not None and await ctx.storage.thread_get(scope, thread_id) is None:
-        raise NotFound(THREAD_NOT_FOUND.format(thread_id=thread_id))
+    assistant_id = await _assistant_id(ctx, caller, body.assistant_id)
+    thread_scope = ANONYMOUS
+    if thread_id is not None:
+        thread_scope = await caller.scope("threads", "read", {"thread_id": thread_id})
+        if await ctx.storage.thread_get(thread_scope, thread_id) is None:
+            raise NotFound(THREAD_NOT_FOUND.format(thread_id=thread_id))
     cron_id = str(uuid7())
+    payload = {**_payload_part(body, cron_id), "assistant_id": assistant_id}
+    value: dict[str, Any] = {
+        "cron_id": cron_id,
+        "thread_id": thread_id,
+        "assistant_id": assistant_id,
+        "payload": payload,
+        "schedule": schedule,
+        "user_id": caller.identity,
+        "end_time": _utc(body.end_time),
+        "metadata": clean_metadata(body.metadata),
+    }
+    await caller.scope("crons", "create", value)  # may stamp the cron's metadata
     fields: dict[str, Any] = {
         "cron_id": cron_id,
         "assistant_id": assistant_id,
         "thread_id": thread_id,
-        "payload": {**_payload_part(body, cron_id), "assistant_id": assistant_id},
-        "metadata": clean_metadata(body.metadata),
+        "payload": payload,
+        "metadata": (handled_metadata(value) or {}),
         "on_run_completed": (body.on_run_completed or "delete") if thread_id is None else None,
     }
-    await _check_runs(ctx, scope, fields)
+    await _check_runs(ctx, caller, fields)
     cron = await ctx.storage.cron_create(
-        scope,
+        thread_scope,
         **fields,
         schedule=schedule,
         timezone=body.timezone,
         end_time=_utc(body.end_time),
         enabled=body.enabled,
         next_run_date=next_run(schedule, zone, utcnow()),
+        run_as=None if caller.user is None else dict(caller.user),
     )
     if cron is None:  # deleted meanwhile
         raise NotFound(f"Assistant '{body.assistant_id}' not found")
     return cron
 
 
-async def get(ctx: AppContext, scope: Scope, cron_id: str) -> dict[str, Any]:
+async def get(ctx: AppContext, caller: Caller, cron_id: str) -> dict[str, Any]:
+    scope = await caller.scope("crons", "read", {"cron_id": cron_id})
     cron = await ctx.storage.cron_get(scope, cron_id)
     if cron is None:
         raise cron_not_found(cron_id)
@@ -143,18 +173,27 @@ async def get(ctx: AppContext, scope: Scope, cron_id: str) -> dict[str, Any]:
 
 
 async def update(
-    ctx: AppContext, scope: Scope, cron_id: str, body: CronPatch, *, empty: bool = False
+    ctx: AppContext, caller: Caller, cron_id: str, body: CronPatch, *, empty: bool = False
 ) -> dict[str, Any]:
     """Change a cron. `empty`: the request had no body at all, or `{}` (a 400)."""
     if empty:
         raise BadRequest(EMPTY_PATCH)
-    current = await get(ctx, scope, cron_id)
+    value: dict[str, Any] = {
+        "cron_id": cron_id,
+        "payload": _payload_part(body, cron_id),
+        "schedule": body.schedule,
+        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+    }
+    scope = await caller.scope("crons", "update", value)
+    current = await ctx.storage.cron_get(scope, cron_id)
+    if current is None:
+        raise cron_not_found(cron_id)
     sent = body.model_fields_set
     if not sent:
         return current  # only fields this server does not know
     payload = _payload_part(body, current["cron_id"])
     # The runs to come are checked as at creation, with the payload they will have.
-    await _check_runs(ctx, scope, {**current, "payload": {**current["payload"], **payload}})
+    await _check_runs(ctx, caller, {**current, "payload": {**current["payload"], **payload}})
     schedule = check_schedule(body.schedule) if body.schedule is not None else None
     timezone = body.timezone if "timezone" in sent else current["timezone"]
     zone = check_timezone(timezone)
@@ -171,8 +210,8 @@ async def update(
         changes["timezone"] = timezone
     if "end_time" in sent:
         changes["end_time"] = _utc(body.end_time)
-    if body.metadata is not None:
-        changes["metadata"] = clean_metadata(body.metadata)
+    if (metadata := handled_metadata(value)) is not None:
+        changes["metadata"] = metadata
     if current["thread_id"] is None and body.on_run_completed is not None:
         changes["on_run_completed"] = body.on_run_completed
     updated = await ctx.storage.cron_update(
@@ -188,7 +227,8 @@ async def update(
     return updated
 
 
-async def delete(ctx: AppContext, scope: Scope, cron_id: str) -> None:
+async def delete(ctx: AppContext, caller: Caller, cron_id: str) -> None:
+    scope = await caller.scope("crons", "delete", {"cron_id": cron_id})
     if not await ctx.storage.cron_delete(scope, cron_id):
         raise cron_not_found(cron_id)
 
@@ -204,10 +244,13 @@ def _filters(body: CronCount) -> dict[str, Any]:
     }
 
 
-async def search(ctx: AppContext, scope: Scope, body: CronSearch) -> Page:
+async def search(ctx: AppContext, caller: Caller, body: CronSearch) -> Page:
+    filters = _filters(body)
+    value = {**filters, "limit": body.limit, "offset": body.offset}
+    scope = await caller.scope("crons", "search", value)
     return await ctx.storage.cron_search(
         scope,
-        **_filters(body),
+        **filters,
         sort_by=body.sort_by,
         sort_order=body.sort_order,
         limit=body.limit,
@@ -215,5 +258,7 @@ async def search(ctx: AppContext, scope: Scope, body: CronSearch) -> Page:
     )
 
 
-async def count(ctx: AppContext, scope: Scope, body: CronCount) -> int:
-    return await ctx.storage.cron_count(scope, **_filters(body))
+async def count(ctx: AppContext, caller: Caller, body: CronCount) -> int:
+    filters = _filters(body)
+    scope = await caller.scope("crons", "search", dict(filters))
+    return await ctx.storage.cron_count(scope, **filters)

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from robyn_server import __version__
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import Event, RunChannel
 from robyn_server.errors import ApiError, NotFound, ServiceUnavailable
+from robyn_server.graphs.registry import system_assistant_id
 from robyn_server.schemas.runs import RunCreate
 from robyn_server.serialization import dumps
 from robyn_server.services import jsonrpc, run_streams
 from robyn_server.services.context import AppContext
 from robyn_server.services.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, RpcRequest
-from robyn_server.storage.types import Scope
+from robyn_server.storage.types import ANONYMOUS
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST = PROTOCOL_VERSIONS[-1]
@@ -51,7 +53,7 @@ def enabled(ctx: AppContext) -> None:
 @dataclass(slots=True)
 class Call:
     ctx: AppContext
-    scope: Scope
+    caller: Caller
     rpc: RpcRequest
     # The client's MCP-Protocol-Version header (None: not sent).
     protocol_version: str | None = None
@@ -64,25 +66,44 @@ def tool_name(name: str) -> str:
     return _NOT_ALLOWED.sub("_", name)[:128] or "assistant"
 
 
-async def _named_assistants(ctx: AppContext, scope: Scope) -> list[tuple[str, dict[str, Any]]]:
-    """(tool name, assistant) for every assistant the caller may see, oldest first. A
-    name already taken gets the assistant's id as a suffix, so every name is unique."""
-    named: list[tuple[str, dict[str, Any]]] = []
-    taken: set[str] = set()
+async def _assistants(ctx: AppContext, caller: Caller) -> list[dict[str, Any]]:
+    """The assistants the caller may run, oldest first: those `assistants.search` lets
+    them see, and the graphs' system assistants, which anyone may run (see
+    `assistants.runnable`)."""
+    value = {"graph_id": None, "metadata": None, "limit": PAGE_SIZE, "offset": 0}
+    scope = await caller.scope("assistants", "search", value)
+    found: list[dict[str, Any]] = []
     offset = 0
     while offset < MAX_ASSISTANTS:
         page = await ctx.storage.assistant_search(
             scope, sort_by="created_at", sort_order="asc", limit=PAGE_SIZE, offset=offset
         )
-        for assistant in page.items:
-            name = tool_name(assistant.get("name") or assistant["graph_id"])
-            if name in taken:
-                name = f"{name[:119]}_{str(assistant['assistant_id'])[:8]}"
-            taken.add(name)
-            named.append((name, assistant))
+        found += page.items
         if page.next_offset is None:
             break
         offset = page.next_offset
+    if scope is ANONYMOUS:
+        return found
+    seen = {a["assistant_id"] for a in found}
+    for graph_id in ctx.registry.ids():
+        assistant_id = system_assistant_id(graph_id)
+        if assistant_id not in seen:
+            system = await ctx.storage.assistant_get(ANONYMOUS, assistant_id)
+            found += [system] if system is not None else []
+    return sorted(found, key=lambda a: (a["created_at"], a["assistant_id"]))
+
+
+async def _named_assistants(ctx: AppContext, caller: Caller) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, assistant) for every assistant the caller may run, oldest first. A
+    name already taken gets the assistant's id as a suffix, so every name is unique."""
+    named: list[tuple[str, dict[str, Any]]] = []
+    taken: set[str] = set()
+    for assistant in await _assistants(ctx, caller):
+        name = tool_name(assistant.get("name") or assistant["graph_id"])
+        if name in taken:
+            name = f"{name[:119]}_{str(assistant['assistant_id'])[:8]}"
+        taken.add(name)
+        named.append((name, assistant))
     return named
 
 
@@ -120,7 +141,7 @@ async def list_tools(call: Call) -> dict[str, Any]:
     start = int(cursor or 0)
     named = [
         (name, assistant)
-        for name, assistant in await _named_assistants(call.ctx, call.scope)
+        for name, assistant in await _named_assistants(call.ctx, call.caller)
         if assistant["graph_id"] in call.ctx.registry
     ]
     page = named[start : start + PAGE_SIZE]
@@ -176,7 +197,7 @@ async def call_tool(call: Call) -> dict[str, Any] | AsyncIterator[bytes]:
         arguments = {}
     if not isinstance(arguments, dict):
         raise RpcError(INVALID_PARAMS, "Invalid arguments: must be an object")
-    matches = [a for n, a in await _named_assistants(call.ctx, call.scope) if n == name]
+    matches = [a for n, a in await _named_assistants(call.ctx, call.caller) if n == name]
     if len(matches) != 1:
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     context = params.get("context")
@@ -190,7 +211,7 @@ async def call_tool(call: Call) -> dict[str, Any] | AsyncIterator[bytes]:
     )
     try:
         created, slot = await run_streams.create_streamed(
-            call.ctx, call.scope, None, body, call.request_id
+            call.ctx, call.caller, None, body, call.request_id
         )
     except ServiceUnavailable:
         raise

@@ -14,22 +14,23 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.graph_input import build_input
 from robyn_server.engine.secrets import split_secrets
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.graphs.registry import system_assistant_id
 from robyn_server.schemas.runs import RunCreate
-from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT
+from robyn_server.services.assistants import BOTH_CONFIGURABLE_AND_CONTEXT, runnable
 from robyn_server.services.config_keys import (
     RESERVED_CONFIGURABLE_KEYS,
-    auth_keys,
     clean_config,
     clean_metadata,
+    handled_metadata,
     run_user_id,
     strip_keys,
 )
 from robyn_server.services.context import AppContext
-from robyn_server.storage.types import CronTick, Scope, ThreadBusy, canonical_uuid, utcnow
+from robyn_server.storage.types import CronTick, ThreadBusy, canonical_uuid, utcnow
 
 NOT_FOUND = "Thread or assistant not found."
 BUSY = (
@@ -133,7 +134,7 @@ class CheckedRun:
 
 
 async def check_run(
-    ctx: AppContext, scope: Scope, body: RunCreate, *, stateless: bool
+    ctx: AppContext, caller: Caller, body: RunCreate, *, stateless: bool
 ) -> CheckedRun:
     """Everything in a run body that can be refused, checked without writing anything
     (a batch checks all its bodies before creating any run)."""
@@ -153,7 +154,7 @@ async def check_run(
     if body.webhook is not None and ctx.engine is not None:
         await ctx.engine.validate_webhook(body.webhook)
 
-    assistant = await ctx.storage.assistant_get(scope, assistant_id)
+    assistant = await runnable(ctx, caller, assistant_id)
     if assistant is None:
         raise NotFound(NOT_FOUND)
     graph_id = assistant["graph_id"]
@@ -164,7 +165,7 @@ async def check_run(
 
 async def create_run(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     thread_id: str | None,
     body: RunCreate,
     *,
@@ -175,10 +176,38 @@ async def create_run(
     temporary thread. With `cron_tick`, the run is that cron tick's: the tick is claimed
     with the run, or `CronTickTaken` is raised and nothing is created."""
     stateless = thread_id is None
-    checked = await check_run(ctx, scope, body, stateless=stateless)
+    checked = await check_run(ctx, caller, body, stateless=stateless)
     command, assistant = checked.command, checked.assistant
     assistant_id, checkpoint_keys = checked.assistant_id, checked.checkpoint_keys
     graph_id = assistant["graph_id"]
+
+    run_id = str(uuid7())
+    config, settings = _merged_config(assistant, body)
+    config["configurable"] = settings
+    # Keys and tokens leave the config here: everything stored below (run kwargs, thread
+    # config, metadata, checkpoints) is built from the cleaned copies.
+    config, context, secret_values = split_secrets(config, dict(settings))
+    user_configurable = dict(config["configurable"])
+    request_metadata = {
+        **clean_metadata(config.get("metadata")),
+        **clean_metadata(body.metadata),
+    }
+    # The handler may stamp the metadata (which a thread this run creates gets too),
+    # and its filter decides which existing thread the run may go to.
+    value: dict[str, Any] = {
+        "thread_id": thread_id,
+        "assistant_id": assistant_id,
+        "run_id": run_id,
+        "status": "pending",
+        "metadata": request_metadata,
+        "prevent_insert_if_inflight": body.multitask_strategy == "reject",
+        "multitask_strategy": body.multitask_strategy,
+        "if_not_exists": "create" if stateless else body.if_not_exists,
+        "after_seconds": body.after_seconds or 0,
+        "kwargs": {"input": body.input, "command": command, "config": config, "context": context},
+    }
+    scope = await caller.scope("threads", "create_run", value)
+    request_metadata = handled_metadata(value) or {}
 
     existing_thread: dict[str, Any] | None = None
     if thread_id is None:
@@ -188,21 +217,9 @@ async def create_run(
         if existing_thread is None and body.if_not_exists != "create":
             raise NotFound(NOT_FOUND)
 
-    run_id = str(uuid7())
-    config, settings = _merged_config(assistant, body)
-    config["configurable"] = settings
-    # Keys and tokens leave the config here: everything stored below (run kwargs, thread
-    # config, metadata, checkpoints) is built from the cleaned copies.
-    config, context, secret_values = split_secrets(config, dict(settings))
-    user_configurable = dict(config["configurable"])
-
     # What this run sets on its thread's metadata; a thread it creates also gets the
     # request's metadata, as on the reference.
     run_marks = {"graph_id": graph_id, "assistant_id": assistant_id}
-    request_metadata = {
-        **clean_metadata(config.get("metadata")),
-        **clean_metadata(body.metadata),
-    }
     create_thread: dict[str, Any] | None = None
     thread_part: dict[str, Any] | None = None
     if existing_thread is not None:
@@ -216,7 +233,7 @@ async def create_run(
     config["configurable"] = {
         **config["configurable"],
         **checkpoint_keys,
-        **auth_keys(scope),
+        **caller.run_keys(),
         "langgraph_request_id": request_id or str(uuid.uuid4()),
         "__request_start_time_ms__": int(time.time() * 1000),
         "__after_seconds__": after,
@@ -224,7 +241,7 @@ async def create_run(
         "thread_id": thread_id,
         "graph_id": graph_id,
         "assistant_id": assistant_id,
-        "user_id": run_user_id(scope, settings),
+        "user_id": run_user_id(caller, settings),
     }
     config["metadata"] = dict(metadata)
     temporary = stateless and body.on_completion == "delete"

@@ -25,6 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import HEARTBEAT, Event, RunChannel
 from robyn_server.engine.engine import RunEngine
 from robyn_server.engine.stream_slots import WATCH_SECONDS, StreamSlot
@@ -34,7 +35,7 @@ from robyn_server.serialization import dumps
 from robyn_server.services import runs
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_create import CreatedRun, create_run
-from robyn_server.storage.types import INFLIGHT_STATUSES, Scope
+from robyn_server.storage.types import INFLIGHT_STATUSES
 
 # A complete answer, or a body that streams it (heartbeats first).
 Answer = dict[str, Any] | AsyncIterator[bytes]
@@ -179,13 +180,17 @@ def reserve(ctx: AppContext, *, watch: bool = False) -> StreamSlot:
 
 
 async def create_streamed(
-    ctx: AppContext, scope: Scope, thread_id: str | None, body: RunCreate, request_id: str | None
+    ctx: AppContext,
+    caller: Caller,
+    thread_id: str | None,
+    body: RunCreate,
+    request_id: str | None,
 ) -> tuple[CreatedRun, StreamSlot]:
     """Create a run whose answer streams: the stream's slot is taken first, so a
     refused request creates nothing, and given back if the run cannot be created."""
     slot = reserve(ctx, watch=body.on_disconnect == "cancel")
     try:
-        created = await create_run(ctx, scope, thread_id, body, request_id=request_id)
+        created = await create_run(ctx, caller, thread_id, body, request_id=request_id)
     except BaseException:
         slot.release()
         raise
@@ -213,12 +218,12 @@ def run_answer(
 
 
 async def cancel_and_answer(
-    ctx: AppContext, scope: Scope, thread_id: str, run_id: str, action: str
+    ctx: AppContext, caller: Caller, thread_id: str, run_id: str, action: str
 ) -> Answer:
     """Cancel a run, then answer with its final values once it has stopped."""
     engine = ctx.run_engine()
     channel = engine.broker.get(run_id)
-    await runs.cancel_run(ctx, scope, thread_id, run_id, action)
+    await runs.cancel_run(ctx, caller, thread_id, run_id, action)
     if channel is None:
         await engine.wait_stopped(run_id, seconds=30)
         return {}
@@ -243,9 +248,10 @@ def _channel_for(engine: RunEngine, run: dict[str, Any]) -> RunChannel | None:
 
 
 async def join(
-    ctx: AppContext, scope: Scope, thread_id: str, run_id: str, *, cancel: bool
+    ctx: AppContext, caller: Caller, thread_id: str, run_id: str, *, cancel: bool
 ) -> Answer:
     """The run's final values: at once if it has ended, else once it ends."""
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id, "run_id": run_id})
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         return {"__error__": RUN_NOT_FOUND}
@@ -259,7 +265,7 @@ async def join(
 
 async def join_events(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     thread_id: str,
     run_id: str,
     *,
@@ -270,6 +276,7 @@ async def join_events(
 ) -> AsyncIterator[bytes]:
     """A run's events from `last_event_id` on (from the start if resumable), live
     (as `view` renders them, if given)."""
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id, "run_id": run_id})
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         return single_event("error", RUN_NOT_FOUND)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.snapshots import wait_answer
 from robyn_server.errors import NotFound, ValidationFailed
 from robyn_server.services.context import AppContext
@@ -31,21 +32,25 @@ async def require_thread(ctx: AppContext, scope: Scope, thread_id: str) -> dict[
 
 
 async def list_runs(
-    ctx: AppContext, scope: Scope, thread_id: str, *, limit: int, offset: int, status: str | None
+    ctx: AppContext, caller: Caller, thread_id: str, *, limit: int, offset: int, status: str | None
 ) -> list[dict[str, Any]]:
+    value = {"thread_id": thread_id, "status": status, "limit": limit, "offset": offset}
+    scope = await caller.scope("threads", "search", value)
     await require_thread(ctx, scope, thread_id)
     runs = await ctx.storage.run_search(scope, thread_id, status=status, limit=limit, offset=offset)
     return [present(run) for run in runs]
 
 
-async def get_run(ctx: AppContext, scope: Scope, thread_id: str, run_id: str) -> dict[str, Any]:
+async def get_run(ctx: AppContext, caller: Caller, thread_id: str, run_id: str) -> dict[str, Any]:
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id, "run_id": run_id})
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         raise NotFound("Not Found")
     return present(run)
 
 
-async def delete_run(ctx: AppContext, scope: Scope, thread_id: str, run_id: str) -> None:
+async def delete_run(ctx: AppContext, caller: Caller, thread_id: str, run_id: str) -> None:
+    scope = await caller.scope("threads", "delete", {"thread_id": thread_id, "run_id": run_id})
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None:
         raise NotFound(RUN_NOT_FOUND)
@@ -57,8 +62,10 @@ async def delete_run(ctx: AppContext, scope: Scope, thread_id: str, run_id: str)
 
 
 async def cancel_run(
-    ctx: AppContext, scope: Scope, thread_id: str, run_id: str, action: str
+    ctx: AppContext, caller: Caller, thread_id: str, run_id: str, action: str
 ) -> dict[str, Any]:
+    value = {"thread_id": thread_id, "run_id": run_id, "action": action}
+    scope = await caller.scope("threads", "update", value)
     run = await ctx.storage.run_get(scope, run_id, thread_id=thread_id)
     if run is None or run["status"] not in INFLIGHT_STATUSES:
         raise NotFound(NO_RUNS_TO_CANCEL)
@@ -68,7 +75,7 @@ async def cancel_run(
 
 async def cancel_many(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     *,
     status: str | None,
     thread_id: str | None,
@@ -79,6 +86,8 @@ async def cancel_many(
         raise ValidationFailed("Provide either status, or thread_id and run_ids, not both")
     if status is None and (thread_id is None or not run_ids):
         raise ValidationFailed("Provide either status, or thread_id and run_ids")
+    value = {"thread_id": thread_id, "run_ids": run_ids, "status": status, "action": action}
+    scope = await caller.scope("threads", "update", value)
     if status is not None:
         statuses = INFLIGHT_STATUSES if status == "all" else (status,)
         runs = await ctx.storage.run_inflight(scope, statuses=statuses)

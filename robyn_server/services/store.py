@@ -6,15 +6,20 @@ other way round: there is one store per server, not a copy for the API.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.store.base import Item, SearchItem
 
+from robyn_server.auth.caller import Caller
+from robyn_server.auth.policy import AuthHandlerError
 from robyn_server.errors import BadRequest, ValidationFailed
 from robyn_server.schemas import requests as wire
 from robyn_server.schemas.requests import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from robyn_server.services.context import AppContext
 from robyn_server.storage.store_ttl import check_ttl
+
+logger = logging.getLogger("robyn_server.auth")
 
 # The operators /openapi.json documents (schemas.requests.STORE_FILTER) are the ones checked here.
 FILTER_OPERATORS = frozenset(wire.FILTER_OPERATORS)
@@ -56,8 +61,26 @@ def item_to_dict(item: Item) -> dict[str, Any]:
     return out
 
 
-async def put(ctx: AppContext, body: StorePut) -> None:
+async def _authorized(
+    caller: Caller, action: str, value: dict[str, Any], key: str = "namespace"
+) -> tuple[str, ...] | None:
+    """Run the store handler for `action`: it may refuse, or rewrite the namespace (as
+    the usual one does, prefixing the user's identity). The namespace it leaves is the
+    one used, checked again since a handler could leave one the store cannot take."""
+    await caller.allow("store", action, value)
+    namespace = value.get(key)
+    if namespace is None:
+        return None
+    if not isinstance(namespace, list | tuple):
+        logger.error("The store auth handler left value[%r] a %s", key, type(namespace).__name__)
+        raise AuthHandlerError()
+    return validate_namespace(namespace)
+
+
+async def put(ctx: AppContext, caller: Caller, body: StorePut) -> None:
     namespace = validate_namespace(body.namespace)
+    value = {"namespace": namespace, "key": body.key, "value": body.value, "index": body.index}
+    namespace = await _authorized(caller, "put", value) or ()
     if not namespace:
         raise ValidationFailed("Namespace must not be empty")
     if namespace[0] == "langgraph":
@@ -76,23 +99,38 @@ async def put(ctx: AppContext, body: StorePut) -> None:
 
 
 async def get(
-    ctx: AppContext, namespace: str | None, key: str | None, refresh_ttl: bool | None
+    ctx: AppContext,
+    caller: Caller,
+    namespace: str | None,
+    key: str | None,
+    refresh_ttl: bool | None,
 ) -> dict[str, Any] | None:
     if not key:
         raise BadRequest("Key is required")
     labels = tuple(namespace.split(".")) if namespace else ()
     validate_namespace(labels)
+    labels = await _authorized(caller, "get", {"namespace": labels, "key": key}) or ()
     item = await ctx.store.aget(labels, key, refresh_ttl=refresh_ttl)
     return None if item is None else item_to_dict(item)
 
 
-async def delete(ctx: AppContext, body: StoreDelete) -> None:
-    await ctx.store.adelete(validate_namespace(body.namespace), body.key)
+async def delete(ctx: AppContext, caller: Caller, body: StoreDelete) -> None:
+    value = {"namespace": validate_namespace(body.namespace), "key": body.key}
+    namespace = await _authorized(caller, "delete", value) or ()
+    await ctx.store.adelete(namespace, body.key)
 
 
-async def search(ctx: AppContext, body: StoreSearch) -> list[dict[str, Any]]:
+async def search(ctx: AppContext, caller: Caller, body: StoreSearch) -> list[dict[str, Any]]:
+    value = {
+        "namespace": validate_namespace(body.namespace_prefix),
+        "filter": body.filter,
+        "limit": body.limit,
+        "offset": body.offset,
+        "query": body.query,
+    }
+    prefix = await _authorized(caller, "search", value) or ()
     items = await ctx.store.asearch(
-        validate_namespace(body.namespace_prefix),
+        prefix,
         query=body.query,
         filter=_validate_filter(body.filter),
         limit=body.limit,
@@ -102,11 +140,22 @@ async def search(ctx: AppContext, body: StoreSearch) -> list[dict[str, Any]]:
     return [item_to_dict(i) for i in items]
 
 
-async def list_namespaces(ctx: AppContext, body: StoreNamespaces) -> list[list[str]]:
+async def list_namespaces(
+    ctx: AppContext, caller: Caller, body: StoreNamespaces
+) -> list[list[str]]:
     # LangGraph's store raises ValueError for an empty label (it was a 500).
+    suffix = validate_namespace(body.suffix) if body.suffix else None
+    value: dict[str, Any] = {
+        "namespace": validate_namespace(body.prefix) if body.prefix else None,
+        "suffix": suffix,
+        "max_depth": body.max_depth,
+        "limit": body.limit,
+        "offset": body.offset,
+    }
+    prefix = await _authorized(caller, "list_namespaces", value)
     namespaces = await ctx.store.alist_namespaces(
-        prefix=validate_namespace(body.prefix) if body.prefix else None,
-        suffix=validate_namespace(body.suffix) if body.suffix else None,
+        prefix=prefix or None,
+        suffix=suffix,
         max_depth=body.max_depth,
         limit=body.limit,
         offset=body.offset,

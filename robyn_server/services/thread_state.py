@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateSnapshot
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.snapshots import empty_state, snapshot_exists, state_to_json, thread_fields
 from robyn_server.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from robyn_server.schemas.state import STATE_FIELDS, CheckpointAddress, HistorySearch, StateUpdate
@@ -146,7 +147,7 @@ def select_fields(state: dict[str, Any], select: list[str] | None) -> dict[str, 
 
 async def get_state(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     thread_id: str,
     *,
     subgraphs: bool = False,
@@ -156,6 +157,7 @@ async def get_state(
     """The thread's state, latest unless `checkpoint` names one (404 if it is unknown)."""
     check_select(select)
     keys = _address_keys(checkpoint)
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id})
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:
@@ -170,7 +172,7 @@ async def get_state(
 
 async def get_state_at(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     thread_id: str,
     checkpoint_id: str,
     *,
@@ -179,13 +181,13 @@ async def get_state_at(
 ) -> dict[str, Any]:
     address = CheckpointAddress(checkpoint_id=checkpoint_id)
     return await get_state(
-        ctx, scope, thread_id, subgraphs=subgraphs, checkpoint=address, select=select
+        ctx, caller, thread_id, subgraphs=subgraphs, checkpoint=address, select=select
     )
 
 
 async def get_state_for_checkpoint(
     ctx: AppContext,
-    scope: Scope,
+    caller: Caller,
     thread_id: str,
     checkpoint: CheckpointAddress,
     *,
@@ -193,12 +195,12 @@ async def get_state_for_checkpoint(
     select: list[str] | None = None,
 ) -> dict[str, Any]:
     return await get_state(
-        ctx, scope, thread_id, subgraphs=subgraphs, checkpoint=checkpoint, select=select
+        ctx, caller, thread_id, subgraphs=subgraphs, checkpoint=checkpoint, select=select
     )
 
 
 async def update_state(
-    ctx: AppContext, scope: Scope, thread_id: str, body: StateUpdate
+    ctx: AppContext, caller: Caller, thread_id: str, body: StateUpdate
 ) -> dict[str, Any]:
     """Apply `values` as if node `as_node` had written them, on the latest checkpoint or
     the one given (which forks history there), then bring the thread row up to date.
@@ -207,6 +209,8 @@ async def update_state(
     the update would land in the middle of the run's steps.
     """
     keys = _address_keys(body.checkpoint, body.checkpoint_id)
+    value = {"thread_id": thread_id, "values": body.values, "as_node": body.as_node}
+    scope = await caller.scope("threads", "update", value)
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:
@@ -252,12 +256,13 @@ def _before(before: str | dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 async def history(
-    ctx: AppContext, scope: Scope, thread_id: str, body: HistorySearch
+    ctx: AppContext, caller: Caller, thread_id: str, body: HistorySearch
 ) -> list[dict[str, Any]]:
     """Past states, newest first, across every branch of the thread."""
     check_select(body.select)
     before = _before(body.before)
     keys = _address_keys(body.checkpoint)
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id})
     thread = await _thread(ctx, scope, thread_id)
     graph_id = thread["metadata"].get("graph_id")
     if not graph_id:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import HEARTBEAT, Event, parse_event_id
 from robyn_server.engine.engine import RunEngine
 from robyn_server.engine.stream_slots import StreamSlot
@@ -13,16 +14,16 @@ from robyn_server.errors import ValidationFailed
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_streams import reserve
 from robyn_server.services.runs import require_thread
-from robyn_server.storage.types import Scope
 
 THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")
 
 
 async def thread_events(
-    ctx: AppContext, scope: Scope, thread_id: str, modes: list[str], last_event_id: str | None
+    ctx: AppContext, caller: Caller, thread_id: str, modes: list[str], last_event_id: str | None
 ) -> AsyncIterator[bytes]:
     """The thread's events in the modes asked for (values may be comma-separated), after
     `last_event_id` if given, then live."""
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id})
     await require_thread(ctx, scope, thread_id)
     wanted = _wanted(modes)
     slot = reserve(ctx)

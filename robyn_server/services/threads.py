@@ -11,6 +11,7 @@ from langchain_core.utils.uuid import uuid7
 from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateUpdate
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.checkpoints import (
     copy_thread_checkpoints,
     delete_thread_checkpoints,
@@ -26,9 +27,16 @@ from robyn_server.schemas.requests import (
     ThreadPrune,
     ThreadSearch,
 )
-from robyn_server.services.config_keys import clean_metadata
+from robyn_server.services.config_keys import clean_metadata, handled_metadata
 from robyn_server.services.context import AppContext
-from robyn_server.storage.types import Page, Scope, StorageConflict, new_uuid4, parse_uuid
+from robyn_server.storage.types import (
+    ANONYMOUS,
+    Page,
+    Scope,
+    StorageConflict,
+    new_uuid4,
+    parse_uuid,
+)
 
 NO_GRAPH = (
     "Thread '{thread_id}' has no assigned graph ID. This usually occurs when no runs have been "
@@ -54,7 +62,7 @@ def _ttl_record(ttl: Any) -> dict[str, Any] | None:
     return {"strategy": ttl.strategy, "ttl_minutes": ttl.ttl}
 
 
-async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str, Any]:
+async def create(ctx: AppContext, caller: Caller, body: ThreadCreate) -> dict[str, Any]:
     thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else str(uuid7())
     metadata = clean_metadata(body.metadata)
     if body.supersteps and not metadata.get("graph_id"):
@@ -63,6 +71,19 @@ async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str,
         raise NotFound(f"Graph '{metadata['graph_id']}' not found")
     # Parsed before the thread exists, so a malformed body leaves nothing behind.
     steps = _parse_supersteps(body.supersteps) if body.supersteps else None
+    value: dict[str, Any] = {
+        "thread_id": thread_id,
+        "metadata": metadata,
+        "if_exists": body.if_exists,
+        "ttl": body.ttl.model_dump() if body.ttl is not None else None,
+    }
+    # The handler may stamp metadata; its filter decides which existing thread
+    # if_exists="do_nothing" may return.
+    scope = await caller.scope("threads", "create", value)
+    graph_id = metadata.get("graph_id")
+    metadata = handled_metadata(value) or {}
+    if steps:
+        metadata["graph_id"] = graph_id  # what the supersteps were checked against
     if steps and body.thread_id and body.if_exists == "do_nothing":
         # An existing thread is returned as it is, never overwritten with new state.
         existing = await ctx.storage.thread_get(scope, thread_id)
@@ -80,7 +101,8 @@ async def create(ctx: AppContext, scope: Scope, body: ThreadCreate) -> dict[str,
     except StorageConflict:
         raise Conflict(f"Thread with ID {thread_id} already exists") from None
     if steps:
-        thread = await _apply_supersteps(ctx, scope, thread, steps)
+        # The thread this request just created: its own follow-up writes need no check.
+        thread = await _apply_supersteps(ctx, ANONYMOUS, thread, steps)
     return present(thread)
 
 
@@ -130,7 +152,10 @@ async def _apply_supersteps(
     return updated or thread
 
 
-async def get(ctx: AppContext, scope: Scope, thread_id: str, include_ttl: bool = False) -> dict:
+async def get(
+    ctx: AppContext, caller: Caller, thread_id: str, include_ttl: bool = False
+) -> dict[str, Any]:
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id})
     thread = await ctx.storage.thread_get(scope, thread_id)
     if thread is None:
         raise not_found(thread_id)
@@ -151,8 +176,15 @@ def present(thread: dict[str, Any], *, include_ttl: bool = False) -> dict[str, A
     return out
 
 
-async def update(ctx: AppContext, scope: Scope, thread_id: str, body: ThreadPatch) -> dict:
-    metadata = None if body.metadata is None else clean_metadata(body.metadata)
+async def update(
+    ctx: AppContext, caller: Caller, thread_id: str, body: ThreadPatch
+) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "thread_id": thread_id,
+        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+    }
+    scope = await caller.scope("threads", "update", value)
+    metadata = handled_metadata(value)
     thread = await ctx.storage.thread_update(
         scope, thread_id, metadata=metadata, ttl=_ttl_record(body.ttl)
     )
@@ -161,17 +193,24 @@ async def update(ctx: AppContext, scope: Scope, thread_id: str, body: ThreadPatc
     return present(thread)
 
 
-async def delete(ctx: AppContext, scope: Scope, thread_id: str) -> None:
+async def delete(ctx: AppContext, caller: Caller, thread_id: str) -> None:
+    scope = await caller.scope("threads", "delete", {"thread_id": thread_id})
     if not await ctx.storage.thread_delete(scope, thread_id):
         raise not_found(thread_id)
     await stop_runs(ctx, [thread_id])
     await delete_thread_checkpoints(ctx.checkpointer, [thread_id])
 
 
-async def search(ctx: AppContext, scope: Scope, body: ThreadSearch) -> Page:
+def _search_value(body: ThreadCount) -> dict[str, Any]:
+    return {"metadata": body.metadata, "values": body.values, "status": body.status}
+
+
+async def search(ctx: AppContext, caller: Caller, body: ThreadSearch) -> Page:
     ids = [parse_uuid(i, "thread ID") for i in body.ids] if body.ids else None
     for path in (body.extract or {}).values():
         extract_path({}, path)  # refuse a bad path even when nothing matches
+    value = {**_search_value(body), "ids": ids, "limit": body.limit, "offset": body.offset}
+    scope = await caller.scope("threads", "search", value)
     page = await ctx.storage.thread_search(
         scope,
         ids=ids,
@@ -192,23 +231,40 @@ async def search(ctx: AppContext, scope: Scope, body: ThreadSearch) -> Page:
     return page
 
 
-async def count(ctx: AppContext, scope: Scope, body: ThreadCount) -> int:
+async def count(ctx: AppContext, caller: Caller, body: ThreadCount) -> int:
+    scope = await caller.scope("threads", "search", _search_value(body))
     return await ctx.storage.thread_count(
         scope, metadata=body.metadata, values=body.values, status=body.status
     )
 
 
-async def copy(ctx: AppContext, scope: Scope, thread_id: str) -> dict[str, Any]:
+async def copy(ctx: AppContext, caller: Caller, thread_id: str) -> dict[str, Any]:
+    """A new thread with the source's state: reading the source is `threads.read`, and
+    the copy is created as `threads.create` (whose handler stamps it as the copier's)."""
     new_id = new_uuid4()  # the reference server gives copies v4 ids, not v7
-    thread = await ctx.storage.thread_copy(scope, thread_id, new_id)
+    scope = await caller.scope("threads", "read", {"thread_id": thread_id})
+    source = await ctx.storage.thread_get(scope, thread_id)
+    if source is None:
+        raise Conflict(f"Thread with ID {thread_id} not found")
+    value: dict[str, Any] = {
+        "thread_id": new_id,
+        "metadata": dict(source["metadata"]),
+        "if_exists": "raise",
+    }
+    await caller.scope("threads", "create", value)
+    metadata = handled_metadata(value) or {}
+    thread = await ctx.storage.thread_copy(scope, thread_id, new_id, metadata=metadata)
     if thread is None:
         raise Conflict(f"Thread with ID {thread_id} not found")
     await copy_thread_checkpoints(ctx.checkpointer, thread_id, new_id)
     return present(thread)
 
 
-async def prune(ctx: AppContext, scope: Scope, body: ThreadPrune) -> int:
+async def prune(ctx: AppContext, caller: Caller, body: ThreadPrune) -> int:
     ids = [parse_uuid(i, "thread ID") for i in body.thread_ids]
+    # Deleting threads is `threads.delete`; keeping only their latest state, an update.
+    action = "delete" if body.strategy == "delete" else "update"
+    scope = await caller.scope("threads", action, {"thread_ids": ids, "strategy": body.strategy})
     if body.strategy == "delete":
         deleted = await ctx.storage.thread_delete_many(scope, ids)
         await stop_runs(ctx, deleted)

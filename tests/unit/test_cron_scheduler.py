@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from robyn_server.app.persistence import open_persistence
+from robyn_server.auth.caller import ANONYMOUS_CALLER
 from robyn_server.config import Settings
 from robyn_server.engine.broker import Broker
 from robyn_server.engine.engine import RunEngine
@@ -53,7 +54,7 @@ async def ctx() -> AsyncIterator[AppContext]:
 
 async def make_cron(ctx: AppContext, **fields: Any) -> dict[str, Any]:
     body = {"assistant_id": "echo_config", "input": {}, "on_run_completed": "keep", **fields}
-    return await crons.create(ctx, ANONYMOUS, CronCreate.model_validate(body))
+    return await crons.create(ctx, ANONYMOUS_CALLER, CronCreate.model_validate(body))
 
 
 async def runs_of(ctx: AppContext, cron_id: str) -> int:
@@ -70,7 +71,7 @@ async def test_missed_ticks_give_one_run_then_the_schedule_goes_on(ctx: AppConte
     clock.now = cron["next_run_date"] + timedelta(hours=1, minutes=2)  # 13 ticks missed
     assert await scheduler.run_due() == 1
     assert await scheduler.run_due() == 0
-    moved = await crons.get(ctx, ANONYMOUS, cron["cron_id"])
+    moved = await crons.get(ctx, ANONYMOUS_CALLER, cron["cron_id"])
     # From "now" on: the first five-minute mark after the clock.
     assert moved["next_run_date"] == clock.now.replace(second=0, microsecond=0) + timedelta(
         minutes=3
@@ -89,7 +90,7 @@ async def test_a_repeated_wall_clock_time_fires_once(ctx: AppContext) -> None:
     await ctx.storage.cron_update(ANONYMOUS, cron["cron_id"], next_run_date=first)
     clock.now = first
     assert await scheduler.run_due() == 1
-    after = await crons.get(ctx, ANONYMOUS, cron["cron_id"])
+    after = await crons.get(ctx, ANONYMOUS_CALLER, cron["cron_id"])
     # 01:30 EST (06:30 UTC the same day) repeats the time: the next run is the next day.
     assert after["next_run_date"] == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
     clock.now = datetime(2026, 11, 1, 6, 30, 30, tzinfo=UTC)
@@ -105,6 +106,6 @@ async def test_disabled_and_ended_crons_never_fire(ctx: AppContext) -> None:
     assert await scheduler.run_due() == 0
     for cron in (disabled, ended):
         assert await runs_of(ctx, cron["cron_id"]) == 0
-        current = await crons.get(ctx, ANONYMOUS, cron["cron_id"])
+        current = await crons.get(ctx, ANONYMOUS_CALLER, cron["cron_id"])
         assert current["next_run_date"] == cron["next_run_date"]
     assert await ctx.storage.cron_next_due(clock.now) is None  # nothing to wake up for

@@ -361,15 +361,36 @@ def test_config_from_env_invalid_json():
         config_from_env({"LANGSERVE_GRAPHS": "[]"})
 
 
-def test_an_auth_section_refuses_to_serve_rather_than_leave_data_open(tmp_path):
-    """Custom auth is not supported yet: serving would leave every caller anonymous."""
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        ("./auth.py:auth", r"'auth' in .* must be an object"),
+        ({"path": "./auth.py"}, r"'auth.path' in .* must be './file.py:variable'"),
+        ({"path": "./auth.py:auth", "disable_studio_auth": "yes"}, "must be true or false"),
+        ({"path": "./auth.py:auth", "openapi": {"security": {}}}, "'auth.openapi'"),
+    ],
+)
+def test_a_malformed_auth_section_stops_loading(tmp_path, auth, message):
     config = tmp_path / "langgraph.json"
     graph = FIXTURES / "graphs" / "agent.py"
-    config.write_text(
-        json.dumps({"graphs": {"agent": f"{graph}:graph"}, "auth": {"path": "./auth.py:auth"}})
-    )
-    with pytest.raises(GraphLoadError, match=r"'auth' in .*not supported"):
+    config.write_text(json.dumps({"graphs": {"agent": f"{graph}:graph"}, "auth": auth}))
+    with pytest.raises(GraphLoadError, match=message):
         load_langgraph_config(config)
+
+
+def test_the_auth_section_is_kept_from_the_file_or_the_clis_variable(tmp_path):
+    auth = {
+        "path": "./auth.py:auth",
+        "disable_studio_auth": True,
+        "openapi": {"securitySchemes": {"key": {"type": "apiKey"}}, "security": [{"key": []}]},
+    }
+    config = tmp_path / "langgraph.json"
+    graph = FIXTURES / "graphs" / "agent.py"
+    config.write_text(json.dumps({"graphs": {"agent": f"{graph}:graph"}, "auth": auth}))
+    assert load_langgraph_config(config).raw["auth"] == auth
+    environ = {"LANGSERVE_GRAPHS": json.dumps({"agent": f"{graph}:graph"})}
+    from_env = config_from_env({**environ, "LANGGRAPH_AUTH": json.dumps(auth)})
+    assert from_env is not None and from_env.raw["auth"] == auth
 
 
 def test_an_encryption_section_is_loaded_with_a_warning(tmp_path, caplog):

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from robyn_server.auth.caller import Caller
 from robyn_server.services import jsonrpc
 from robyn_server.services.a2a.codecs import V03
 from robyn_server.services.context import AppContext
@@ -18,7 +19,7 @@ class Call:
     """One JSON-RPC call on one assistant's endpoint."""
 
     ctx: AppContext
-    scope: Scope
+    caller: Caller
     assistant: dict[str, Any]
     rpc: RpcRequest
     codec: V03
@@ -27,6 +28,11 @@ class Call:
     @property
     def assistant_id(self) -> str:
         return str(self.assistant["assistant_id"])
+
+    async def reads(self, **value: Any) -> Scope:
+        """The scope in which this call reads tasks and contexts: they are runs and
+        threads, so the caller's `threads.read` handler decides."""
+        return await self.caller.scope("threads", "read", value)
 
     def answer(self, value: Any) -> dict[str, Any]:
         return jsonrpc.result(self.rpc.id, value)

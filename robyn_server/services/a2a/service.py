@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
+from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import RunChannel
 from robyn_server.errors import ApiError, NotFound, ServiceUnavailable
 from robyn_server.schemas.runs import RunCreate
@@ -40,10 +41,11 @@ def enabled(ctx: AppContext) -> None:
         raise NotFound("Not Found")
 
 
-async def load_assistant(ctx: AppContext, scope: Scope, value: str) -> dict[str, Any]:
-    """The assistant an A2A path names: its UUID, or a graph ID for its system assistant."""
+async def load_assistant(ctx: AppContext, caller: Caller, value: str) -> dict[str, Any]:
+    """The assistant an A2A path names: its UUID, or a graph ID for its system assistant,
+    one the caller may run (`assistants.runnable`)."""
     enabled(ctx)
-    assistant = await ctx.storage.assistant_get(scope, assistants.resolve_id(ctx, value))
+    assistant = await assistants.runnable(ctx, caller, assistants.resolve_id(ctx, value))
     if assistant is None:
         raise NotFound(f"Assistant '{value}' not found")
     return assistant
@@ -69,12 +71,14 @@ class Plan:
     command: dict[str, Any] | None = None
 
 
-async def _find_run(call: Call, task_id: Any) -> dict[str, Any]:
+async def _find_run(call: Call, task_id: Any) -> tuple[dict[str, Any], Scope]:
+    """The task's run, and the scope it was read in (for the reads that follow)."""
     run_id = parse_task_id(task_id)
-    run = await call.ctx.storage.run_get(call.scope, run_id) if run_id else None
+    scope = await call.reads(run_id=run_id)
+    run = await call.ctx.storage.run_get(scope, run_id) if run_id else None
     if run is None or run["assistant_id"] != call.assistant_id:
         raise RpcError(tasks.TASK_NOT_FOUND, f"Task not found: {task_id}")
-    return run
+    return run, scope
 
 
 async def _plan(call: Call, message: dict[str, Any]) -> Plan:
@@ -84,11 +88,11 @@ async def _plan(call: Call, message: dict[str, Any]) -> Plan:
     task_id, context_id = message.get("taskId"), message.get("contextId")
     resume = False
     if task_id:
-        run = await _find_run(call, task_id)
+        run, scope = await _find_run(call, task_id)
         thread_id = run["thread_id"]
         if context_id and canonical_uuid(context_id) != thread_id:
             raise RpcError(INVALID_PARAMS, f"Task {task_id} is not in context {context_id}")
-        outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+        outcome = await tasks.stored_outcome(call.ctx, scope, run)
         if outcome.state in tasks.TERMINAL:
             raise RpcError(
                 INVALID_PARAMS,
@@ -102,7 +106,8 @@ async def _plan(call: Call, message: dict[str, Any]) -> Plan:
             raise RpcError(INVALID_PARAMS, "contextId must be a UUID (it is a thread ID)")
         thread_id = canonical
         if asks_resume(parts):
-            thread = await call.ctx.storage.thread_get(call.scope, thread_id)
+            scope = await call.reads(thread_id=thread_id)
+            thread = await call.ctx.storage.thread_get(scope, thread_id)
             resume = thread is not None and thread.get("status") == "interrupted"
     else:
         thread_id = str(uuid7())
@@ -140,13 +145,13 @@ async def send(call: Call, *, stream: bool) -> Reply:
     try:
         if not watch:
             created = await create_run(
-                ctx, call.scope, plan.thread_id, body, request_id=call.request_id
+                ctx, call.caller, plan.thread_id, body, request_id=call.request_id
             )
             run_id = created.run["run_id"]
             task = build_task(run_id, plan.thread_id, call.assistant_id, Outcome("submitted"))
             return Reply(call.answer(call.codec.send_result(task)))
         created, slot = await run_streams.create_streamed(
-            ctx, call.scope, plan.thread_id, body, call.request_id
+            ctx, call.caller, plan.thread_id, body, call.request_id
         )
     except ServiceUnavailable:
         raise
@@ -159,7 +164,8 @@ async def send(call: Call, *, stream: bool) -> Reply:
 
     async def render(channel: RunChannel) -> bytes:
         try:
-            outcome = await tasks.ended(call.ctx, call.scope, run_id, channel)
+            scope = await call.reads(thread_id=plan.thread_id, run_id=run_id)
+            outcome = await tasks.ended(call.ctx, scope, run_id, channel)
             task = build_task(
                 run_id, plan.thread_id, call.assistant_id, outcome, history_length=history_length
             )
@@ -179,8 +185,8 @@ async def get_task(call: Call) -> Reply:
     if params.get("id") is None:
         raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
     history_length = call.codec.history_length(params)
-    run = await _find_run(call, params["id"])
-    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    run, scope = await _find_run(call, params["id"])
+    outcome = await tasks.stored_outcome(call.ctx, scope, run)
     task = build_task(
         run["run_id"], run["thread_id"], call.assistant_id, outcome, history_length=history_length
     )
@@ -191,7 +197,7 @@ async def cancel_task(call: Call) -> Reply:
     params = call.rpc.params_object()
     if params.get("id") is None:
         raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
-    run = await _find_run(call, params["id"])
+    run, scope = await _find_run(call, params["id"])
     run_id, thread_id = run["run_id"], run["thread_id"]
     not_cancelable = RpcError(
         tasks.TASK_NOT_CANCELABLE,
@@ -200,12 +206,14 @@ async def cancel_task(call: Call) -> Reply:
     if run["status"] not in INFLIGHT_STATUSES:
         raise not_cancelable
     try:
-        await cancel_run(call.ctx, call.scope, thread_id, run_id, "interrupt")
-    except ApiError:
+        await cancel_run(call.ctx, call.caller, thread_id, run_id, "interrupt")
+    except ApiError as exc:
+        if exc.status_code in (401, 403):
+            raise  # the caller may read the task but not cancel it
         raise not_cancelable from None  # it ended meanwhile
     await call.ctx.run_engine().wait_stopped(run_id, seconds=10)
-    run = await _find_run(call, run_id)
-    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    run = await call.ctx.storage.run_get(scope, run_id) or run
+    outcome = await tasks.stored_outcome(call.ctx, scope, run)
     if run["status"] in INFLIGHT_STATUSES:
         outcome.state = "canceled"  # requested; the engine settles it shortly
     task = build_task(run_id, thread_id, call.assistant_id, outcome)
@@ -219,8 +227,8 @@ async def resubscribe(call: Call) -> Reply:
     params = call.rpc.params_object()
     if params.get("id") is None:
         raise RpcError(INVALID_PARAMS, "Missing required parameter: id (task_id)")
-    run = await _find_run(call, params["id"])
-    outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+    run, scope = await _find_run(call, params["id"])
+    outcome = await tasks.stored_outcome(call.ctx, scope, run)
     if outcome.state in tasks.TERMINAL or outcome.state == "input-required":
         raise RpcError(
             tasks.UNSUPPORTED_OPERATION,
@@ -229,7 +237,7 @@ async def resubscribe(call: Call) -> Reply:
     task = build_task(run["run_id"], run["thread_id"], call.assistant_id, outcome)
     events = await run_streams.join_events(
         call.ctx,
-        call.scope,
+        call.caller,
         run["thread_id"],
         run["run_id"],
         accept=None,
@@ -286,12 +294,13 @@ async def list_tasks(call: Call) -> Reply:
         raise RpcError(INVALID_PARAMS, "pageToken must be one this server returned")
     offset = int(token)
     history_length = call.codec.history_length(params)
-    runs = await call.ctx.storage.run_search(call.scope, thread_id, limit=size + 1, offset=offset)
+    scope = await call.reads(thread_id=thread_id)
+    runs = await call.ctx.storage.run_search(scope, thread_id, limit=size + 1, offset=offset)
     found = []
     for run in runs[:size]:
         if run["assistant_id"] != call.assistant_id:
             continue
-        outcome = await tasks.stored_outcome(call.ctx, call.scope, run)
+        outcome = await tasks.stored_outcome(call.ctx, scope, run)
         task = build_task(
             run["run_id"], thread_id, call.assistant_id, outcome, history_length=history_length
         )

@@ -75,7 +75,8 @@ class TaskStream:
 
     async def closing(self, channel: RunChannel) -> bytes:
         try:
-            outcome = await tasks.ended(self.call.ctx, self.call.scope, self.run_id, channel)
+            scope = await self.call.reads(thread_id=self.thread_id, run_id=self.run_id)
+            outcome = await tasks.ended(self.call.ctx, scope, self.run_id, channel)
         except Exception as exc:
             error = RpcError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
             return jsonrpc.sse_frame(jsonrpc.error(self.call.rpc.id, self.call.codec.error(error)))

@@ -1,0 +1,58 @@
+"""Which `langgraph_sdk.Auth` the server enforces, loaded once at start-up.
+
+`load_auth` is the one place that decides: langgraph.json's `auth.path` (custom auth,
+an `Auth` written by the operator), else none (every caller is anonymous). Built-in
+auth made by code (JWT from settings) is another branch of it, returning an `Auth`
+built the same way a user's `auth.py` would build it; everything after this point
+(`AuthPolicy`, the routes, storage) cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langgraph_sdk import Auth
+
+from robyn_server.config import Settings
+from robyn_server.graphs.loading import GraphLoadError, import_object
+from robyn_server.graphs.registry import GraphRegistry
+
+__all__ = ["auth_openapi", "load_auth"]
+
+logger = logging.getLogger("robyn_server.auth")
+
+
+def load_auth(registry: GraphRegistry, settings: Settings) -> Auth | None:
+    """The Auth to enforce, or None to serve every caller anonymously.
+
+    Raises `GraphLoadError` naming the file or variable at fault, so a broken auth
+    setup stops start-up instead of serving the data unprotected."""
+    section = registry.auth_config()
+    path = section.get("path")
+    if path:
+        return _custom_auth(path, registry)
+    return None
+
+
+def _custom_auth(path: str, registry: GraphRegistry) -> Auth:
+    try:
+        _, _, value = import_object(path, registry.config_dir)
+    except GraphLoadError as exc:
+        raise GraphLoadError(f"auth.path ({path}): {exc}") from exc
+    if not isinstance(value, Auth):
+        raise GraphLoadError(
+            f"auth.path ({path}) is a {type(value).__name__}, not a langgraph_sdk.Auth"
+        )
+    section = registry.auth_config()
+    if "cache" in section:
+        logger.warning(
+            "auth.cache in langgraph.json is ignored: @auth.authenticate runs on every request"
+        )
+    return value
+
+
+def auth_openapi(registry: GraphRegistry) -> dict[str, Any]:
+    """langgraph.json's `auth.openapi` (`securitySchemes` and `security`), for the
+    document at /openapi.json; {} without one."""
+    return dict(registry.auth_config().get("openapi") or {})

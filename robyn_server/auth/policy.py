@@ -1,0 +1,171 @@
+"""Running a `langgraph_sdk.Auth`'s handlers: who a request comes from, and what they may do.
+
+`Auth` only stores handlers (its `_authenticate_handler`, `_handlers` keyed by
+`(resource, action)` with `"*"` for any, and `_global_handlers`); LangGraph's servers run
+them, and so does this module, with the same rules:
+
+- authentication: the handler's parameters are injected by name (see requests.py); an
+  `Auth.exceptions.HTTPException` is answered with its status, detail and headers, any
+  other exception with a bare 401 (the reason goes to the server log, never the client);
+- authorization: the most specific handler runs, `(resource, action)`, then
+  `(resource, "*")`, then `("*", action)`, then the global one; none at all allows.
+  It returns None or True (allow), False (403) or a metadata filter (storage/filters.py).
+  A handler that fails, or returns anything else, is a server error: nothing is allowed
+  on a broken handler's account.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph_sdk import Auth
+from langgraph_sdk.auth.exceptions import HTTPException
+from langgraph_sdk.auth.types import AuthContext
+
+from robyn_server.auth.requests import PARAMETERS, AuthRequest, injected_parameters
+from robyn_server.auth.users import AuthUser, user_from
+from robyn_server.errors import ApiError, AuthRejected, Forbidden, Unauthorized
+from robyn_server.storage.filters import MetadataFilter
+
+__all__ = ["AuthHandlerError", "AuthPolicy"]
+
+logger = logging.getLogger("robyn_server.auth")
+
+UNAUTHORIZED = "Unauthorized"
+FORBIDDEN = "Forbidden"
+# A status an HTTPException may carry through to the client; others become 500.
+_HTTP_STATUSES = range(100, 600)
+
+
+class AuthHandlerError(ApiError):
+    """An authorization handler failed or returned something it may not: a bug in the
+    server's auth code, answered as one (the log says which handler and why)."""
+
+    status_code = 500
+
+    def __init__(self) -> None:
+        super().__init__("Internal server error")
+
+
+def _rejected(exc: HTTPException) -> ApiError:
+    status = exc.status_code if exc.status_code in _HTTP_STATUSES else 500
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return AuthRejected(status, detail, dict(exc.headers) if exc.headers else None)
+
+
+class AuthPolicy:
+    """A loaded `Auth`, ready to authenticate requests and authorize actions."""
+
+    def __init__(self, auth: Auth) -> None:
+        handler = auth._authenticate_handler
+        if handler is None:
+            raise ValueError(
+                "the Auth object has no @auth.authenticate handler: without one no request "
+                "can say who sends it"
+            )
+        self.auth = auth
+        self._authenticate = handler
+        self._parameters = injected_parameters(handler)
+        self._handlers: dict[tuple[str, str], Any] = {}
+
+    # -- authentication ----------------------------------------------------------------
+
+    async def authenticate(self, request: AuthRequest) -> AuthUser:
+        """The user a request comes from; `Unauthorized` (or the handler's own
+        HTTPException) when it cannot say."""
+        kwargs = {name: PARAMETERS[name](request) for name in self._parameters}
+        try:
+            result: Any = self._authenticate(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except HTTPException as exc:
+            raise _rejected(exc) from None
+        except Exception as exc:
+            logger.info(
+                "Authentication of %s %s failed: %s: %s",
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+                exc,
+            )
+            raise Unauthorized(UNAUTHORIZED) from None
+        try:
+            return user_from(result)
+        except TypeError as exc:
+            logger.error("Authentication handler %s: %s", _name(self._authenticate), exc)
+            raise Unauthorized(UNAUTHORIZED) from None
+
+    # -- authorization -----------------------------------------------------------------
+
+    def handler_for(self, resource: str, action: str) -> Any:
+        """The most specific handler for `(resource, action)`, or None."""
+        key = (resource, action)
+        if key not in self._handlers:
+            handlers = self.auth._handlers
+            found = next(
+                (
+                    handlers[candidate][-1]
+                    for candidate in (key, (resource, "*"), ("*", action))
+                    if handlers.get(candidate)
+                ),
+                None,
+            )
+            if found is None and self.auth._global_handlers:
+                found = self.auth._global_handlers[-1]
+            self._handlers[key] = found
+        return self._handlers[key]
+
+    async def authorize(
+        self, user: AuthUser, resource: str, action: str, value: dict[str, Any]
+    ) -> MetadataFilter | None:
+        """Run the handler for `(resource, action)` on `value` (which it may change):
+        the filter it sets on what the user reaches (None: no limit). `Forbidden` when
+        it refuses; `AuthHandlerError` when it fails."""
+        handler = self.handler_for(resource, action)
+        if handler is None:
+            return None
+        context = AuthContext(
+            permissions=user.permissions,
+            user=user,
+            resource=resource,  # type: ignore[arg-type]
+            action=action,  # type: ignore[arg-type]
+        )
+        where = f"{_name(handler)} on {resource}.{action}"
+        try:
+            result = await handler(ctx=context, value=value)
+        except HTTPException as exc:
+            raise _rejected(exc) from None
+        except Exception:
+            logger.exception("Auth handler %s failed", where)
+            raise AuthHandlerError() from None
+        if result is None or result is True:
+            return None
+        if result is False:
+            raise Forbidden(FORBIDDEN)
+        if not isinstance(result, Mapping):
+            logger.error(
+                "Auth handler %s returned a %s; it may return None, True, False or a filter dict",
+                where,
+                type(result).__name__,
+            )
+            raise AuthHandlerError()
+        if resource == "store":
+            logger.error(
+                "Auth handler %s returned a filter: store handlers scope access by "
+                "changing value['namespace'], they cannot filter",
+                where,
+            )
+            raise AuthHandlerError()
+        try:
+            parsed = MetadataFilter.parse(result)
+        except ValueError as exc:
+            logger.error("Auth handler %s returned a malformed filter: %s", where, exc)
+            raise AuthHandlerError() from None
+        return parsed if parsed.conditions else None
+
+
+def _name(handler: Any) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)
