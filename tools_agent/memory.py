@@ -26,14 +26,23 @@ _WORD = re.compile(r"\w+")
 
 def user_id_of(configurable: Mapping[str, Any]) -> str:
     """The authenticated user of a run, as the server reports it; "anonymous" without auth."""
+    return authenticated_user(configurable) or _client_user(configurable) or ANONYMOUS
+
+
+def authenticated_user(configurable: Mapping[str, Any]) -> str | None:
+    """Who the server authenticated for this run, or None when it has no auth."""
     for candidate in (
         configurable.get("langgraph_auth_user_id"),
         _identity(configurable.get("langgraph_auth_user")),
-        configurable.get("user_id"),
     ):
         if isinstance(candidate, str) and candidate:
             return candidate
-    return ANONYMOUS
+    return None
+
+
+def _client_user(configurable: Mapping[str, Any]) -> str | None:
+    user_id = configurable.get("user_id")
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def _identity(user: Any) -> str | None:
@@ -48,12 +57,24 @@ def _label(value: Any) -> str:
 
 
 def memory_namespace(template: str, configurable: Mapping[str, Any]) -> tuple[str, ...]:
+    """The store namespace of a run's memories, from the `memory_namespace` template.
+
+    With an authenticated user, memories live under the user's own first label, the rest
+    of the template after it (its bare `{user_id}` labels dropped: the first label is the
+    user): the template is a setting any client may send, and must not reach another
+    user's memories. It is also where the usual store auth handler keeps each user's
+    items (the identity first), so /store shows users their memories."""
     values = {
         "user_id": _label(user_id_of(configurable)),
         "assistant_id": _label(configurable.get("assistant_id") or "default"),
         "graph_id": _label(configurable.get("graph_id") or "agent"),
     }
-    return tuple(label.format(**values) for label in template.split("/") if label)
+    labels = [label for label in template.split("/") if label]
+    user = authenticated_user(configurable)
+    if user is None:
+        return tuple(label.format(**values) for label in labels)
+    rest = [label.format(**values) for label in labels if label != "{user_id}"]
+    return (_label(user), *rest)
 
 
 def memory_tools(store: BaseStore, namespace: tuple[str, ...]) -> list[BaseTool]:

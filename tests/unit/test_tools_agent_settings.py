@@ -195,6 +195,20 @@ def test_memory_namespace_is_per_user_and_valid_for_the_store():
     )
 
 
+def test_an_authenticated_users_memories_are_theirs_whatever_the_template():
+    alice = {"langgraph_auth_user_id": "alice", "user_id": "bob"}
+    assert memory_namespace("memories/{user_id}", alice) == ("alice", "memories")
+    # A template naming another user's namespace stays under the caller's own label.
+    assert memory_namespace("memories/bob", alice) == ("alice", "memories", "bob")
+    assert memory_namespace("m/{assistant_id}", {**alice, "assistant_id": "a1"}) == (
+        "alice",
+        "m",
+        "a1",
+    )
+    by_user_object = {"langgraph_auth_user": {"identity": "ann.lee"}, "langgraph_auth_user_id": ""}
+    assert memory_namespace("memories/{user_id}", by_user_object) == ("ann%2Elee", "memories")
+
+
 def _memory(key: str, content: str, age: int) -> Item:
     when = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(minutes=age)
     return Item(
