@@ -14,6 +14,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from tests.support.auth import AUTH_CONFIG, AliceWorld, build_world, tear_down
 from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
 SERVER_LOG_TAIL = 4000
@@ -23,16 +24,31 @@ SERVER_LOG_TAIL = 4000
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """Attach the tail of the server's log to a failing test's report."""
     report = yield
-    server = getattr(item, "funcargs", {}).get("server")
-    if report.failed and isinstance(server, ServerProcess):
-        tail = server.output()[-SERVER_LOG_TAIL:]
-        report.sections.append((f"server log ({server.url})", tail))
+    for name in ("server", "auth_server"):
+        server = getattr(item, "funcargs", {}).get(name)
+        if report.failed and isinstance(server, ServerProcess):
+            tail = server.output()[-SERVER_LOG_TAIL:]
+            report.sections.append((f"server log ({server.url})", tail))
     return report
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     yield from serve_backend(request)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def auth_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A server with custom auth (tests/fixtures/langgraph_auth.json), per backend."""
+    yield from serve_backend(request, config=AUTH_CONFIG)
+
+
+@pytest.fixture(scope="session")
+async def alice_world(auth_server: ServerProcess) -> AsyncIterator[AliceWorld]:
+    """One of each resource user A (Alice) can own on `auth_server`."""
+    world = await build_world(auth_server.url)
+    yield world
+    await tear_down(auth_server.url, world)
 
 
 @pytest.fixture
