@@ -3,10 +3,14 @@ the key settings of encryption at rest."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 
 from robyn_server.config import Settings, SettingsError
+from robyn_server.storage.encrypted_storage import encrypted
 from robyn_server.storage.encryption import (
     CONTENT_KEYS,
     SEALED_PREFIX,
@@ -17,6 +21,9 @@ from robyn_server.storage.encryption import (
     PlainSerializer,
     checkpoint_serde,
 )
+from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.types import ANONYMOUS
+from tests.support.contract import make_assistant
 
 OLD = b"o" * 16
 NEW = b"n" * 32
@@ -159,3 +166,29 @@ def test_malformed_keys(
     with pytest.raises(SettingsError, match=message) as caught:
         Settings.from_env()
     assert "short" not in str(caught.value)
+
+
+async def test_the_user_a_cron_runs_as_is_sealed_but_its_identity() -> None:
+    storage = encrypted(InMemoryStorage, JsonCodec(AesKeyring(NEW)))()
+    assistant = await make_assistant(storage)
+    user = {"identity": "alice", "permissions": ["p"], "github_token": "t0k3n"}
+    cron = await storage.cron_create(
+        ANONYMOUS,
+        cron_id=str(uuid.uuid4()),
+        assistant_id=assistant["assistant_id"],
+        thread_id=None,
+        schedule="* * * * *",
+        timezone=None,
+        end_time=None,
+        payload={},
+        metadata={},
+        on_run_completed="delete",
+        enabled=True,
+        next_run_date=datetime.now(UTC) - timedelta(seconds=1),
+        run_as=user,
+    )
+    assert cron is not None and cron["user_id"] == "alice"
+    stored = storage._cron_run_as[cron["cron_id"]]
+    assert stored["identity"] == "alice" and "t0k3n" not in str(stored)
+    [due] = await storage.cron_due(datetime.now(UTC), limit=1)
+    assert due["run_as"] == user
