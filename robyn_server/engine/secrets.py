@@ -33,6 +33,7 @@ __all__ = [
     "is_secret_key",
     "keep_redacted",
     "redact",
+    "redact_run_user",
     "split_secrets",
 ]
 
@@ -116,6 +117,20 @@ def _scrub(
 def redact(obj: Any) -> Any:
     """A copy of `obj` (any JSON-like value) with every secret replaced by "***"."""
     return _scrub(obj, (), None)
+
+
+def redact_run_user(run: dict[str, Any]) -> dict[str, Any]:
+    """`run` as it is shown (API answers, webhooks): the authenticated user in its config
+    (`langgraph_auth_user`, which the graph receives whole) with the secrets an auth
+    handler may have put there ("github_token", ...) replaced by "***"."""
+    kwargs = run.get("kwargs") or {}
+    config = kwargs.get("config") or {}
+    configurable = config.get("configurable") or {}
+    user = configurable.get("langgraph_auth_user")
+    if not isinstance(user, Mapping):
+        return run
+    configurable = {**configurable, "langgraph_auth_user": redact(user)}
+    return {**run, "kwargs": {**kwargs, "config": {**config, "configurable": configurable}}}
 
 
 def drop_secrets(obj: Any) -> Any:

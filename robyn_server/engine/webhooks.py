@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from robyn_server.engine.secrets import redact_run_user
 from robyn_server.engine.webhook_policy import WebhookConfigError, WebhookPolicy, webhooks_config
 from robyn_server.errors import ValidationFailed
 from robyn_server.serialization import dumps, to_jsonable
@@ -56,7 +57,7 @@ def webhook_payload(
 ) -> dict[str, Any]:
     """The JSON body POSTed when a run finishes: the run plus how it ended."""
     payload: dict[str, Any] = {
-        **run,
+        **redact_run_user(dict(run)),
         "status": status,
         "run_started_at": started_at,
         "run_ended_at": ended_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from robyn_server.auth.caller import Caller
+from robyn_server.engine.secrets import redact_run_user
 from robyn_server.engine.snapshots import wait_answer
 from robyn_server.errors import NotFound, ValidationFailed
 from robyn_server.services.context import AppContext
@@ -18,8 +19,9 @@ RUN_NOT_FOUND = "Run not found"
 
 
 def present(run: dict[str, Any]) -> dict[str, Any]:
-    """A run as the API shows it (`attempt` is the engine's own bookkeeping)."""
-    run = dict(run)
+    """A run as the API shows it (`attempt` is the engine's own bookkeeping, and the
+    auth user's secrets stay with the graph)."""
+    run = redact_run_user(dict(run))
     run.pop("attempt", None)
     return run
 

@@ -147,11 +147,17 @@ async def test_the_user_reaches_the_graph(auth_server: ServerProcess, stateful: 
         "display_name": "Alice",
         "is_authenticated": True,
         "permissions": ["threads:write"],
-        "org": "acme",  # what else the handler returned rides along
+        # What else the handler returned rides along, secrets too: for the graph only.
+        "org": "acme",
+        "github_token": "gh-secret",
     }
     assert seen["identity"] == "alice" and seen["is_base_user"] is True
     assert (seen["auth_user_id"], seen["user_id"]) == ("alice", "alice")
     assert seen["permissions"] == ["threads:write"]
+    if stateful:
+        [run] = await alice.runs.list(thread_id)
+        shown = run["kwargs"]["config"]["configurable"]["langgraph_auth_user"]
+        assert (shown["identity"], shown["github_token"]) == ("alice", "***")
 
 
 @pytest.mark.parametrize(
