@@ -20,13 +20,7 @@ from psycopg.errors import UniqueViolation
 from psycopg.pq import TransactionStatus
 
 from robyn_server.storage.postgres.crons import CLAIM_TICK_SQL, claim_params
-from robyn_server.storage.postgres.sql import (
-    PostgresBase,
-    Where,
-    jsonb,
-    metadata_condition,
-    uuid_list,
-)
+from robyn_server.storage.postgres.sql import PostgresBase, Where, jsonb, runs_where, uuid_list
 from robyn_server.storage.types import (
     ANONYMOUS,
     INFLIGHT_STATUSES,
@@ -202,23 +196,6 @@ WITH suspended AS (
 SELECT run_id::text AS run_id FROM suspended ORDER BY created_at, run_id
 """
 )
-
-
-# A run is visible when its thread is: the metadata filter applies to the thread's
-# metadata (the owner column is copied from the thread into the run).
-THREAD_OF_RUN = (
-    "EXISTS (SELECT 1 FROM langgraph_server.threads t "
-    "WHERE t.thread_id = runs.thread_id AND {condition})"
-)
-
-
-def runs_where(scope: Scope) -> Where:
-    """A Where over the runs table for `scope`."""
-    where = Where(Scope(owner=scope.owner))
-    if scope.metadata_filter is not None:
-        condition, params = metadata_condition(scope.metadata_filter, "t.metadata")
-        where.add(THREAD_OF_RUN.format(condition=condition), *params)
-    return where
 
 
 class RunQueries(PostgresBase):

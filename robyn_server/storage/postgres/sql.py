@@ -118,6 +118,23 @@ class Where:
         return sql.SQL(template).format(where=self.sql(), **parts)
 
 
+# A run is visible when its thread is: the metadata filter applies to the thread's
+# metadata (the owner column is copied from the thread into the run).
+THREAD_OF_RUN = (
+    "EXISTS (SELECT 1 FROM langgraph_server.threads t "
+    "WHERE t.thread_id = runs.thread_id AND {condition})"
+)
+
+
+def runs_where(scope: Scope) -> Where:
+    """A Where over the runs table (unaliased) for `scope`."""
+    where = Where(Scope(owner=scope.owner))
+    if scope.metadata_filter is not None:
+        condition, params = metadata_condition(scope.metadata_filter, "t.metadata")
+        where.add(THREAD_OF_RUN.format(condition=condition), *params)
+    return where
+
+
 def order_by(sort_by: str, sort_order: SortOrder, id_column: str, table: str) -> sql.Composed:
     """ORDER BY a whitelisted column, ties broken by the id in the same direction.
 
