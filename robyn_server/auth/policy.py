@@ -9,7 +9,8 @@ them, and so does this module, with the same rules:
   other exception with a bare 401 (the reason goes to the server log, never the client);
 - authorization: the most specific handler runs, `(resource, action)`, then
   `(resource, "*")`, then `("*", action)`, then the global one; none at all allows.
-  It returns None or True (allow), False (403) or a metadata filter (storage/filters.py).
+  It returns None or True (allow), False (403) or a metadata filter (storage/filters.py;
+  ignored for the store, whose handlers rewrite the namespace instead).
   A handler that fails, or returns anything else, is a server error: nothing is allowed
   on a broken handler's account.
 """
@@ -70,6 +71,7 @@ class AuthPolicy:
         self._authenticate = handler
         self._parameters = injected_parameters(handler)
         self._handlers: dict[tuple[str, str], Any] = {}
+        self._store_filter_warned: set[str] = set()
 
     # -- authentication ----------------------------------------------------------------
 
@@ -153,12 +155,17 @@ class AuthPolicy:
             )
             raise AuthHandlerError()
         if resource == "store":
-            logger.error(
-                "Auth handler %s returned a filter: store handlers scope access by "
-                "changing value['namespace'], they cannot filter",
-                where,
-            )
-            raise AuthHandlerError()
+            # Store items have no metadata: handlers scope them by rewriting
+            # value["namespace"]. A filter (a global handler's, usually) cannot apply and
+            # is ignored, as on LangGraph's servers; said once, not on every request.
+            if _name(handler) not in self._store_filter_warned:
+                self._store_filter_warned.add(_name(handler))
+                logger.warning(
+                    "Auth handler %s returned a filter for the store, which is ignored: "
+                    "scope store access by changing value['namespace'] (@auth.on.store)",
+                    where,
+                )
+            return None
         try:
             parsed = MetadataFilter.parse(result)
         except ValueError as exc:

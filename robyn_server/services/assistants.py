@@ -149,7 +149,7 @@ async def update(
         "graph_id": body.graph_id,
         "config": body.config,
         "context": body.context,
-        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+        "metadata": clean_metadata(body.metadata),
         "name": body.name,
         "description": body.description,
     }
@@ -174,6 +174,8 @@ async def update(
     config = keep_redacted(config, current["config"])
     context = keep_redacted(context, current.get("context"))
     metadata = handled_metadata(value)
+    if body.metadata is None and not metadata:
+        metadata = None  # nothing to merge: the client sent none, the handler added none
     updated = await ctx.storage.assistant_update(
         scope,
         assistant_id,
@@ -206,7 +208,8 @@ async def delete(ctx: AppContext, caller: Caller, assistant_id: str, delete_thre
 
 
 def _search_value(body: AssistantCount) -> dict[str, Any]:
-    return {"graph_id": body.graph_id, "metadata": body.metadata, "name": body.name}
+    # Handlers get copies: what they write in `value` changes nothing of the search.
+    return {"graph_id": body.graph_id, "metadata": dict(body.metadata or {}), "name": body.name}
 
 
 async def search(ctx: AppContext, caller: Caller, body: AssistantSearch) -> Page:

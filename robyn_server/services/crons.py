@@ -182,7 +182,7 @@ async def update(
         "cron_id": cron_id,
         "payload": _payload_part(body, cron_id),
         "schedule": body.schedule,
-        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+        "metadata": clean_metadata(body.metadata),
     }
     scope = await caller.scope("crons", "update", value)
     current = await ctx.storage.cron_get(scope, cron_id)
@@ -210,7 +210,7 @@ async def update(
         changes["timezone"] = timezone
     if "end_time" in sent:
         changes["end_time"] = _utc(body.end_time)
-    if (metadata := handled_metadata(value)) is not None:
+    if (metadata := handled_metadata(value)) or body.metadata is not None:
         changes["metadata"] = metadata
     if current["thread_id"] is None and body.on_run_completed is not None:
         changes["on_run_completed"] = body.on_run_completed
@@ -244,9 +244,14 @@ def _filters(body: CronCount) -> dict[str, Any]:
     }
 
 
+def _copies(filters: dict[str, Any]) -> dict[str, Any]:
+    """The search filters as a handler gets them: what it writes changes nothing."""
+    return {**filters, "metadata": dict(filters["metadata"] or {})}
+
+
 async def search(ctx: AppContext, caller: Caller, body: CronSearch) -> Page:
     filters = _filters(body)
-    value = {**filters, "limit": body.limit, "offset": body.offset}
+    value = {**_copies(filters), "limit": body.limit, "offset": body.offset}
     scope = await caller.scope("crons", "search", value)
     return await ctx.storage.cron_search(
         scope,
@@ -260,5 +265,5 @@ async def search(ctx: AppContext, caller: Caller, body: CronSearch) -> Page:
 
 async def count(ctx: AppContext, caller: Caller, body: CronCount) -> int:
     filters = _filters(body)
-    scope = await caller.scope("crons", "search", dict(filters))
+    scope = await caller.scope("crons", "search", _copies(filters))
     return await ctx.storage.cron_count(scope, **filters)

@@ -70,7 +70,7 @@ async def _assistants(ctx: AppContext, caller: Caller) -> list[dict[str, Any]]:
     """The assistants the caller may run, oldest first: those `assistants.search` lets
     them see, and the graphs' system assistants, which anyone may run (see
     `assistants.runnable`)."""
-    value = {"graph_id": None, "metadata": None, "limit": PAGE_SIZE, "offset": 0}
+    value: dict[str, Any] = {"graph_id": None, "metadata": {}, "limit": PAGE_SIZE, "offset": 0}
     scope = await caller.scope("assistants", "search", value)
     found: list[dict[str, Any]] = []
     offset = 0

@@ -181,10 +181,12 @@ async def update(
 ) -> dict[str, Any]:
     value: dict[str, Any] = {
         "thread_id": thread_id,
-        "metadata": None if body.metadata is None else clean_metadata(body.metadata),
+        "metadata": clean_metadata(body.metadata),
     }
     scope = await caller.scope("threads", "update", value)
     metadata = handled_metadata(value)
+    if body.metadata is None and not metadata:
+        metadata = None  # nothing to merge: the client sent none, the handler added none
     thread = await ctx.storage.thread_update(
         scope, thread_id, metadata=metadata, ttl=_ttl_record(body.ttl)
     )
@@ -202,7 +204,12 @@ async def delete(ctx: AppContext, caller: Caller, thread_id: str) -> None:
 
 
 def _search_value(body: ThreadCount) -> dict[str, Any]:
-    return {"metadata": body.metadata, "values": body.values, "status": body.status}
+    # Handlers get copies: what they write in `value` changes nothing of the search.
+    return {
+        "metadata": dict(body.metadata or {}),
+        "values": dict(body.values or {}),
+        "status": body.status,
+    }
 
 
 async def search(ctx: AppContext, caller: Caller, body: ThreadSearch) -> Page:

@@ -109,7 +109,6 @@ async def test_false_is_a_403_and_a_filter_limits_the_scope() -> None:
     [
         ({"on": returning("yes")}, "threads"),  # neither a bool nor a filter
         ({"on": returning({"owner": {"$ne": "x"}})}, "threads"),  # an unknown operator
-        ({"store": returning({"owner": "alice"})}, "store"),  # the store cannot filter
     ],
 )
 async def test_a_broken_handler_is_a_server_error_never_an_allow(
@@ -118,6 +117,16 @@ async def test_a_broken_handler_is_a_server_error_never_an_allow(
     policy = AuthPolicy(auth_with(**handlers))
     with pytest.raises(AuthHandlerError):
         await policy.authorize(ALICE, resource, "read", {})
+
+
+async def test_a_filter_for_the_store_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    """Store items have no metadata to filter: a (global) handler's filter cannot apply,
+    and the namespace it may rewrite is what scopes the store."""
+    policy = AuthPolicy(auth_with(on=returning({"owner": "alice"})))
+    with caplog.at_level("WARNING", logger="robyn_server.auth"):
+        assert await policy.authorize(ALICE, "store", "put", {}) is None
+        assert await policy.authorize(ALICE, "store", "get", {}) is None
+    assert caplog.text.count("is ignored") == 1
 
 
 async def test_handler_exceptions() -> None:
