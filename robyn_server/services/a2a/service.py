@@ -1,7 +1,7 @@
 """A2A's JSON-RPC methods on the run engine.
 
 `message/send` and `message/stream` create a run through `create_run`, like `/runs`
-(same owner scope, secret handling, stream cap and `on_disconnect`): a client that
+(same auth checks, secret handling, stream cap and `on_disconnect`): a client that
 waits or streams and leaves cancels its run (`blocking: false` runs on in the
 background, for `tasks/get`). Answers are built in v0.3's shapes and written out by
 the request's codec (v0.3 or v1.0).
