@@ -10,7 +10,13 @@ import jwt
 import pytest
 from langgraph_sdk import Auth
 
-from robyn_server.auth.jwt import JwtVerifier, TokenRejected, build_jwt_auth, user_from_claims
+from robyn_server.auth.jwt import (
+    JwtVerifier,
+    TokenRejected,
+    VerifiedTokens,
+    build_jwt_auth,
+    user_from_claims,
+)
 from robyn_server.config import Settings
 from tests.support.jwt_tokens import (
     AUDIENCE,
@@ -135,6 +141,36 @@ def test_a_verifier_never_accepts_none() -> None:
         JwtVerifier(algorithms=["HS256", "none"], secret=SECRET)
     with pytest.raises(ValueError, match="exactly one"):
         JwtVerifier(algorithms=["HS256"], secret=SECRET, jwks_url="https://x.test/jwks")
+
+
+async def test_a_token_verified_once_is_not_verified_again() -> None:
+    check = verifier()
+    valid = token(email="alice@example.com")
+    first = await check.verify(valid)
+    first["sub"] = "mallory"  # the caller's copy, not the cache's
+    assert (await check.verify(valid))["sub"] == "alice"
+
+
+def test_verified_tokens_expire_with_the_token_and_the_ttl() -> None:
+    cache = VerifiedTokens(leeway_seconds=0)
+    cache.put("fresh", {"exp": time.time() + 60})
+    cache.put("expired", {"exp": time.time() - 1})
+    assert cache.get("fresh") is not None
+    assert cache.get("expired") is None
+    lenient = VerifiedTokens(leeway_seconds=30)
+    lenient.put("skewed", {"exp": time.time() - 1})
+    assert lenient.get("skewed") is not None
+    stale = VerifiedTokens(leeway_seconds=0, ttl_seconds=0)
+    stale.put("t", {"exp": time.time() + 60})
+    assert stale.get("t") is None
+
+
+def test_verified_tokens_are_bounded() -> None:
+    cache = VerifiedTokens(leeway_seconds=0, max_size=2)
+    for name in ("a", "b", "c"):
+        cache.put(name, {"exp": time.time() + 60})
+    assert cache.get("a") is None
+    assert cache.get("b") is not None and cache.get("c") is not None
 
 
 # --- the user -----------------------------------------------------------------------
