@@ -29,6 +29,7 @@ __all__ = [
     "JwtVerifier",
     "SigningKeysUnavailable",
     "TokenRejected",
+    "VerifiedTokens",
     "bearer_token",
     "build_jwt_auth",
     "user_from_claims",
