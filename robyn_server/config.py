@@ -5,10 +5,12 @@ Every setting is documented in `.env.example` at the repository root.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
+from urllib.parse import urlsplit
 
 # Found in the working directory, as `langgraph dev` finds it: a server installed as a
 # wheel has no project folder of its own.
@@ -86,6 +88,118 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# JWT algorithms by the key that verifies them. "none" is in neither: an unsigned token
+# must never be accepted, whatever the configuration says.
+JWT_SECRET_ALGORITHMS = ("HS256", "HS384", "HS512")
+JWT_PUBLIC_KEY_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+# What Supabase, Auth0, Clerk and Keycloak sign with (RS256 for most, ES256 for new
+# Supabase projects).
+JWT_DEFAULT_PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
+# RFC 7518 3.2: an HMAC key at least as long as the hash; shorter secrets can be brute-forced.
+JWT_MIN_SECRET_BYTES = 32
+_JWT_SETTINGS = (
+    "AUTH_JWT_ALGORITHMS",
+    "AUTH_JWT_AUDIENCE",
+    "AUTH_JWT_ISSUER",
+    "AUTH_JWT_LEEWAY_SECONDS",
+    "AUTH_JWT_IDENTITY_CLAIM",
+    "AUTH_JWT_PERMISSIONS_CLAIM",
+    "AUTH_JWT_JWKS_CACHE_SECONDS",
+)
+
+
+def _env_jwt_algorithms() -> tuple[str, ...]:
+    """Algorithm names as written in the JOSE registry, whatever case the user typed."""
+    canonical = {
+        name.lower(): name for name in (*JWT_SECRET_ALGORITHMS, *JWT_PUBLIC_KEY_ALGORITHMS)
+    }
+    names = _env_list("AUTH_JWT_ALGORITHMS", [])
+    return tuple(canonical.get(name.lower(), name) for name in names)
+
+
+def _env_jwt_key_source() -> tuple[str | None, str | None]:
+    secret = os.environ.get("AUTH_JWT_SECRET") or None
+    jwks_url = (os.environ.get("AUTH_JWT_JWKS_URL") or "").strip() or None
+    if secret is None and jwks_url is None:
+        # A half-configured JWT auth must not silently leave the server open.
+        stray = [name for name in _JWT_SETTINGS if (os.environ.get(name) or "").strip()]
+        if stray:
+            raise SettingsError(
+                f"{', '.join(stray)} set, but neither AUTH_JWT_SECRET nor AUTH_JWT_JWKS_URL: "
+                "set one of them to turn JWT auth on, or unset the others"
+            )
+    return secret, jwks_url
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_jwt(settings: Settings) -> None:
+    secret, jwks_url = settings.auth_jwt_secret, settings.auth_jwt_jwks_url
+    if secret is not None and jwks_url is not None:
+        raise SettingsError(
+            "set AUTH_JWT_SECRET (a shared HS256 secret) or AUTH_JWT_JWKS_URL (the issuer's "
+            "public keys), not both"
+        )
+    if secret is None and jwks_url is None:
+        return
+    if secret is not None and len(secret.encode()) < JWT_MIN_SECRET_BYTES:
+        # The length only: the message must never quote a secret.
+        raise SettingsError(
+            f"AUTH_JWT_SECRET must be at least {JWT_MIN_SECRET_BYTES} bytes long, "
+            f"got {len(secret.encode())} bytes"
+        )
+    if jwks_url is not None:
+        parts = urlsplit(jwks_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"AUTH_JWT_JWKS_URL must be an http(s) URL, got {jwks_url!r}")
+        if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+            # Whoever can alter the key set can sign tokens for any user.
+            raise SettingsError(
+                f"AUTH_JWT_JWKS_URL must use https (plain http only on loopback), got {jwks_url!r}"
+            )
+    allowed = JWT_SECRET_ALGORITHMS if secret is not None else JWT_PUBLIC_KEY_ALGORITHMS
+    for name in settings.auth_jwt_algorithms:
+        if name.lower() == "none":
+            raise SettingsError(
+                "AUTH_JWT_ALGORITHMS must not contain 'none': unsigned tokens would be accepted"
+            )
+        if secret is not None and name in JWT_PUBLIC_KEY_ALGORITHMS:
+            raise SettingsError(
+                f"AUTH_JWT_ALGORITHMS: {name} needs a public key (AUTH_JWT_JWKS_URL); "
+                f"AUTH_JWT_SECRET verifies only {', '.join(JWT_SECRET_ALGORITHMS)}"
+            )
+        if jwks_url is not None and name in JWT_SECRET_ALGORITHMS:
+            raise SettingsError(
+                f"AUTH_JWT_ALGORITHMS: {name} cannot be used with AUTH_JWT_JWKS_URL: a key set "
+                "publishes public keys, and accepting HMAC with them allows forged tokens; "
+                f"use {', '.join(JWT_DEFAULT_PUBLIC_KEY_ALGORITHMS)} or other public-key algorithms"
+            )
+        if name not in allowed:
+            raise SettingsError(
+                f"AUTH_JWT_ALGORITHMS: unknown algorithm {name!r}; supported: {', '.join(allowed)}"
+            )
+    for name, claim in (
+        ("AUTH_JWT_IDENTITY_CLAIM", settings.auth_jwt_identity_claim),
+        ("AUTH_JWT_PERMISSIONS_CLAIM", settings.auth_jwt_permissions_claim),
+    ):
+        if not claim.strip():
+            raise SettingsError(f"{name} must name a claim, got an empty value")
+    if settings.auth_jwt_leeway_seconds < 0:
+        raise SettingsError("AUTH_JWT_LEEWAY_SECONDS must not be negative")
+    if settings.auth_jwt_jwks_cache_seconds < 1:
+        raise SettingsError("AUTH_JWT_JWKS_CACHE_SECONDS must be at least 1")
+
+
 class SettingsOverrides(TypedDict, total=False):
     """What `Settings.with_overrides` accepts; a None value means "keep the current one"."""
 
@@ -138,11 +252,24 @@ class Settings:
     # Never in repr, so a logged Settings cannot leak a key.
     aes_key: bytes | None = field(default=None, repr=False)
     aes_fallback_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # Built-in JWT auth (auth/jwt.py): on when a secret or a JWKS URL is set. The secret is
+    # never in repr. Empty algorithms: HS256 with a secret, RS256 and ES256 with a JWKS.
+    auth_jwt_secret: str | None = field(default=None, repr=False)
+    auth_jwt_jwks_url: str | None = None
+    auth_jwt_algorithms: tuple[str, ...] = ()
+    # Empty: the token must carry no `aud` (PyJWT's rule); Supabase needs "authenticated".
+    auth_jwt_audience: tuple[str, ...] = ()
+    auth_jwt_issuer: str | None = None
+    auth_jwt_leeway_seconds: int = 30
+    auth_jwt_identity_claim: str = "sub"
+    auth_jwt_permissions_claim: str = "permissions"
+    auth_jwt_jwks_cache_seconds: int = 300
 
     @classmethod
     def from_env(cls) -> Settings:
         database_url = os.environ.get("DATABASE_URL") or os.environ.get("DATABASE_URI") or None
         aes_key, aes_fallback_keys = _env_aes_keys()
+        jwt_secret, jwt_jwks_url = _env_jwt_key_source()
         settings = cls(
             host=os.environ.get("SERVER_HOST", cls.host),
             port=_env_int("SERVER_PORT", cls.port, minimum=0),
@@ -176,9 +303,34 @@ class Settings:
             public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
             aes_key=aes_key,
             aes_fallback_keys=aes_fallback_keys,
+            auth_jwt_secret=jwt_secret,
+            auth_jwt_jwks_url=jwt_jwks_url,
+            auth_jwt_algorithms=_env_jwt_algorithms(),
+            auth_jwt_audience=tuple(_env_list("AUTH_JWT_AUDIENCE", [])),
+            auth_jwt_issuer=(os.environ.get("AUTH_JWT_ISSUER") or "").strip() or None,
+            auth_jwt_leeway_seconds=_env_int("AUTH_JWT_LEEWAY_SECONDS", 30, minimum=0),
+            auth_jwt_identity_claim=os.environ.get("AUTH_JWT_IDENTITY_CLAIM", "sub").strip(),
+            auth_jwt_permissions_claim=os.environ.get(
+                "AUTH_JWT_PERMISSIONS_CLAIM", "permissions"
+            ).strip(),
+            auth_jwt_jwks_cache_seconds=_env_int("AUTH_JWT_JWKS_CACHE_SECONDS", 300, minimum=1),
         )
         settings.validate()
         return settings
+
+    @property
+    def auth_jwt_enabled(self) -> bool:
+        return self.auth_jwt_secret is not None or self.auth_jwt_jwks_url is not None
+
+    @property
+    def auth_jwt_allowed_algorithms(self) -> tuple[str, ...]:
+        """The algorithms a token may be signed with: AUTH_JWT_ALGORITHMS, else the
+        default for the key source."""
+        if self.auth_jwt_algorithms:
+            return self.auth_jwt_algorithms
+        if self.auth_jwt_secret is not None:
+            return ("HS256",)
+        return JWT_DEFAULT_PUBLIC_KEY_ALGORITHMS
 
     @property
     def open_stream_limit(self) -> int:
@@ -204,3 +356,4 @@ class Settings:
                 "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE "
                 f"({self.database_pool_min_size} > {self.database_pool_max_size})"
             )
+        _validate_jwt(self)

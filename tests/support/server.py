@@ -38,6 +38,15 @@ SERVER_SETTINGS = frozenset(
         "ROBYN_PORT",
         "LANGGRAPH_AES_KEY",
         "LANGGRAPH_AES_FALLBACK_KEYS",
+        "AUTH_JWT_SECRET",
+        "AUTH_JWT_JWKS_URL",
+        "AUTH_JWT_ALGORITHMS",
+        "AUTH_JWT_AUDIENCE",
+        "AUTH_JWT_ISSUER",
+        "AUTH_JWT_LEEWAY_SECONDS",
+        "AUTH_JWT_IDENTITY_CLAIM",
+        "AUTH_JWT_PERMISSIONS_CLAIM",
+        "AUTH_JWT_JWKS_CACHE_SECONDS",
     }
 )
 NO_ENV_FILE = REPO_ROOT / "tests" / "support" / "no-such.env"
