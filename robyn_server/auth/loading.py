@@ -1,10 +1,10 @@
 """Which `langgraph_sdk.Auth` the server enforces, loaded once at start-up.
 
 `load_auth` is the one place that decides: langgraph.json's `auth.path` (custom auth,
-an `Auth` written by the operator), else none (every caller is anonymous). Built-in
-auth made by code (JWT from settings) is another branch of it, returning an `Auth`
-built the same way a user's `auth.py` would build it; everything after this point
-(`AuthPolicy`, the routes, storage) cannot tell the difference.
+an `Auth` written by the operator), else the `AUTH_JWT_*` settings (built-in bearer
+tokens, `auth/jwt.py`, an `Auth` built by code the way a user's `auth.py` would build
+it), else none (every caller is anonymous). Everything after this point (`AuthPolicy`,
+the routes, storage) cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from langgraph_sdk import Auth
 
+from robyn_server.auth.jwt import build_jwt_auth
 from robyn_server.config import Settings
 from robyn_server.graphs.loading import GraphLoadError, import_object
 from robyn_server.graphs.registry import GraphRegistry
@@ -30,8 +31,16 @@ def load_auth(registry: GraphRegistry, settings: Settings) -> Auth | None:
     setup stops start-up instead of serving the data unprotected."""
     section = registry.auth_config()
     path = section.get("path")
+    if path and settings.auth_jwt_enabled:
+        # Two sources of identity would leave one silently unused: refuse to guess.
+        raise GraphLoadError(
+            f"auth.path ({path}) in langgraph.json and AUTH_JWT_* settings are both set: "
+            "use one (the built-in JWT auth, or your own auth.py verifying the tokens)"
+        )
     if path:
         return _custom_auth(path, registry)
+    if settings.auth_jwt_enabled:
+        return build_jwt_auth(settings)
     return None
 
 

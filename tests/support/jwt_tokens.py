@@ -13,6 +13,8 @@ PyJWT, the library the server verifies with, except the deliberately broken toke
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -107,6 +109,16 @@ def ec_signing_key(kid: str | None = "ec-1") -> SigningKey:
 
 def hs256_token(payload: dict[str, Any], secret: str = SECRET, **header: Any) -> str:
     return jwt.encode(payload, secret, algorithm="HS256", headers=header or None)
+
+
+def hs256_signed_with(secret: bytes, payload: dict[str, Any], kid: str | None) -> str:
+    """The algorithm-confusion attack: an HS256 token whose HMAC key is the issuer's
+    public key, which anyone can download. PyJWT refuses to make one, hence by hand."""
+
+    header = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
 
 
 def _b64(data: bytes) -> str:

@@ -6,10 +6,6 @@ flooded with made-up `kid`s, or down."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +21,7 @@ from tests.support.jwt_tokens import (
     SigningKey,
     claims,
     ec_signing_key,
+    hs256_signed_with,
     random_kid,
     rsa_signing_key,
 )
@@ -112,19 +109,6 @@ async def test_a_token_must_use_its_keys_algorithm(
     assert await rejected(verifier(jwks), wrong_kid) == (
         "token algorithm does not match its signing key"
     )
-
-
-def hs256_signed_with(secret: bytes, payload: dict[str, Any], kid: str | None) -> str:
-    """The algorithm-confusion attack: an HS256 token whose HMAC key is the issuer's
-    public key, which anyone can download. PyJWT refuses to make one, hence by hand."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(signature)}"
 
 
 async def test_hs256_signed_with_the_public_key_is_rejected(
