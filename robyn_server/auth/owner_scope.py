@@ -8,7 +8,8 @@
 - every other action gets the filter `{"owner": <identity>}`, which storage applies;
 - reading and searching assistants also sees the system assistants (one per graph,
   `metadata.created_by = "system"`), through our `$or` filter extension; changing or
-  deleting them stays out of reach;
+  deleting them stays out of reach, and a user's own `created_by: "system"` is dropped,
+  so nobody can publish an assistant to everyone;
 - the store is scoped by prefixing the namespace with the user's identity, as the
   LangGraph docs do it (a namespace that already starts with it is left alone).
 """
@@ -41,6 +42,9 @@ def _stamp_owner(value: dict[str, Any], identity: str, *, create: bool) -> None:
     if not isinstance(metadata, dict):
         raise Auth.exceptions.HTTPException(status_code=422, detail="metadata must be an object")
     metadata[OWNER_KEY] = identity
+    if metadata.get("created_by") == SYSTEM_ASSISTANT_FILTER["created_by"]:
+        # What makes an assistant visible to everyone is the server's to say.
+        del metadata["created_by"]
 
 
 def _scope_namespace(value: dict[str, Any], identity: str) -> None:

@@ -87,6 +87,11 @@ async def test_each_user_sees_only_their_own_resources_and_the_system_assistants
     visible = await bob.assistants.search(limit=100)
     assert assistant["assistant_id"] not in {a["assistant_id"] for a in visible}
     assert {"agent", "whoami"} <= {a["graph_id"] for a in visible}  # system assistants
+    # Only the server's own assistants are everyone's: a user's claim to be one is dropped.
+    posing = await alice.assistants.create(graph_id="agent", metadata={"created_by": "system"})
+    assert "created_by" not in posing["metadata"]
+    visible = await bob.assistants.search(limit=100)
+    assert posing["assistant_id"] not in {a["assistant_id"] for a in visible}
     assert await bob.store.get_item(("notes",), "k") is None
     found = await bob.store.search_items(("notes",))
     assert found["items"] == []
