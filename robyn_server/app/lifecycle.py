@@ -71,6 +71,9 @@ async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> 
     broker = Broker(settings.resumable_stream_ttl_seconds)
     slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
     ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots)
+    # After the engine subscribed, before it looks at the queue: a signal sent between
+    # the two is then either heard or already visible in the database.
+    await persistence.signals.start()
     await ctx.engine.start()
 
 

@@ -33,6 +33,7 @@ from robyn_server.storage.encryption import (
 from robyn_server.storage.memory.storage import InMemoryStorage
 from robyn_server.storage.memory.store import TTLInMemoryStore
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.listener import PgSignals
 from robyn_server.storage.postgres.migrate import (
     apply_migrations,
     migration_lock,
@@ -299,4 +300,5 @@ async def open_persistence(
         checkpointer=checkpointer,
         store=store,
         pool=pool,
+        signals=PgSignals(pool),
     )
