@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from robyn_server.storage.types import INFLIGHT_STATUSES, CronTick, Scope
+from robyn_server.storage.types import INFLIGHT_STATUSES, CronTick, RunFence, Scope
 
 
 class RunStorage(ABC):
@@ -96,11 +96,13 @@ class RunStorage(ABC):
         the multitask strategies."""
 
     @abstractmethod
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
         """Start the thread's next run: the oldest `pending` run whose `created_at` is
-        not in the future becomes `running`, but only if no run of the thread is running
-        already; the thread is then `busy` (whatever a concurrent settle wrote). Returns
-        the run, or None. Engine-internal, hence no scope."""
+        not in the future becomes `running` under `worker_id`, but only if no run of the
+        thread is running already; the thread is then `busy` (whatever a concurrent
+        settle wrote). Returns the run, or None. Engine-internal, hence no scope."""
 
     @abstractmethod
     async def run_next_due(self, thread_id: str) -> datetime | None:
@@ -108,19 +110,55 @@ class RunStorage(ABC):
 
     @abstractmethod
     async def run_set_status(
-        self, run_id: str, status: str, *, only_if: Sequence[str] | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        only_if: Sequence[str] | None = None,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         """Set a run's status (and `updated_at`). With `only_if`, only when its current
-        status is one of those. Returns the updated run, or None if nothing changed."""
+        status is one of those; with `fence`, only while the fence's worker and attempt
+        still hold it. Returns the updated run, or None if nothing changed."""
 
     @abstractmethod
-    async def run_recover(self, *, max_attempts: int) -> dict[str, list[str]]:
-        """After a crash: every `running` run (of every owner) goes back to `pending`
-        with attempt + 1, unless it has already had `max_attempts` attempts, in which
-        case it ends `error`. Returns `{"requeued": [run ids], "failed": [run ids],
-        "threads": [ids of threads with pending runs, requeued or not]}`."""
+    async def run_recover(
+        self, *, max_attempts: int, dead_workers: Sequence[str] = (), all_pending: bool = True
+    ) -> dict[str, list[str]]:
+        """Orphaned runs go back to the queue: every `running` run whose worker is not
+        alive (its lease expired, or it is in `dead_workers`; in memory, every one) goes
+        back to `pending` with attempt + 1, unless it has already had `max_attempts`
+        attempts, in which case it ends `error`. Runs of live workers are never touched.
+        Returns `{"requeued": [run ids], "failed": [run ids], "threads": [ids of threads
+        with pending runs: requeued ones, and with `all_pending` every one]}`."""
 
     @abstractmethod
-    async def run_suspend_running(self) -> list[str]:
-        """At shutdown: every `running` run goes back to `pending` (same attempt), so the
-        next start executes it again. Returns their ids."""
+    async def run_suspend_running(self, *, worker_id: str | None = None) -> list[str]:
+        """At shutdown: the `running` runs of `worker_id` (None: all) go back to
+        `pending` (same attempt), so another process or the next start executes them
+        again. Returns their ids."""
+
+    # -- workers: several processes sharing one database (memory has one process) -------
+
+    async def worker_register(
+        self, worker_id: str, *, lease_seconds: float, host: str, pid: int
+    ) -> None:
+        """Announce a live worker (one server process) with a lease of `lease_seconds`."""
+        return None
+
+    async def worker_heartbeat(self, worker_id: str, *, lease_seconds: float) -> bool:
+        """Renew the lease; False when it had already expired (others may have taken
+        its runs over): the worker must then stop writing for the runs it executes."""
+        return True
+
+    async def worker_retire(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+        return None
+
+    async def worker_list(self) -> list[dict[str, Any]]:
+        """Every registered worker: worker_id, host, pid, alive (lease not expired)."""
+        return []
+
+    async def run_due_threads(self, limit: int = 1000) -> list[str]:
+        """Threads with a due pending run and none running (for a safety sweep)."""
+        return []
