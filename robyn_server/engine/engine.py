@@ -59,6 +59,8 @@ class RunEngine:
         self.heartbeat = settings.sse_heartbeat_seconds
         self._semaphore = asyncio.Semaphore(settings.run_max_concurrency)
         self._workers: dict[str, asyncio.Task] = {}
+        # A run a thread's worker claimed while deciding whether to go on (_claim_next).
+        self._next: dict[str, dict[str, Any]] = {}
         self._rekick: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # Threads that may hold runs delayed by after_seconds: only their workers ask
@@ -169,7 +171,7 @@ class RunEngine:
         try:
             while not self.stopping:
                 self._rekick.discard(thread_id)
-                run = await self._claim(thread_id)
+                run = self._next.pop(thread_id, None) or await self._claim(thread_id)
                 if run is None:
                     if thread_id in self._rekick:
                         continue
@@ -179,9 +181,16 @@ class RunEngine:
                             lambda: self._schedule_delayed(thread_id),
                         )
                     return
-                await self._execute(run)
+                execution = await self._execute(run)
                 if run["kwargs"].get("temporary"):
                     return  # a stateless run's thread has no other run, and is gone now
+                if execution.left_queued and self.shared:
+                    # Runs wait behind the one that just ended. If this worker cannot
+                    # start the next (its secrets are held by the process that created
+                    # it), that process must hear about it.
+                    if await self._claim_next(thread_id):
+                        continue
+                    return
         except StorageGaveUp:
             pass  # shutting down with the database away: the next start takes over
         except Exception:
@@ -239,7 +248,17 @@ class RunEngine:
         self._timers.pop(thread_id, None)
         self.kick(thread_id)
 
-    async def _execute(self, run: dict[str, Any]) -> None:
+    async def _claim_next(self, thread_id: str) -> bool:
+        """After a run ended with others queued: True if this worker should go on
+        claiming; otherwise the thread is offered to the other processes."""
+        run = await self._claim(thread_id)
+        if run is not None:
+            self._next[thread_id] = run
+            return True
+        await self.cluster.offer([thread_id])
+        return False
+
+    async def _execute(self, run: dict[str, Any]) -> Execution:
         execution = Execution(run, fence=RunFence(run["run_id"], self.worker_id, run["attempt"]))
         self._executions[run["run_id"]] = execution
         if (early := self.cluster.early_cancel(run["run_id"])) is not None:
@@ -256,6 +275,7 @@ class RunEngine:
         finally:
             execution.done.set()
             self._executions.pop(run["run_id"], None)
+        return execution
 
     # -- cancelling ----------------------------------------------------------------------
 

@@ -73,6 +73,8 @@ class Execution:
     run: dict[str, Any]
     # Fences the run's final writes (None: unfenced, for tests driving the executor).
     fence: RunFence | None = None
+    # Set by `settle`: other runs of the thread were queued when this one ended.
+    left_queued: bool = False
     task: asyncio.Task | None = None
     cancel_action: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -254,7 +256,7 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
         else:
             await engine.retry_storage(
                 f"recording how run {run_id} ended",
-                lambda: settle(engine, run, status, error, fields, execution.fence),
+                lambda: settle(engine, run, status, error, fields, execution),
             )
     except LeaseLost:
         logger.warning(
@@ -304,13 +306,15 @@ async def settle(
     status: str,
     error: dict[str, Any] | None,
     fields: dict[str, Any] | None,
-    fence: RunFence | None = None,
+    execution: Execution | None = None,
 ) -> None:
     """Write the run's final status, then the thread's: busy while other runs are queued,
     else error / interrupted / idle from the final checkpoint. Safe to repeat after a
-    failure part way (the engine retries it through a database outage). With `fence`,
-    the thread is written only while this worker still holds the run (LeaseLost)."""
+    failure part way (the engine retries it through a database outage). The thread is
+    written only while this worker still holds the run (the execution's fence, else
+    LeaseLost)."""
     storage = engine.storage
+    fence = execution.fence if execution is not None else None
     run_id, thread_id = run["run_id"], run["thread_id"]
     # The thread first: a client that sees the run finished must find the thread settled.
     queued = [
@@ -319,6 +323,8 @@ async def settle(
         if r["run_id"] != run_id
     ]
     update: dict[str, Any] = dict(fields) if fields else {}
+    if execution is not None:
+        execution.left_queued = bool(queued)
     if queued:
         update["status"] = "busy"
     elif error is not None:

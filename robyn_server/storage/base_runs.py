@@ -40,6 +40,7 @@ class RunStorage(ABC):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         """Insert a `pending` run (attempt 1) and mark its thread `busy`, atomically.
 
@@ -55,6 +56,8 @@ class RunStorage(ABC):
           transaction (see `CronStorage.cron_skip_tick` for the rule), and if it cannot
           be, `CronTickTaken` is raised and nothing is written. A run that is not
           created (None, `ThreadBusy`) leaves the tick unclaimed.
+        - `holder`: the worker holding the run's secrets in memory (they are never
+          stored). While that worker lives, only it claims the run (Postgres).
 
         Returns the run and the ids of the thread's *other* inflight runs, oldest first
         (the caller interrupts or rolls them back for those multitask strategies).

@@ -162,3 +162,30 @@ async def test_a_paused_server_cannot_overwrite_the_newer_attempt(database: str)
         assert "lost its run lease" in a.output()
         # A is serving again.
         assert (await on_a.threads.get(thread_id))["status"] == "idle"
+
+
+async def test_a_queued_run_gets_its_secrets_whichever_server_ends_the_run_before(
+    database: str,
+) -> None:
+    """Secrets are never stored, so only the server that received them may start the
+    run: here the run before it executes on A, and the queued one still starts on B."""
+    with cluster(database, 2) as (a, b):
+        on_a, on_b = get_client(url=a.url, api_key=None), get_client(url=b.url, api_key=None)
+        thread_id = (await on_a.threads.create())["thread_id"]
+        first = await on_a.runs.create(thread_id, "slow", input=HI, config=_slow(2))
+        await wait_run(on_a, thread_id, first["run_id"], {"running"})
+        second = await on_b.runs.create(
+            thread_id,
+            "echo_config",
+            input={},
+            config={"configurable": {"openai_api_key": "sk-only-in-memory"}},
+            multitask_strategy="enqueue",
+        )
+        for run in (first, second):
+            done = await wait_run(on_a, thread_id, run["run_id"], TERMINAL)
+            assert done["status"] == "success"
+        state = await on_b.threads.get_state(thread_id)
+        # The graph got the secret (as the opaque holder graphs read it from).
+        assert state["values"]["conf"].get("__secrets__") == "Secrets", state["values"]["conf"]
+        stored = await on_a.runs.get(thread_id, second["run_id"])
+        assert "sk-only-in-memory" not in str(stored)

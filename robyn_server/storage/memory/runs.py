@@ -91,6 +91,7 @@ class RunsInMemory(ThreadsInMemory):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,  # one process: it holds every run's secrets
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")

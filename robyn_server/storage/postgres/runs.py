@@ -76,9 +76,9 @@ WITH thread AS (
 ), created AS (
     INSERT INTO langgraph_server.runs
         (run_id, thread_id, owner, assistant_id, metadata, kwargs, multitask_strategy,
-         created_at, updated_at)
+         created_at, updated_at, holder)
     SELECT %s, thread.thread_id, thread.owner, %s, %s, %s, %s,
-           coalesce(%s::timestamptz, clock.ts), clock.ts
+           coalesce(%s::timestamptz, clock.ts), clock.ts, %s::uuid
     FROM thread, clock
     WHERE NOT (%s::boolean AND EXISTS (SELECT 1 FROM inflight))
     RETURNING *
@@ -131,6 +131,12 @@ WHERE run_id = (
 ) AND NOT EXISTS (
     SELECT 1 FROM langgraph_server.runs
     WHERE thread_id = %(thread_id)s AND status = 'running'
+) AND (
+    -- A run whose secrets a live worker holds in memory is that worker's to start.
+    holder IS NULL OR holder = %(worker)s OR NOT EXISTS (
+        SELECT 1 FROM langgraph_server.workers w
+        WHERE w.worker_id = runs.holder AND w.expires_at > now()
+    )
 )
 RETURNING """
     + COLUMNS
@@ -193,6 +199,7 @@ class RunQueries(PostgresBase):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -210,6 +217,7 @@ class RunQueries(PostgresBase):
             jsonb(kwargs),
             multitask_strategy,
             created_at,
+            holder,
             reject_if_inflight,
             jsonb(thread_metadata or {}),
             None if thread_config is None else jsonb(thread_config),

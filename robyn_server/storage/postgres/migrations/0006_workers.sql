@@ -15,7 +15,9 @@ CREATE TABLE langgraph_server.workers (
     expires_at timestamptz NOT NULL
 );
 
-ALTER TABLE langgraph_server.runs ADD COLUMN worker_id uuid;
+-- `holder`: the worker that keeps a run's secrets in memory (they are never stored);
+-- while it lives, only it starts that run.
+ALTER TABLE langgraph_server.runs ADD COLUMN worker_id uuid, ADD COLUMN holder uuid;
 
 -- RLS with no policies, as in 0001: invisible to a data API running as another role.
 ALTER TABLE langgraph_server.workers ENABLE ROW LEVEL SECURITY;
