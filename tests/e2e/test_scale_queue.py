@@ -189,3 +189,28 @@ async def test_a_queued_run_gets_its_secrets_whichever_server_ends_the_run_befor
         assert state["values"]["conf"].get("__secrets__") == "Secrets", state["values"]["conf"]
         stored = await on_a.runs.get(thread_id, second["run_id"])
         assert "sk-only-in-memory" not in str(stored)
+
+
+async def test_twenty_enqueued_runs_from_three_servers_run_one_at_a_time(database: str) -> None:
+    with cluster(database, 3) as servers:
+        clients = [get_client(url=s.url, api_key=None) for s in servers]
+        thread_id = (await clients[0].threads.create())["thread_id"]
+        gate = asyncio.Event()
+
+        async def create(n: int) -> dict:
+            await gate.wait()
+            return await clients[n % 3].runs.create(
+                thread_id, "slow", input=HI, config=_slow(0.1), multitask_strategy="enqueue"
+            )
+
+        tasks = [asyncio.create_task(create(n)) for n in range(20)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        runs = await asyncio.gather(*tasks)
+        for run in runs:
+            done = await wait_run(clients[2], thread_id, run["run_id"], TERMINAL, seconds=60)
+            assert done["status"] == "success"
+        # Had two runs of the thread overlapped, both would have started from the same
+        # checkpoint and one's messages would be missing.
+        messages = (await clients[1].threads.get_state(thread_id))["values"]["messages"]
+        assert [m["type"] for m in messages] == ["human", "ai"] * 20
