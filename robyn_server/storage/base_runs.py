@@ -150,8 +150,9 @@ class RunStorage(ABC):
         return None
 
     async def worker_heartbeat(self, worker_id: str, *, lease_seconds: float) -> bool:
-        """Renew the lease; False when it had already expired (others may have taken
-        its runs over): the worker must then stop writing for the runs it executes."""
+        """Renew the lease; False when recovery has already taken the worker's runs
+        (its lease had expired): it must then stop writing for the runs it executes.
+        An expired lease whose runs nobody took is simply renewed."""
         return True
 
     async def worker_retire(self, worker_id: str) -> None:

@@ -1,6 +1,7 @@
 """Worker leases on Postgres: recovery re-queues the runs of dead workers only (expired
 lease, named dead, or no worker at all), each once even when two processes recover at
-the same moment, and announces the threads it re-queued."""
+the same moment, and announces the threads it re-queued; a lease that expired without
+anyone taking its runs (a database outage) is simply renewed."""
 
 from __future__ import annotations
 
@@ -41,7 +42,6 @@ async def test_recovery_takes_only_the_runs_of_dead_workers(pg_persistence: Pers
             "WHERE worker_id = %s",
             (expired,),
         )
-    assert not await storage.worker_heartbeat(expired, lease_seconds=60)
     assert await storage.worker_heartbeat(live, lease_seconds=60)
 
     pool = pg_persistence.pool
@@ -64,6 +64,25 @@ async def test_recovery_takes_only_the_runs_of_dead_workers(pg_persistence: Pers
     assert live_row["status"] == "running" and live_row["attempt"] == 1
     again = await storage.run_get(ANONYMOUS, expired_run)
     assert (again["status"], again["attempt"]) == ("pending", 2)
+    # Recovery took `expired`'s runs: its heartbeat now says so.
+    assert not await storage.worker_heartbeat(expired, lease_seconds=60)
     alive = {w["worker_id"]: w["alive"] for w in await storage.worker_list()}
     assert alive.get(live) is True and expired not in alive and named not in alive
     assert expired_thread in await storage.run_due_threads()
+
+
+async def test_a_lease_that_expired_unnoticed_is_renewed(pg_persistence: Persistence) -> None:
+    storage = pg_persistence.storage
+    worker = new_id()
+    await storage.worker_register(worker, lease_seconds=60, host="h", pid=1)
+    _, run_id = await _running_run(storage, worker)
+    async with storage._pool.connection() as conn:
+        await conn.execute(
+            "UPDATE langgraph_server.workers SET expires_at = now() - interval '1 second' "
+            "WHERE worker_id = %s",
+            (worker,),
+        )
+    assert await storage.worker_heartbeat(worker, lease_seconds=60)
+    await storage.run_recover(max_attempts=3, all_pending=False)
+    run = await storage.run_get(ANONYMOUS, run_id)
+    assert (run["status"], run["attempt"]) == ("running", 1)

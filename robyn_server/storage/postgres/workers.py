@@ -22,9 +22,12 @@ VALUES (%s, %s, %s, now() + make_interval(secs => %s))
 ON CONFLICT (worker_id) DO UPDATE SET expires_at = excluded.expires_at
 """
 
+# Renews even an expired lease while the row is there: only recovery deletes it, in the
+# statement that re-queues the worker's runs, so a row still there means no run of the
+# worker was taken (after a database outage that outlived the lease, say).
 HEARTBEAT_SQL = """
 UPDATE langgraph_server.workers SET expires_at = now() + make_interval(secs => %s)
-WHERE worker_id = %s AND expires_at > now()
+WHERE worker_id = %s
 RETURNING 1 AS renewed
 """
 
@@ -35,9 +38,13 @@ SELECT worker_id::text AS worker_id, host, pid, expires_at > now() AS alive
 FROM langgraph_server.workers
 """
 
-# Orphans are locked SKIP LOCKED, so processes recovering at the same moment share them
-# out instead of re-queuing one run twice; `threads` then lists every thread with
-# pending runs (requeued here, or queued before), oldest first. Dead workers' rows go.
+# Dead workers' rows go, and their running runs (and those naming no worker, or one with
+# no row) are orphans. Orphans follow the rows this statement actually deleted, not its
+# snapshot: a worker renewing its lease at this very moment keeps its row (the DELETE
+# re-checks it) and therefore its runs. Orphans are locked SKIP LOCKED, so processes
+# recovering at the same moment share them out instead of re-queuing one run twice;
+# `threads` then lists every thread with pending runs (requeued here, or queued
+# before), oldest first.
 RECOVER_SQL = (
     """
 WITH dead AS (
@@ -48,10 +55,9 @@ WITH dead AS (
     SELECT r.run_id FROM langgraph_server.runs r
     WHERE r.status = 'running' AND (
         r.worker_id IS NULL
-        OR r.worker_id = ANY(%(dead)s::uuid[])
+        OR r.worker_id IN (SELECT worker_id FROM dead)
         OR NOT EXISTS (
-            SELECT 1 FROM langgraph_server.workers w
-            WHERE w.worker_id = r.worker_id AND w.expires_at > now()
+            SELECT 1 FROM langgraph_server.workers w WHERE w.worker_id = r.worker_id
         )
     )
     FOR UPDATE OF r SKIP LOCKED
