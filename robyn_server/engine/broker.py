@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robyn_server.serialization import dumps
+from robyn_server.storage.types import INFLIGHT_STATUSES
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
 EVENT_ID = re.compile(r"^(\d+)(?:-(\d+|\*))?$")
@@ -32,6 +33,13 @@ def next_event_id() -> tuple[int, int]:
     global _last_ms
     _last_ms = max(_last_ms, int(time.time() * 1000))
     return (_last_ms, next(_seq))
+
+
+def observe_event_id(ms: int) -> None:
+    """An id `ms`-something was given by another process: ids given here from now on
+    are later (their `ms` is greater), whatever the clocks say."""
+    global _last_ms
+    _last_ms = max(_last_ms, ms + 1)
 
 
 def parse_event_id(value: str | None) -> tuple[int, int] | None:
@@ -79,6 +87,11 @@ class RunChannel:
         self.events.append(event)
         self._wake()
         return event
+
+    def append(self, event: Event) -> None:
+        """An event published elsewhere (another process): same as `publish`."""
+        self.events.append(event)
+        self._wake()
 
     def close(self, result: Any) -> None:
         self.result = result
@@ -154,12 +167,30 @@ class Broker:
     def get(self, run_id: str) -> RunChannel | None:
         return self._channels.get(run_id)
 
-    def publish(self, channel: RunChannel, name: str, data: Any) -> None:
+    async def attach(self, run: dict[str, Any]) -> RunChannel | None:
+        """The channel a new watcher of `run` (a storage row) follows: the run's own,
+        or, for a run queued and not started yet, the one its executor will publish
+        to. None when the run has ended and its events are gone."""
+        channel = self._channels.get(run["run_id"])
+        if channel is None and run["status"] in INFLIGHT_STATUSES:
+            channel = self.open(
+                run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
+            )
+        return channel
+
+    def publish(self, channel: RunChannel, name: str, data: Any) -> Event:
         event = channel.publish(name, data)
         watches = self._thread_watches.get(channel.thread_id)
         if watches:
             for watch in watches:
                 watch.queue.put_nowait(event)
+        return event
+
+    def deliver(self, channel: RunChannel, event: Event) -> None:
+        """An event of `channel` published by another process."""
+        channel.append(event)
+        for watch in self._thread_watches.get(channel.thread_id, ()):
+            watch.queue.put_nowait(event)
 
     def close(self, channel: RunChannel, result: Any) -> None:
         channel.close(result)

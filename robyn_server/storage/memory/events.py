@@ -1,0 +1,66 @@
+"""`EventLog` in memory: the contract of storage/event_log.py for one process (the
+in-memory server does not need it: its broker holds every event)."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+
+from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunEnd
+
+
+@dataclass
+class _Log:
+    thread_id: str
+    created: float
+    events: list[LoggedEvent] = field(default_factory=list)
+    end: RunEnd | None = None
+    expires: float | None = None
+
+
+class MemoryEventLog(EventLog):
+    def __init__(self) -> None:
+        self._logs: dict[str, _Log] = {}
+
+    async def append(
+        self,
+        run_id: str,
+        thread_id: str,
+        events: list[LoggedEvent],
+        *,
+        end: RunEnd | None = None,
+        keep_seconds: float = 0.0,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        log = self._logs.get(run_id)
+        if log is None:
+            log = self._logs[run_id] = _Log(thread_id, time.monotonic())
+        log.events.extend(events)
+        if end is not None:
+            log.end = end
+            log.expires = time.monotonic() + keep_seconds
+
+    async def read(
+        self, run_id: str, after: EventKey = (-1, -1), limit: int = 10_000
+    ) -> tuple[list[LoggedEvent], RunEnd | None]:
+        log = self._logs.get(run_id)
+        if log is None:
+            return [], None
+        keys = [event.key for event in log.events]
+        start = bisect.bisect_right(keys, after)
+        events = log.events[start : start + limit]
+        complete = start + limit >= len(log.events)
+        return events, log.end if complete else None
+
+    async def sweep(self, stale_seconds: float) -> int:
+        now = time.monotonic()
+        gone = [
+            run_id
+            for run_id, log in self._logs.items()
+            if (log.expires is not None and log.expires <= now)
+            or (log.end is None and log.created + stale_seconds <= now)
+        ]
+        for run_id in gone:
+            del self._logs[run_id]
+        return len(gone)
