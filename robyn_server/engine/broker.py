@@ -192,13 +192,17 @@ class Broker:
         for watch in self._thread_watches.get(channel.thread_id, ()):
             watch.queue.put_nowait(event)
 
-    def close(self, channel: RunChannel, result: Any) -> None:
+    def close(self, channel: RunChannel, result: Any, keep: float | None = None) -> None:
+        """End the run's stream with `result`; its events stay for replay for `keep`
+        seconds (by default the retention of resumable runs, 5 s for others)."""
         channel.close(result)
         if channel.resumable or channel.thread_id in self._thread_watches:
             done = {"status": "run_done", "run_id": channel.run_id}
             self.publish_thread_event(channel.thread_id, "metadata", done)
         loop = asyncio.get_running_loop()
         delay = self.retention_seconds if channel.resumable else 5.0
+        if keep is not None:
+            delay = min(delay, keep)
         loop.call_later(delay, self._forget, channel)
 
     def publish_thread_event(self, thread_id: str, name: str, data: Any) -> None:

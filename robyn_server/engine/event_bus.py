@@ -44,7 +44,7 @@ import orjson
 
 from robyn_server.engine.broker import Broker, Event, RunChannel, observe_event_id
 from robyn_server.engine.event_relay import BATCH_SECONDS, Mirror, Writer
-from robyn_server.storage.event_log import EventLog
+from robyn_server.storage.event_log import EventLog, RunEnd
 from robyn_server.storage.signals import Signals
 from robyn_server.storage.types import INFLIGHT_STATUSES
 
@@ -149,8 +149,8 @@ class EventBus(Broker):
                 writer.add(event)
         return event
 
-    def close(self, channel: RunChannel, result: Any) -> None:
-        super().close(channel, result)
+    def close(self, channel: RunChannel, result: Any, keep: float | None = None) -> None:
+        super().close(channel, result, keep)
         if self.cross_process and self._local.get(channel.run_id) is channel:
             writer = self._writers.get(channel.run_id)
             if writer is not None and writer.channel is channel:
@@ -252,9 +252,10 @@ class EventBus(Broker):
         for event in events:
             self.deliver(channel, event)
 
-    def _ended(self, channel: RunChannel, result: bytes) -> None:
+    def _ended(self, channel: RunChannel, end: RunEnd) -> None:
         if not channel.done and self._local.get(channel.run_id) is not channel:
-            self.close(channel, orjson.loads(result))
+            # Kept here no longer than in the log: a replay after the sweep finds nothing.
+            self.close(channel, orjson.loads(end.result), keep=end.expires_in)
 
     def _on_events(self, payload: str) -> None:
         parts = payload.split()

@@ -131,7 +131,7 @@ class Mirror:
         log: EventLog,
         channel: RunChannel,
         deliver: Callable[[RunChannel, list[Event]], None],
-        ended: Callable[[RunChannel, bytes], None],
+        ended: Callable[[RunChannel, RunEnd], None],
         announce: Callable[[str], None],
     ) -> None:
         self.log = log
@@ -211,6 +211,6 @@ class Mirror:
             self.last_key = fresh[-1].key
             self._deliver(self.channel, fresh)
         if end is not None:
-            self._ended(self.channel, end.result)
+            self._ended(self.channel, end)
             return False
         return len(events) >= READ_LIMIT

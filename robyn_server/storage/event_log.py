@@ -33,6 +33,8 @@ class RunEnd:
     """How a logged run ended: the encoded answer /wait and /join return."""
 
     result: bytes
+    # Seconds until the log is swept (from the reader's point of view).
+    expires_in: float = 0.0
 
 
 class EventLog(ABC):

@@ -51,7 +51,10 @@ class MemoryEventLog(EventLog):
         start = bisect.bisect_right(keys, after)
         events = log.events[start : start + limit]
         complete = start + limit >= len(log.events)
-        return events, log.end if complete else None
+        if log.end is None or not complete:
+            return events, None
+        left = max(0.0, (log.expires or 0.0) - time.monotonic())
+        return events, RunEnd(log.end.result, left)
 
     async def sweep(self, stale_seconds: float) -> int:
         now = time.monotonic()

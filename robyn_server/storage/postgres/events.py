@@ -51,9 +51,10 @@ WITH ev AS (
     ORDER BY ms, seq
     LIMIT %(limit)s
 )
-SELECT ms, seq, name, data, false AS is_end FROM ev
+SELECT ms, seq, name, data, false AS is_end, NULL::float8 AS expires_in FROM ev
 UNION ALL
-SELECT NULL, NULL, NULL, result, true FROM langgraph_server.run_streams
+SELECT NULL, NULL, NULL, result, true, extract(epoch FROM expires_at - now())::float8
+FROM langgraph_server.run_streams
 WHERE run_id = %(run_id)s AND ended_at IS NOT NULL
 """
 
@@ -113,7 +114,7 @@ class PgEventLog(EventLog):
         end: RunEnd | None = None
         for row in rows:
             if row["is_end"]:
-                end = RunEnd(bytes(row["data"]))
+                end = RunEnd(bytes(row["data"]), max(0.0, row["expires_in"] or 0.0))
             else:
                 events.append(LoggedEvent((row["ms"], row["seq"]), row["name"], bytes(row["data"])))
         events.sort(key=_key)
