@@ -9,17 +9,20 @@ nothing more. On PostgreSQL, where several processes share one database:
   process, after a restart too), and for any other run only once a process *announces*
   that it watches it. A run executing here with only local watchers costs nothing.
 - **Announcing.** A process with a watcher on a run it does not execute sends
-  `r:<run_id>` on the `lgs_run_watch` signal (a thread stream sends `t:<thread_id>`).
-  Every process remembers announced runs and threads for `ANNOUNCE_SECONDS` (watchers
-  announce again while they last), so whichever process claims the run, now or later,
-  stores its events. A process that hears the announcement of a run it is executing
-  (or has just finished) stores everything published so far, then every new event.
-- **Writing.** Each stored run has a `_Writer` (engine/event_relay.py): events are
+  `r:<run_id>:<its token>` on the `lgs_run_watch` signal (a thread stream sends
+  `t:<thread_id>:<token>`); the stream of a run's creator announces itself only if the
+  run has not started here within `OPEN_ANNOUNCE_DELAY`. Every process but the sender
+  (whose watchers read its own runs from memory) remembers announced runs and threads
+  for `ANNOUNCE_SECONDS` (watchers announce again while they last), so whichever
+  process claims the run, now or later, stores its events. A process that hears the
+  announcement of a run it is executing (or has just finished) stores everything
+  published so far, then every new event.
+- **Writing.** Each stored run has a `Writer` (engine/event_relay.py): events are
   queued as they are published and written every `BATCH_SECONDS` at most, one
   multi-row insert per batch that also sends `lgs_run_events` with
   `<run_id> <thread_id> <last id>[ end]` (ids, never data) when it commits. The run's
   end (the /wait answer) is one more write, after its last events.
-- **Reading.** A watcher's process keeps a `_Mirror` channel: an ordinary broker
+- **Reading.** A watcher's process keeps a `Mirror`: an ordinary broker
   channel fed from the log. A signal (or, as a safety net, every `POLL_SECONDS`, and
   after the listener reconnects) makes it read the events after the last one it has,
   in id order; the end closes the channel with the stored answer. Every watcher kind
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -56,7 +60,7 @@ ANNOUNCE_SECONDS = 600.0
 REANNOUNCE_SECONDS = 120.0
 # A channel opened for a run's creator waits this long for the run to start here
 # before it announces itself (the run may be executed by another process).
-OPEN_ANNOUNCE_DELAY = 0.1
+OPEN_ANNOUNCE_DELAY = 0.05
 POLL_SECONDS = 5.0
 WATCHED_KEEP_SECONDS = 60.0
 STALE_SECONDS = 2 * 86400.0
@@ -79,6 +83,8 @@ class EventBus(Broker):
         self._mirrors: dict[str, Mirror] = {}
         self._runs_announced: dict[str, float] = {}
         self._threads_announced: dict[str, float] = {}
+        # Names this process in its announcements, which it ignores itself.
+        self.token = uuid.uuid4().hex[:12]
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         if self.cross_process:
@@ -216,7 +222,10 @@ class EventBus(Broker):
         )
 
     def _on_watch(self, payload: str) -> None:
-        kind, _, ident = payload.partition(":")
+        kind, _, rest = payload.partition(":")
+        ident, _, sender = rest.partition(":")
+        if sender == self.token:
+            return  # watchers here follow this process's runs in memory
         until = time.monotonic() + ANNOUNCE_SECONDS
         if kind == "r":
             self._runs_announced[ident] = until
@@ -233,7 +242,7 @@ class EventBus(Broker):
 
     def _announce(self, payload: str) -> None:
         assert self.signals is not None
-        self._spawn(self.signals.send(WATCH_SIGNAL, payload))
+        self._spawn(self.signals.send(WATCH_SIGNAL, f"{payload}:{self.token}"))
 
     # -- executing elsewhere: reading ------------------------------------------------------
 
