@@ -71,7 +71,9 @@ async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> 
     assert persistence is not None  # opened just before
     # On PostgreSQL, run events reach watchers on other processes through an event log.
     log = PgEventLog(persistence.pool) if persistence.pool is not None else None
-    broker = EventBus(settings.resumable_stream_ttl_seconds, log, persistence.signals)
+    broker = EventBus(
+        settings.resumable_stream_ttl_seconds, log, persistence.signals, persistence.storage
+    )
     slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
     ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots)
     # After the engine subscribed, before it looks at the queue: a signal sent between

@@ -48,9 +48,10 @@ import orjson
 
 from robyn_server.engine.broker import Broker, Event, RunChannel, observe_event_id
 from robyn_server.engine.event_relay import BATCH_SECONDS, Mirror, Writer
+from robyn_server.storage.base import Storage
 from robyn_server.storage.event_log import EventLog, RunEnd
 from robyn_server.storage.signals import Signals
-from robyn_server.storage.types import INFLIGHT_STATUSES
+from robyn_server.storage.types import ANONYMOUS, INFLIGHT_STATUSES
 
 logger = logging.getLogger("robyn_server.engine")
 
@@ -62,6 +63,7 @@ REANNOUNCE_SECONDS = 120.0
 # before it announces itself (the run may be executed by another process).
 OPEN_ANNOUNCE_DELAY = 0.05
 POLL_SECONDS = 5.0
+QUIET_SECONDS = 15.0
 WATCHED_KEEP_SECONDS = 60.0
 STALE_SECONDS = 2 * 86400.0
 STOP_SECONDS = 5.0
@@ -71,10 +73,15 @@ __all__ = ["BATCH_SECONDS", "EventBus"]
 
 class EventBus(Broker):
     def __init__(
-        self, retention_seconds: float, log: EventLog | None = None, signals: Signals | None = None
+        self,
+        retention_seconds: float,
+        log: EventLog | None = None,
+        signals: Signals | None = None,
+        storage: Storage | None = None,
     ) -> None:
         super().__init__(retention_seconds)
         self.log = log
+        self.storage = storage
         self.signals = signals
         self.cross_process = log is not None and signals is not None and signals.cross_process
         self.sweep_interval = min(60.0, max(0.5, retention_seconds / 4))
@@ -301,6 +308,7 @@ class EventBus(Broker):
             now = loop.time()
             for mirror in list(self._mirrors.values()):
                 mirror.poke()
+            await self._check_quiet()
             if now >= next_announce:
                 next_announce = now + REANNOUNCE_SECONDS
                 self._reannounce()
@@ -312,6 +320,30 @@ class EventBus(Broker):
                         logger.debug("Swept the event logs of %d runs", swept)
                 except Exception as exc:
                     logger.warning("Sweeping run event logs failed: %s", exc)
+
+    async def _check_quiet(self) -> None:
+        """A watched run that ended without an end in the log (its process died, and
+        recovery gave up on it) would keep its watchers waiting: after `QUIET_SECONDS`
+        without events, look at the run; if it has ended, read the log once more and
+        end the stream."""
+        if self.storage is None:
+            return
+        now = time.monotonic()
+        for mirror in list(self._mirrors.values()):
+            channel = mirror.channel
+            if not mirror.started or channel.done or now - mirror.active < QUIET_SECONDS:
+                continue
+            mirror.active = now
+            try:
+                run = await self.storage.run_get(ANONYMOUS, channel.run_id)
+            except Exception:
+                continue
+            if run is not None and run["status"] in INFLIGHT_STATUSES:
+                continue
+            await mirror.read_now()
+            if not channel.done and self._mirrors.get(channel.run_id) is mirror:
+                logger.info("Run %s ended with no end stored; ending its watchers", channel.run_id)
+                self.close(channel, None)
 
     def _reannounce(self) -> None:
         now = time.monotonic()

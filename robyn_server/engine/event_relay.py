@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +139,9 @@ class Mirror:
         self.channel = channel
         self.last_key: EventKey = channel.events[-1].key if channel.events else (-1, -1)
         self.started = False
+        # When it last delivered something (or started): a mirror quiet for long
+        # makes the bus look at the run itself (EventBus._check_quiet).
+        self.active = time.monotonic()
         self._deliver = deliver
         self._ended = ended
         self._announce = announce
@@ -157,6 +161,7 @@ class Mirror:
         if self._stopped or self.started or self.channel.done:
             return
         self.started = True
+        self.active = time.monotonic()
         self._announce(f"r:{self.channel.run_id}")
         self.poke()
 
@@ -168,6 +173,7 @@ class Mirror:
             self._timer = None
         if not self.started:
             self.started = True
+            self.active = time.monotonic()
             if announce:
                 self._announce(f"r:{self.channel.run_id}")
         await self._read()
@@ -196,6 +202,9 @@ class Mirror:
         finally:
             self._task = None
 
+    async def read_now(self) -> None:
+        await self._read()
+
     async def _read(self) -> bool:
         """Deliver what is stored after `last_key`; True if there may be more."""
         try:
@@ -208,6 +217,7 @@ class Mirror:
         # Another read may have delivered some of these meanwhile.
         fresh = [Event(e.key, e.name, e.data) for e in events if e.key > self.last_key]
         if fresh:
+            self.active = time.monotonic()
             self.last_key = fresh[-1].key
             self._deliver(self.channel, fresh)
         if end is not None:
