@@ -93,6 +93,30 @@ async def test_a_join_stream_opened_mid_run_on_b_sees_the_rest_in_order(pair) ->
     assert parts[-1].event == "values" and parts[-1].data["sent"] == 300
 
 
+async def test_a_queued_run_joined_on_b_is_stored_when_it_starts_later(pair) -> None:
+    """B announces its watch while the run waits behind another: A remembers, and
+    stores the run's events from its first one when it claims it."""
+    a, b = pair
+    client_a, client_b = get_client(url=a.url), get_client(url=b.url)
+    thread_id = (await client_a.threads.create())["thread_id"]
+    first = await _background_burst(client_a, thread_id, n=5, then_sleep=2.0)
+    second = (
+        await client_a.runs.create(
+            thread_id,
+            "stream_burst",
+            input={"n": 50},
+            stream_mode=["custom", "values"],
+            multitask_strategy="enqueue",
+        )
+    )["run_id"]
+    assert (await client_b.runs.get(thread_id, second))["status"] == "pending"
+    async with asyncio.timeout(30):
+        parts = [p async for p in client_b.runs.join_stream(thread_id, second)]
+    assert parts[0].event == "metadata" and parts[0].data["run_id"] == second
+    assert _ticks(parts) == list(range(50))
+    assert (await client_b.runs.get(thread_id, first))["status"] == "success"
+
+
 async def test_the_thread_stream_on_b_sees_a_run_on_a(pair) -> None:
     a, b = pair
     client_a, client_b = get_client(url=a.url), get_client(url=b.url)
