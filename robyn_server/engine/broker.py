@@ -238,6 +238,10 @@ class Broker:
             if not watches:
                 del self._thread_watches[thread_id]
 
+    async def replay_thread(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
+        """`thread_replay`, for a caller that may wait (the event bus reads storage)."""
+        return self.thread_replay(thread_id, after)
+
     def thread_replay(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
         """Stored events of a thread (its resumable runs and thread-level events) after
         `after`, in id order."""

@@ -175,6 +175,21 @@ class EventBus(Broker):
             self._announce(f"t:{thread_id}")
         return watch
 
+    async def replay_thread(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
+        """What this process holds, and what the log holds of resumable runs that
+        executed elsewhere (or here, before a restart), merged by id."""
+        events = self.thread_replay(thread_id, after)
+        if not self.cross_process:
+            return events
+        assert self.log is not None
+        stored = await self.log.read_thread(thread_id, after)
+        if stored:
+            merged = {event.key: event for event in events}
+            for e in stored:
+                merged.setdefault(e.key, Event(e.key, e.name, e.data))
+            events = sorted(merged.values(), key=_key)
+        return events
+
     def _forget(self, channel: RunChannel) -> None:
         super()._forget(channel)
         if self._channels.get(channel.run_id) is not channel:
@@ -360,3 +375,7 @@ class EventBus(Broker):
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _key(event: Event) -> tuple[int, int]:
+    return event.key

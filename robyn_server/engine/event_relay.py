@@ -105,6 +105,7 @@ class Writer:
                     end=end,
                     keep_seconds=self.keep,
                     notify=(self.signal, payload),
+                    resumable=channel.resumable,
                 )
                 return
             except Exception as exc:

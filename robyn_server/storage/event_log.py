@@ -48,10 +48,12 @@ class EventLog(ABC):
         end: RunEnd | None = None,
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
+        resumable: bool = False,
     ) -> None:
         """Store `events` (ids increasing, all later than those stored before) and, with
         `end`, the run's end, to be swept `keep_seconds` after now. `notify` is a
-        (channel, payload) signal sent when, and only if, the write commits."""
+        (channel, payload) signal sent when, and only if, the write commits. Events of
+        `resumable` runs are also replayed by thread (`read_thread`)."""
 
     @abstractmethod
     async def read(
@@ -59,6 +61,12 @@ class EventLog(ABC):
     ) -> tuple[list[LoggedEvent], RunEnd | None]:
         """Events of a run with ids after `after`, in id order (at most `limit`), and
         its end if it has ended (only given once every event has been read)."""
+
+    @abstractmethod
+    async def read_thread(
+        self, thread_id: str, after: EventKey, limit: int = 10_000
+    ) -> list[LoggedEvent]:
+        """Events of the thread's resumable runs with ids after `after`, in id order."""
 
     @abstractmethod
     async def sweep(self, stale_seconds: float) -> int:

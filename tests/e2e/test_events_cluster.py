@@ -187,6 +187,21 @@ async def _replay(server: ServerProcess, path: str, last_event_id: str) -> list[
     return events
 
 
+async def _thread_replay(
+    server: ServerProcess, thread_id: str, last_event_id: str, count: int
+) -> list[tuple[str, Any, str]]:
+    seen: list[tuple[str, Any, str]] = []
+    stream = await get_client(url=server.url).threads.join_stream(
+        thread_id, last_event_id=last_event_id
+    )
+    async with asyncio.timeout(15), aclosing(stream):
+        async for part in stream:
+            seen.append((part.event, part.data, part.id))
+            if len(seen) == count:
+                return seen
+    raise AssertionError(seen)
+
+
 async def _stored_events(url: str, run_id: str) -> int:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         cur = await conn.execute(
@@ -216,6 +231,10 @@ async def test_a_resumable_run_replays_anywhere_after_a_restart_until_swept(
 
         assert await _replay(b, path, "-") == events
         assert await _replay(b, path, events[20]["id"]) == events[21:]
+        # The thread stream on B replays the run too (from the log).
+        assert await _thread_replay(b, thread_id, events[9]["id"], len(events) - 10) == [
+            (e["event"], e["data"], e["id"]) for e in events[10:]
+        ]
 
         a.stop()
         a = _server(url).start()

@@ -46,6 +46,26 @@ async def test_batches_read_back_in_id_order_from_any_point(pg_persistence: Pers
     assert await log.read(str(uuid.uuid4())) == ([], None)
 
 
+async def test_a_thread_replays_its_resumable_runs_merged_by_id(
+    pg_persistence: Persistence,
+) -> None:
+    log = _log(pg_persistence)
+    thread_id = str(uuid.uuid4())
+    first, second, plain = (str(uuid.uuid4()) for _ in range(3))
+    one = [LoggedEvent((1_000, i), "custom", b"1") for i in range(0, 10, 2)]
+    two = [LoggedEvent((1_000, i), "custom", b"2") for i in range(1, 10, 2)]
+    await log.append(first, thread_id, one, resumable=True)
+    await log.append(second, thread_id, two, resumable=True)
+    await log.append(plain, thread_id, _events(100, 5), resumable=False)
+    got = await log.read_thread(thread_id, (-1, -1))
+    assert [e.key for e in got] == [(1_000, i) for i in range(10)]
+    assert [e.key for e in await log.read_thread(thread_id, (1_000, 6))] == [
+        (1_000, 7),
+        (1_000, 8),
+        (1_000, 9),
+    ]
+
+
 async def test_the_end_comes_after_every_event(pg_persistence: Persistence) -> None:
     log = _log(pg_persistence)
     run_id, thread_id = str(uuid.uuid4()), str(uuid.uuid4())

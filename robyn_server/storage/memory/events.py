@@ -14,6 +14,7 @@ from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunE
 class _Log:
     thread_id: str
     created: float
+    resumable: bool
     events: list[LoggedEvent] = field(default_factory=list)
     end: RunEnd | None = None
     expires: float | None = None
@@ -32,10 +33,11 @@ class MemoryEventLog(EventLog):
         end: RunEnd | None = None,
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
+        resumable: bool = False,
     ) -> None:
         log = self._logs.get(run_id)
         if log is None:
-            log = self._logs[run_id] = _Log(thread_id, time.monotonic())
+            log = self._logs[run_id] = _Log(thread_id, time.monotonic(), resumable)
         log.events.extend(events)
         if end is not None:
             log.end = end
@@ -55,6 +57,19 @@ class MemoryEventLog(EventLog):
             return events, None
         left = max(0.0, (log.expires or 0.0) - time.monotonic())
         return events, RunEnd(log.end.result, left)
+
+    async def read_thread(
+        self, thread_id: str, after: EventKey, limit: int = 10_000
+    ) -> list[LoggedEvent]:
+        events = [
+            event
+            for log in self._logs.values()
+            if log.thread_id == thread_id and log.resumable
+            for event in log.events
+            if event.key > after
+        ]
+        events.sort(key=lambda event: event.key)
+        return events[:limit]
 
     async def sweep(self, stale_seconds: float) -> int:
         now = time.monotonic()

@@ -19,9 +19,10 @@ from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunE
 from robyn_server.storage.postgres.sql import DictPool
 
 _STREAM = """
-INSERT INTO langgraph_server.run_streams AS s (run_id, thread_id, ended_at, result, expires_at)
+INSERT INTO langgraph_server.run_streams AS s
+    (run_id, thread_id, resumable, ended_at, result, expires_at)
 VALUES (
-    %(run_id)s, %(thread_id)s,
+    %(run_id)s, %(thread_id)s, %(resumable)s,
     CASE WHEN %(ended)s THEN now() END,
     %(result)s,
     CASE WHEN %(ended)s THEN now() + %(keep)s * interval '1 second' END
@@ -58,6 +59,15 @@ FROM langgraph_server.run_streams
 WHERE run_id = %(run_id)s AND ended_at IS NOT NULL
 """
 
+READ_THREAD_SQL = """
+SELECT e.ms, e.seq, e.name, e.data
+FROM langgraph_server.run_streams s
+JOIN langgraph_server.run_events e ON e.run_id = s.run_id
+WHERE s.thread_id = %(thread_id)s AND s.resumable AND (e.ms, e.seq) > (%(ms)s, %(seq)s)
+ORDER BY e.ms, e.seq
+LIMIT %(limit)s
+"""
+
 SWEEP_SQL = """
 WITH gone AS (
     DELETE FROM langgraph_server.run_streams
@@ -84,10 +94,12 @@ class PgEventLog(EventLog):
         end: RunEnd | None = None,
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
+        resumable: bool = False,
     ) -> None:
         params: dict[str, Any] = {
             "run_id": run_id,
             "thread_id": thread_id,
+            "resumable": resumable,
             "ended": end is not None,
             "result": end.result if end is not None else None,
             "keep": keep_seconds,
@@ -119,6 +131,15 @@ class PgEventLog(EventLog):
                 events.append(LoggedEvent((row["ms"], row["seq"]), row["name"], bytes(row["data"])))
         events.sort(key=_key)
         return events, (end if len(events) < limit else None)
+
+    async def read_thread(
+        self, thread_id: str, after: EventKey, limit: int = 10_000
+    ) -> list[LoggedEvent]:
+        params = {"thread_id": thread_id, "ms": after[0], "seq": after[1], "limit": limit}
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(READ_THREAD_SQL, params)
+            rows = await cur.fetchall()
+        return [LoggedEvent((r["ms"], r["seq"]), r["name"], bytes(r["data"])) for r in rows]
 
     async def sweep(self, stale_seconds: float) -> int:
         async with self._pool.connection() as conn:

@@ -9,6 +9,8 @@
 CREATE TABLE langgraph_server.run_streams (
     run_id uuid PRIMARY KEY,
     thread_id uuid NOT NULL,
+    -- Replayed on the thread stream by Last-Event-ID (only resumable runs are).
+    resumable boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now(),
     -- Set when the run ends: its /wait answer (encoded JSON) and when to sweep.
     ended_at timestamptz,
@@ -21,6 +23,10 @@ CREATE INDEX run_streams_expires_idx ON langgraph_server.run_streams (expires_at
     WHERE expires_at IS NOT NULL;
 CREATE INDEX run_streams_open_idx ON langgraph_server.run_streams (created_at)
     WHERE ended_at IS NULL;
+
+-- A thread stream's replay: the thread's resumable runs.
+CREATE INDEX run_streams_thread_idx ON langgraph_server.run_streams (thread_id)
+    WHERE resumable;
 
 CREATE TABLE langgraph_server.run_events (
     run_id uuid NOT NULL,
