@@ -7,7 +7,8 @@ one on B (another process, fed through the event log and NOTIFY).
 Scenarios (graph `stream_burst` of tests/fixtures/langgraph.json, custom stream mode):
 
 - flat out: one run writes N chunks as fast as it can; chunks/s as each watcher sees
-  them (first to last chunk);
+  them (first to last chunk); once with a watcher on A only (nothing is stored), to
+  show what storing costs the run;
 - paced: one run writes 2,000 chunks/s for 2 s; how late each watcher gets the last
   chunk and the end of the stream, after the graph's schedule (first chunk on A + 2 s);
 - small runs: 20 runs of 10 chunks one after the other; the end of the stream on B
@@ -81,8 +82,9 @@ async def watch(http: httpx.AsyncClient, base: str, thread_id: str, run_id: str)
 
 
 async def one_run(
-    http: httpx.AsyncClient, a: str, b: str, body: dict[str, Any]
+    http: httpx.AsyncClient, a: str, b: str | None, body: dict[str, Any]
 ) -> tuple[Watch, Watch]:
+    """Create a run on `a`; watch it from `a` and (unless None) from `b` at once."""
     thread = (await http.post(f"{a}/threads", json={})).json()
     run = (
         await http.post(
@@ -90,6 +92,8 @@ async def one_run(
             json={"assistant_id": "stream_burst", "stream_mode": ["custom"], "input": body},
         )
     ).json()
+    if b is None:
+        return await watch(http, a, thread["thread_id"], run["run_id"]), Watch()
     same, other = await asyncio.gather(
         watch(http, a, thread["thread_id"], run["run_id"]),
         watch(http, b, thread["thread_id"], run["run_id"]),
@@ -105,6 +109,13 @@ async def measure(a: str, b: str, quick: bool) -> dict[str, Any]:
     flat_n = 5000 if quick else 20000
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=8)) as http:
+        log(f"flat out, watched on A only: {flat_n} chunks")
+        alone, _ = await one_run(http, a, None, {"n": flat_n, "start_after": 1.0})
+        out["alone"] = {
+            "received": alone.chunks,
+            "rate": round(alone.chunks / max(alone.last - alone.first, 1e-9)),
+        }
+        log(f"  {out['alone']}")
         log(f"flat out: {flat_n} chunks")
         same, other = await one_run(http, a, b, {"n": flat_n, "start_after": 1.0})
         out["flat"] = {
@@ -149,6 +160,7 @@ async def measure(a: str, b: str, quick: bool) -> dict[str, Any]:
 
 def render(result: dict[str, Any], machine: dict[str, Any], pinning: str) -> str:
     flat, paced, small = result["flat"], result["paced"], result["small"]
+    alone = result["alone"]
     lines = [
         "# Run events across processes",
         "",
@@ -160,6 +172,8 @@ def render(result: dict[str, Any], machine: dict[str, Any], pinning: str) -> str
         "",
         "| Scenario | Watcher on A (same process) | Watcher on B (other process) |",
         "|---|---|---|",
+        f"| flat out, watched on A only (nothing stored): chunks/s | {alone['rate']} "
+        f"({alone['received']} received) | |",
         f"| flat out, {flat['chunks']} chunks: received | {flat['same_received']} | "
         f"{flat['other_received']} |",
         f"| flat out: chunks/s | {flat['same_rate']} | {flat['other_rate']} |",
