@@ -263,8 +263,15 @@ class EventBus(Broker):
                 self._store(channel, writer.floor if writer is not None else (-1, -1))
 
     def _announce(self, payload: str) -> None:
+        self._spawn(self._send(f"{payload}:{self.token}"))
+
+    async def _send(self, payload: str) -> None:
         assert self.signals is not None
-        self._spawn(self.signals.send(WATCH_SIGNAL, f"{payload}:{self.token}"))
+        try:
+            await self.signals.send(WATCH_SIGNAL, payload)
+        except Exception as exc:
+            # Watchers announce again every REANNOUNCE_SECONDS.
+            logger.warning("Announcing a watch failed: %s", exc)
 
     # -- executing elsewhere: reading ------------------------------------------------------
 
