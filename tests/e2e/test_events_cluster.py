@@ -251,3 +251,45 @@ async def test_a_resumable_run_replays_anywhere_after_a_restart_until_swept(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_a_resumable_run_cut_by_a_restart_replays_both_attempts_in_order(
+    database_factory: Callable[[], str],
+) -> None:
+    """SIGTERM puts the run back in the queue; the next start runs it again, appending
+    to the same log with later ids; a watcher on B that replays from the start sees the
+    first attempt's events, then the second's, ids strictly increasing."""
+    url = database_factory()
+    a, b = _server(url).start(), _server(url).start()
+    try:
+        client_a = get_client(url=a.url)
+        thread_id = (await client_a.threads.create())["thread_id"]
+        run = await client_a.runs.create(
+            thread_id,
+            "stream_burst",
+            input={"n": 40, "rate": 40},
+            stream_mode=["custom", "values"],
+            stream_resumable=True,
+        )
+        run_id = run["run_id"]
+        await asyncio.sleep(0.6)
+        a.stop()
+        a = _server(url).start()
+        async with asyncio.timeout(30):
+            parts = [
+                p
+                async for p in get_client(url=b.url).runs.join_stream(
+                    thread_id, run_id, last_event_id="-"
+                )
+            ]
+        keys = [event_key(p.id) for p in parts]
+        assert all(x < y for x, y in itertools.pairwise(keys))
+        starts = [i for i, p in enumerate(parts) if p.event == "metadata"]
+        assert len(starts) == 2, [(p.event, p.data) for p in parts]
+        first, second = _ticks(parts[: starts[1]]), _ticks(parts[starts[1] :])
+        assert first == list(range(len(first))) and first
+        assert second == list(range(40))
+        assert parts[-1].event == "values" and parts[-1].data["sent"] == 40
+    finally:
+        a.stop()
+        b.stop()
