@@ -135,8 +135,11 @@ class EventBus(Broker):
         resumable = bool(run["kwargs"].get("resumable"))
         if channel is not None:
             mirror = self._mirrors.get(run_id)
-            if mirror is not None and mirror.channel is channel and not channel.done:
-                await mirror.start_now()
+            if mirror is not None and mirror.channel is channel:
+                # First seen through a thread stream, which cannot tell resumable runs.
+                channel.resumable = channel.resumable or resumable
+                if not channel.done:
+                    await mirror.start_now()
             return channel
         if not inflight and not resumable:
             return None
