@@ -9,8 +9,9 @@ nothing more. On PostgreSQL, where several processes share one database:
   process, after a restart too), and for any other run only once a process *announces*
   that it watches it. A run executing here with only local watchers costs nothing.
 - **Announcing.** A process with a watcher on a run it does not execute sends
-  `r:<run_id>:<its token>` on the `lgs_run_watch` signal (a thread stream sends
-  `t:<thread_id>:<token>`); the stream of a run's creator announces itself only if the
+  `<its token> r:<run_id>` on the `lgs_run_watch` signal (a thread stream sends
+  `t:<thread_id>`; announcements made while one is being sent share the next signal);
+  the stream of a run's creator announces itself only if the
   run has not started here within `OPEN_ANNOUNCE_DELAY`. Every process but the sender
   (whose watchers read its own runs from memory) remembers announced runs and threads
   for `ANNOUNCE_SECONDS` (watchers announce again while they last), so whichever
@@ -67,6 +68,8 @@ QUIET_SECONDS = 15.0
 WATCHED_KEEP_SECONDS = 60.0
 STALE_SECONDS = 2 * 86400.0
 STOP_SECONDS = 5.0
+# Items per announcement signal: 100 x (2 + 36 + 1) bytes, far below NOTIFY's 8,000.
+ANNOUNCE_BATCH = 100
 
 __all__ = ["BATCH_SECONDS", "EventBus"]
 
@@ -93,7 +96,8 @@ class EventBus(Broker):
         # Names this process in its announcements, which it ignores itself.
         self.token = uuid.uuid4().hex[:12]
         self._task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._outbox: list[str] = []
+        self._sender: asyncio.Task[None] | None = None
         if self.cross_process:
             assert signals is not None
             signals.subscribe(WATCH_SIGNAL, self._on_watch)
@@ -247,34 +251,47 @@ class EventBus(Broker):
         )
 
     def _on_watch(self, payload: str) -> None:
-        kind, _, rest = payload.partition(":")
-        ident, _, sender = rest.partition(":")
+        sender, *items = payload.split()
         if sender == self.token:
             return  # watchers here follow this process's runs in memory
         until = time.monotonic() + ANNOUNCE_SECONDS
-        if kind == "r":
-            self._runs_announced[ident] = until
-            candidates = [c for c in (self._local.get(ident),) if c is not None]
-        elif kind == "t":
-            self._threads_announced[ident] = until
-            candidates = [c for c in self._local.values() if c.thread_id == ident]
-        else:
-            return
-        for channel in candidates:
-            writer = self._writers.get(channel.run_id)
-            if writer is None or writer.channel is not channel:
-                self._store(channel, writer.floor if writer is not None else (-1, -1))
+        for item in items:
+            kind, _, ident = item.partition(":")
+            if kind == "r":
+                self._runs_announced[ident] = until
+                candidates = [c for c in (self._local.get(ident),) if c is not None]
+            elif kind == "t":
+                self._threads_announced[ident] = until
+                candidates = [c for c in self._local.values() if c.thread_id == ident]
+            else:
+                continue
+            for channel in candidates:
+                writer = self._writers.get(channel.run_id)
+                if writer is None or writer.channel is not channel:
+                    self._store(channel, writer.floor if writer is not None else (-1, -1))
 
-    def _announce(self, payload: str) -> None:
-        self._spawn(self._send(f"{payload}:{self.token}"))
+    def _announce(self, item: str) -> None:
+        """Queue `r:<run_id>` or `t:<thread_id>`: announcements made while one is being
+        sent go together in the next signal (`<token> <item> <item>...`)."""
+        self._outbox.append(item)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
 
-    async def _send(self, payload: str) -> None:
+    async def _send_outbox(self) -> None:
         assert self.signals is not None
         try:
-            await self.signals.send(WATCH_SIGNAL, payload)
-        except Exception as exc:
-            # Watchers announce again every REANNOUNCE_SECONDS.
-            logger.warning("Announcing a watch failed: %s", exc)
+            while self._outbox:
+                items, self._outbox = self._outbox, []
+                while items:
+                    batch, items = items[:ANNOUNCE_BATCH], items[ANNOUNCE_BATCH:]
+                    payload = " ".join((self.token, *batch))
+                    try:
+                        await self.signals.send(WATCH_SIGNAL, payload)
+                    except Exception as exc:
+                        # Watchers announce again every REANNOUNCE_SECONDS.
+                        logger.warning("Announcing watches failed: %s", exc)
+        finally:
+            self._sender = None
 
     # -- executing elsewhere: reading ------------------------------------------------------
 
@@ -380,11 +397,6 @@ class EventBus(Broker):
         for run_id, mirror in list(self._mirrors.items()):
             if mirror.started and not mirror.channel.done:
                 self._announce(f"r:{run_id}")
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _key(event: Event) -> tuple[int, int]:
