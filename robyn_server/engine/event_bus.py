@@ -48,7 +48,7 @@ from typing import Any
 import orjson
 
 from robyn_server.engine.broker import Broker, Event, RunChannel, observe_event_id
-from robyn_server.engine.event_relay import BATCH_SECONDS, Mirror, Writer
+from robyn_server.engine.event_relay import BATCH_SECONDS, Announcer, Mirror, Writer
 from robyn_server.storage.base import Storage
 from robyn_server.storage.event_log import EventLog, RunEnd
 from robyn_server.storage.signals import Signals
@@ -68,8 +68,6 @@ QUIET_SECONDS = 15.0
 WATCHED_KEEP_SECONDS = 60.0
 STALE_SECONDS = 2 * 86400.0
 STOP_SECONDS = 5.0
-# Items per announcement signal: 100 x (2 + 36 + 1) bytes, far below NOTIFY's 8,000.
-ANNOUNCE_BATCH = 100
 
 __all__ = ["BATCH_SECONDS", "EventBus"]
 
@@ -96,10 +94,10 @@ class EventBus(Broker):
         # Names this process in its announcements, which it ignores itself.
         self.token = uuid.uuid4().hex[:12]
         self._task: asyncio.Task[None] | None = None
-        self._outbox: list[str] = []
-        self._sender: asyncio.Task[None] | None = None
+        self.announcer: Announcer | None = None
         if self.cross_process:
             assert signals is not None
+            self.announcer = Announcer(signals, WATCH_SIGNAL, self.token)
             signals.subscribe(WATCH_SIGNAL, self._on_watch)
             signals.subscribe(EVENTS_SIGNAL, self._on_events)
             signals.on_resync(self._resync)
@@ -271,27 +269,8 @@ class EventBus(Broker):
                     self._store(channel, writer.floor if writer is not None else (-1, -1))
 
     def _announce(self, item: str) -> None:
-        """Queue `r:<run_id>` or `t:<thread_id>`: announcements made while one is being
-        sent go together in the next signal (`<token> <item> <item>...`)."""
-        self._outbox.append(item)
-        if self._sender is None:
-            self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
-
-    async def _send_outbox(self) -> None:
-        assert self.signals is not None
-        try:
-            while self._outbox:
-                items, self._outbox = self._outbox, []
-                while items:
-                    batch, items = items[:ANNOUNCE_BATCH], items[ANNOUNCE_BATCH:]
-                    payload = " ".join((self.token, *batch))
-                    try:
-                        await self.signals.send(WATCH_SIGNAL, payload)
-                    except Exception as exc:
-                        # Watchers announce again every REANNOUNCE_SECONDS.
-                        logger.warning("Announcing watches failed: %s", exc)
-        finally:
-            self._sender = None
+        assert self.announcer is not None
+        self.announcer.announce(item)
 
     # -- executing elsewhere: reading ------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The two ends of a run's events crossing processes through the event log (see
 engine/event_bus.py): `Writer` on the process executing the run, `Mirror` on a process
-watching it.
+watching it; and `Announcer`, which tells the others what a process watches.
 
 `Writer` batches: the first event queued starts a task that waits `BATCH_SECONDS`,
 then writes everything queued by then in one statement (which also signals readers),
@@ -23,6 +23,7 @@ from typing import Any
 from robyn_server.engine.broker import Event, RunChannel
 from robyn_server.serialization import dumps
 from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunEnd
+from robyn_server.storage.signals import Signals
 
 logger = logging.getLogger("robyn_server.engine")
 
@@ -225,3 +226,39 @@ class Mirror:
             self._ended(self.channel, end)
             return False
         return len(events) >= READ_LIMIT
+
+
+# Items per announcement signal: 100 x (2 + 36 + 1) bytes, far below NOTIFY's 8,000.
+ANNOUNCE_BATCH = 100
+
+
+class Announcer:
+    """Sends watch announcements (`r:<run_id>`, `t:<thread_id>`) as signals
+    `<token> <item> <item>...`: those queued while one is being sent go together in
+    the next, so a burst of watchers costs a few NOTIFYs, not one each."""
+
+    def __init__(self, signals: Signals, channel: str, token: str) -> None:
+        self.signals = signals
+        self.channel = channel
+        self.token = token
+        self._outbox: list[str] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def announce(self, item: str) -> None:
+        self._outbox.append(item)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        try:
+            while self._outbox:
+                items, self._outbox = self._outbox, []
+                while items:
+                    batch, items = items[:ANNOUNCE_BATCH], items[ANNOUNCE_BATCH:]
+                    try:
+                        await self.signals.send(self.channel, " ".join((self.token, *batch)))
+                    except Exception as exc:
+                        # Watchers announce again every REANNOUNCE_SECONDS (event_bus).
+                        logger.warning("Announcing watches failed: %s", exc)
+        finally:
+            self._sender = None
