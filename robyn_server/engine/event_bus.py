@@ -328,7 +328,8 @@ class EventBus(Broker):
             await asyncio.sleep(min(POLL_SECONDS, self.sweep_interval))
             now = loop.time()
             for mirror in list(self._mirrors.values()):
-                mirror.poke()
+                if mirror.started:
+                    mirror.poke()
             await self._check_quiet()
             if now >= next_announce:
                 next_announce = now + REANNOUNCE_SECONDS

@@ -153,8 +153,10 @@ class Mirror:
         self._stopped = False
 
     def start(self, delay: float) -> None:
-        """Announce the watch and start reading in `delay` seconds, unless the run
-        starts executing here first (then `stop` is called)."""
+        """Announce the watch in `delay` seconds, unless the run starts executing here
+        first (then `stop` is called). Reading waits for a signal: nothing is stored
+        for this run before the announcement but what a signal will say (a resumable
+        run executing elsewhere signals every batch)."""
         if self._timer is None and not self.started:
             self._timer = asyncio.get_running_loop().call_later(delay, self._start_later)
 
@@ -165,7 +167,6 @@ class Mirror:
         self.started = True
         self.active = time.monotonic()
         self._announce(f"r:{self.channel.run_id}")
-        self.poke()
 
     async def start_now(self, *, announce: bool = True) -> None:
         """Announce (unless told not to) and read what is stored already, before
@@ -187,7 +188,7 @@ class Mirror:
             self._timer = None
 
     def poke(self) -> None:
-        if self._stopped or self.channel.done or not self.started:
+        if self._stopped or self.channel.done:
             return
         if self._task is not None:
             self._dirty = True
