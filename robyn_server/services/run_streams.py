@@ -35,7 +35,6 @@ from robyn_server.serialization import dumps
 from robyn_server.services import runs
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_create import CreatedRun, create_run
-from robyn_server.storage.types import INFLIGHT_STATUSES
 
 # A complete answer, or a body that streams it (heartbeats first).
 Answer = dict[str, Any] | AsyncIterator[bytes]
@@ -236,17 +235,6 @@ async def cancel_and_answer(
     return wait_body(engine, channel, slot)
 
 
-def _channel_for(engine: RunEngine, run: dict[str, Any]) -> RunChannel | None:
-    channel = engine.broker.get(run["run_id"])
-    if channel is None and run["status"] in INFLIGHT_STATUSES:
-        # Queued (or recovered) and not started yet: watchers attach to the channel the
-        # executor will publish to.
-        channel = engine.broker.open(
-            run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
-        )
-    return channel
-
-
 async def join(
     ctx: AppContext, caller: Caller, thread_id: str, run_id: str, *, cancel: bool
 ) -> Answer:
@@ -256,7 +244,7 @@ async def join(
     if run is None:
         return {"__error__": RUN_NOT_FOUND}
     engine = ctx.run_engine()
-    channel = _channel_for(engine, run)
+    channel = await engine.broker.attach(run)
     if channel is None or (channel.result is None and channel.done and not engine.stopping):
         return await runs.finished_result(ctx, scope, run)
     # A run suspended by a shutdown gets an answer that never completes (see wait_body).
@@ -281,7 +269,7 @@ async def join_events(
     if run is None:
         return single_event("error", RUN_NOT_FOUND)
     engine = ctx.run_engine()
-    channel = _channel_for(engine, run)
+    channel = await engine.broker.attach(run)
     if channel is None:
         return empty()
     slot = reserve(ctx, watch=cancel)
