@@ -35,6 +35,7 @@ from robyn_server.serialization import dumps
 from robyn_server.services import runs
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_create import CreatedRun, create_run
+from robyn_server.storage.types import ANONYMOUS
 
 # A complete answer, or a body that streams it (heartbeats first).
 Answer = dict[str, Any] | AsyncIterator[bytes]
@@ -222,10 +223,14 @@ async def cancel_and_answer(
     """Cancel a run, then answer with its final values once it has stopped."""
     engine = ctx.run_engine()
     channel = engine.broker.get(run_id)
-    await runs.cancel_run(ctx, caller, thread_id, run_id, action)
+    run = await runs.cancel_run(ctx, caller, thread_id, run_id, action)
     if channel is None:
+        # Executing in another process (or gone): once it has stopped there, the answer
+        # is the thread's state, as /join gives for a run that has ended.
         await engine.wait_stopped(run_id, seconds=30)
-        return {}
+        if action == "rollback":
+            return {}
+        return await runs.finished_result(ctx, ANONYMOUS, {**run, "status": "interrupted"})
     try:
         slot = reserve(ctx)
     except ServiceUnavailable:
