@@ -15,7 +15,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.support.auth import AUTH_CONFIG, AliceWorld, build_world, tear_down
-from tests.support.server import BACKENDS, ServerProcess, serve_backend
+from tests.support.server import BACKENDS, E2E_SERVER_PROCESSES, ServerProcess, serve_backend
 
 SERVER_LOG_TAIL = 4000
 
@@ -30,6 +30,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             tail = server.output()[-SERVER_LOG_TAIL:]
             report.sections.append((f"server log ({server.url})", tail))
     return report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With E2E_SERVER_PROCESSES > 1, only the tests served by a shared Postgres server
+    (a fixture parametrized with the `postgres` backend) run: the others start servers
+    of their own, which the option does not change."""
+    if E2E_SERVER_PROCESSES <= 1:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        (kept if "postgres" in params.values() else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
