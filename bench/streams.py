@@ -167,6 +167,8 @@ async def start_server(
 ) -> tuple[Server, int]:
     server = our_server(name, pin, database_url(db) if db else None, config=GRAPHS_CONFIG)
     server.env["SERVER_WORKERS"] = str(args.workers)
+    # Every run of the burst executes at once (the default, 1,000, would queue half).
+    server.env["RUN_MAX_CONCURRENCY"] = str(max(args.streams, 1000))
     for item in args.env:
         key, _, value = item.partition("=")
         server.env[key] = value
@@ -208,8 +210,12 @@ async def run_burst(
         other = foreign.stop()
         streams = [s for r in reports for s in r["streams"]]
         ends = await run_ends(server.port, streams)
-        held = at_time(samples, start_at + args.run_seconds * 0.7)
-        return summarize_runs(backend, args, streams, ends, reports, before, held, samples) | {
+        # RSS when the most streams were open (threads: one per open stream).
+        held = max(samples, key=lambda s: s[1]["threads"])[1]
+        summary = summarize_runs(
+            backend, args, streams, ends, reports, before, held, samples, start_at
+        )
+        return summary | {
             "start_at": start_at,
             "server_cpu_s": round(cpu, 2),
             "postgres_cpu_s": None if pg_cpu is None else round(pg_cpu, 2),
@@ -219,7 +225,9 @@ async def run_burst(
         server.stop()
 
 
-def summarize_runs(backend, args, streams, ends, reports, before, held, samples) -> dict[str, Any]:
+def summarize_runs(
+    backend, args, streams, ends, reports, before, held, samples, start_at
+) -> dict[str, Any]:
     refused = [s for s in streams if s["status"] != 200]
     accepted = [s for s in streams if s["status"] == 200]
     dropped = [s for s in accepted if not (s["complete"] and s["final_values"]) or s["error"]]
@@ -246,6 +254,21 @@ def summarize_runs(backend, args, streams, ends, reports, before, held, samples)
         "threads_before": before["threads"],
         "threads_held": held["threads"],
         "threads_peak": max(s[1]["threads"] for s in samples),
+        # Per stream, seconds after the burst's start: sent, first byte, last data, end,
+        # run end (None where unknown).
+        "timeline": [
+            [
+                None if t is None else round(t - start_at, 3)
+                for t in (
+                    s["sent"],
+                    s["first_byte"],
+                    s["last_data"],
+                    s["end"],
+                    ends.get(s["run_id"]),
+                )
+            ]
+            for s in accepted
+        ],
         "client_loop_lag_max_s": max(r["loop_lag_max"] for r in reports),
         "client_loop_lag_p99_s": max(r["loop_lag_p99"] for r in reports),
     }

@@ -32,7 +32,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"{a['streams']} `POST /threads/{{id}}/runs/stream` requests opened in the same instant "
         f"(`slow` graph, runs of {a['run_seconds']:g} s, `stream_mode` values), from "
-        f"{a['clients']} client processes; server with SERVER_WORKERS={a['workers']}"
+        f"{a['clients']} client processes; server with SERVER_WORKERS={a['workers']}, "
+        f"RUN_MAX_CONCURRENCY={max(a['streams'], 1000)}"
         + (f", {' '.join(a['env'])}" if a["env"] else "")
         + ". Times in seconds. *End lag*: when the client read the end of the stream minus "
         "the run's `updated_at` as it ended.",

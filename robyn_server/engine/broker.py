@@ -92,7 +92,8 @@ class RunChannel:
 
     async def wait_done(self, seconds: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._finished.wait(), seconds)
+            async with asyncio.timeout(seconds):  # no task per wait, as wait_for makes
+                await self._finished.wait()
         except TimeoutError:
             return False
         return True
@@ -123,7 +124,8 @@ class RunChannel:
                 return
             changed = self._changed
             try:
-                await asyncio.wait_for(changed.wait(), heartbeat)
+                async with asyncio.timeout(heartbeat):  # no task per wait, as wait_for makes
+                    await changed.wait()
             except TimeoutError:
                 yield None
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import HEARTBEAT, Event, RunChannel
 from robyn_server.engine.engine import RunEngine
-from robyn_server.engine.stream_slots import WATCH_SECONDS, StreamSlot
+from robyn_server.engine.stream_slots import WATCH_SECONDS, StreamSlot, jittered
 from robyn_server.errors import ServiceUnavailable
 from robyn_server.schemas.runs import RunCreate
 from robyn_server.serialization import dumps
@@ -45,7 +45,7 @@ logger = logging.getLogger("robyn_server.engine")
 
 
 def _heartbeat(engine: RunEngine, slot: StreamSlot) -> float:
-    return min(engine.heartbeat, WATCH_SECONDS) if slot.watch else engine.heartbeat
+    return jittered(min(engine.heartbeat, WATCH_SECONDS) if slot.watch else engine.heartbeat)
 
 
 def suspended(engine: RunEngine, channel: RunChannel) -> bool:
