@@ -234,6 +234,7 @@ def summarize_runs(
     lag = [s["end"] - ends[s["run_id"]] for s in accepted if s["run_id"] in ends and s["end"]]
     run_len = [ends[s["run_id"]] - s["sent"] for s in accepted if s["run_id"] in ends]
     first = [s["first_byte"] - s["sent"] for s in accepted if s["first_byte"] and s["sent"]]
+    sent = [s["sent"] - start_at for s in streams if s["sent"]]
     n = max(len(accepted), 1)
     return {
         "backend": backend,
@@ -246,6 +247,8 @@ def summarize_runs(
         "end_lag_s": {q: percentile(lag, q) for q in (50, 99, 100)},
         "run_seconds_from_send": {q: percentile(run_len, q) for q in (50, 99, 100)},
         "first_byte_s": {q: percentile(first, q) for q in (50, 99, 100)},
+        # How long the clients took to put every request on the wire.
+        "sent_s": {q: percentile(sent, q) for q in (50, 99, 100)},
         "heartbeats_per_stream": sum(s["heartbeats"] for s in accepted) / n,
         "rss_before_kib": before["rss_kib"],
         "rss_held_kib": held["rss_kib"],

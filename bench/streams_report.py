@@ -51,6 +51,7 @@ def render(results: dict[str, Any]) -> str:
             lambda r: _triple(r["run_seconds_from_send"]),
         ),
         ("First byte p50 / p99 / max", lambda r: _triple(r["first_byte_s"])),
+        ("Request sent, from the start, p50 / p99 / max", lambda r: _triple(r["sent_s"])),
         ("Heartbeats per stream", lambda r: f"{r['heartbeats_per_stream']:.2f}"),
         (
             "Server RSS before / held / peak (MiB)",
