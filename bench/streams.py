@@ -320,12 +320,14 @@ async def main(args: argparse.Namespace) -> int:
     for backend in args.backends.split(","):
         db = create_database() if backend == "postgres" else None
         try:
-            result = await run_burst(backend, pin, args, db)
-            results["runs"].append(result)
-            log(
-                f"  {backend}: refused {result['refused']}, dropped {result['dropped']}, "
-                f"end lag p50/p99/max {result['end_lag_s']}, {result['kib_per_stream']} KiB/stream"
-            )
+            if not args.no_runs:
+                result = await run_burst(backend, pin, args, db)
+                results["runs"].append(result)
+                log(
+                    f"  {backend}: refused {result['refused']}, dropped {result['dropped']}, "
+                    f"end lag p50/p99/max {result['end_lag_s']}, "
+                    f"{result['kib_per_stream']} KiB/stream"
+                )
             if not args.no_watchers:
                 watch = await run_watchers(backend, pin, args, db)
                 results["watchers"].append(watch)
@@ -347,6 +349,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--backends", default="memory,postgres")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--no-watchers", action="store_true")
+    parser.add_argument("--no-runs", action="store_true", help="only the watchers")
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--quick", action="store_true", help="600 streams of 3 s, no watchers")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
