@@ -286,14 +286,16 @@ async def run_watchers(
         await warm_up(pin, server.port, threads[-20:])
         await asyncio.sleep(args.settle)
         before = proc_status(pid)
-        hold = 8.0
+        hold = 12.0
         start_at = time.time() + 1.0 + 0.2 * args.clients
         stop_at = start_at + hold
         jobs = [{"thread_id": t} for t in threads[: args.streams]]
         log(f"  {backend}: {args.streams} pure watchers held {hold:g} s")
         samples: list = []
+        ticks0 = process_ticks(server.proc.pid)
         procs = spawn_clients(pin, server.port, jobs, args.clients, "watch", start_at, stop_at)
         reports = await collect(procs, pid, samples)
+        cpu = (process_ticks(server.proc.pid) - ticks0) / CLK_TCK
         streams = [s for r in reports for s in r["streams"]]
         held = at_time(samples, stop_at - 1.0)
         opened = [s for s in streams if s["status"] == 200]
@@ -308,6 +310,8 @@ async def run_watchers(
                 (held["rss_kib"] - before["rss_kib"]) / max(len(opened), 1), 1
             ),
             "threads_held": held["threads"],
+            # Opening them, two heartbeats each, and their clients leaving.
+            "server_cpu_s": round(cpu, 2),
         }
     finally:
         server.stop()

@@ -83,7 +83,7 @@ def render(results: dict[str, Any]) -> str:
     if results["watchers"]:
         lines += [
             "",
-            f"Pure watchers (`GET /threads/{{id}}/stream`, no run), {a['streams']} held 8 s on a "
+            f"Pure watchers (`GET /threads/{{id}}/stream`, no run), {a['streams']} held 12 s on a "
             "fresh server:",
             "",
             "| | " + " | ".join(w["backend"] for w in results["watchers"]) + " |",
@@ -96,6 +96,9 @@ def render(results: dict[str, Any]) -> str:
             + " |",
             "| Server threads held | "
             + " | ".join(str(w["threads_held"]) for w in results["watchers"])
+            + " |",
+            "| Server CPU s (opening, 2 heartbeats each) | "
+            + " | ".join(f"{w['server_cpu_s']:.1f}" for w in results["watchers"])
             + " |",
         ]
     samples = [r for r in results["runs"] if r["refused_sample"] or r["dropped_sample"]]
