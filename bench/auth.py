@@ -106,7 +106,10 @@ async def round_of(target: Target, mode: str, scenario: Scenario, users: int, se
         async def user(client: httpx.AsyncClient) -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                done += await scenario(client)
+                # Not `done += await ...`: that reads `done` before awaiting, and the
+                # other users' increments made meanwhile would be lost.
+                finished = await scenario(client)
+                done += finished
 
         await asyncio.gather(*(user(c) for c in clients))
         elapsed = time.perf_counter() - started

@@ -40,6 +40,7 @@ from robyn_server.app.supervisor import Supervisor
 from robyn_server.auth.loading import load_auth
 from robyn_server.auth.policy import AuthPolicy
 from robyn_server.config import DEFAULT_CONFIG_FILE, Settings, SettingsError
+from robyn_server.engine.cluster import WorkerIdentity
 from robyn_server.graphs.registry import GraphLoadError, GraphRegistry, load_registry
 from robyn_server.services.context import AppContext, set_context
 
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="Port to bind (env SERVER_PORT, default 2024)")
     parser.add_argument(
         "--workers", type=int, help="HTTP worker threads (env SERVER_WORKERS, default 1)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="Server processes sharing the port and the run queue (env SERVER_PROCESSES, "
+        "default 1; more than 1 needs DATABASE_URL)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (env LOG_LEVEL)")
     parser.add_argument("--env-file", default=".env", help="Settings file to load (default .env)")
@@ -142,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            processes=args.processes,
             config_file=Path(args.config) if args.config else None,
             log_level=args.log_level.upper() if args.log_level else None,
         )
@@ -152,6 +160,14 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+    if settings.processes > 1 and not settings.database_url:
+        fail(
+            f"--processes {settings.processes} needs DATABASE_URL: several processes share "
+            "one run queue through PostgreSQL, and in-memory data lives in one process. "
+            "Set DATABASE_URL, or run one process.",
+            2,
+        )
 
     config_file = settings.config_file
     if config_file is None and not os.environ.get("LANGSERVE_GRAPHS"):
@@ -195,15 +211,17 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{port}: {exc.strerror or exc}")
 
-    def serve(notify_ready: Callable[[], None]) -> None:
-        ctx = AppContext(settings=settings, registry=registry, on_ready=notify_ready, auth=auth)
+    def serve(notify_ready: Callable[[], None], worker: WorkerIdentity) -> None:
+        ctx = AppContext(
+            settings=settings, registry=registry, on_ready=notify_ready, auth=auth, worker=worker
+        )
         set_context(ctx)
         app = create_app(ctx)
         install_signal_handlers(ctx)
         serve_on(app, listener, settings.host, port)
 
     logger.info("Starting on http://%s:%s (graphs: %s)", settings.host, port, registry.ids())
-    code = Supervisor(serve).run()
+    code = Supervisor(serve, settings.processes).run()
     # os._exit, not SystemExit: interpreter teardown restores the default signal handlers,
     # and one more SIGTERM from an impatient process manager would then kill us with -15.
     logging.shutdown()

@@ -253,6 +253,7 @@ class SettingsOverrides(TypedDict, total=False):
     host: str | None
     port: int | None
     workers: int | None
+    processes: int | None
     config_file: Path | None
     log_level: str | None
     cors_allow_origins: list[str] | None
@@ -282,6 +283,12 @@ class Settings:
     run_timeout_seconds: float = 3600.0
     run_max_attempts: int = 3
     run_max_concurrency: int = 1000
+    # Several processes share the run queue on Postgres (engine/cluster.py): each holds
+    # a lease renewed every quarter of it; a dead process's runs are re-queued by the
+    # others within about one lease. The sweep catches wake-ups lost in a reconnect.
+    processes: int = 1
+    run_lease_seconds: float = 10.0
+    run_queue_sweep_seconds: float = 30.0
     sse_heartbeat_seconds: float = 5.0
     resumable_stream_ttl_seconds: float = 120.0
     # Each open stream holds one of Robyn's blocking threads; 0 means "derive from workers"
@@ -347,6 +354,9 @@ class Settings:
             run_timeout_seconds=_env_float("BG_JOB_TIMEOUT_SECS", 3600.0),
             run_max_attempts=_env_int("RUN_MAX_ATTEMPTS", 3, minimum=1),
             run_max_concurrency=_env_int("RUN_MAX_CONCURRENCY", 1000, minimum=1),
+            processes=_env_int("SERVER_PROCESSES", 1, minimum=1),
+            run_lease_seconds=_env_float("RUN_LEASE_SECONDS", 10.0),
+            run_queue_sweep_seconds=_env_float("RUN_QUEUE_SWEEP_SECONDS", 30.0),
             sse_heartbeat_seconds=_env_float("SSE_HEARTBEAT_SECONDS", 5.0),
             resumable_stream_ttl_seconds=_env_float("RESUMABLE_STREAM_TTL_SECONDS", 120.0),
             max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
@@ -426,6 +436,10 @@ class Settings:
     def validate(self) -> None:
         if not self.gil_switch_interval_ms >= 0:
             raise SettingsError("GIL_SWITCH_INTERVAL_MS must not be negative")
+        if not self.run_lease_seconds >= 1:
+            raise SettingsError("RUN_LEASE_SECONDS must be at least 1")
+        if not self.run_queue_sweep_seconds > 0:
+            raise SettingsError("RUN_QUEUE_SWEEP_SECONDS must be positive")
         if not self.cron_scheduler_max_sleep_seconds > 0:
             raise SettingsError("CRON_SCHEDULER_MAX_SLEEP_SECONDS must be positive")
         if not 0 <= self.port <= 65535:

@@ -70,7 +70,7 @@ async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> 
     assert persistence is not None  # opened just before
     broker = Broker(settings.resumable_stream_ttl_seconds)
     slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
-    ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots)
+    ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots, ctx.worker)
     # After the engine subscribed, before it looks at the queue: a signal sent between
     # the two is then either heard or already visible in the database.
     await persistence.signals.start()

@@ -19,6 +19,10 @@ moment one dies without being asked to:
   to the queue, pool closed); the parent then exits with the child's code. The child
   dies with the parent (PR_SET_PDEATHSIG), so killing the parent never leaves a server
   behind.
+With `--processes N` (Postgres only) the parent keeps N children on the one socket, each
+its own run-queue worker; the kernel spreads connections among them. A child that dies
+is replaced the same way, and its worker id is handed to the new child, which re-queues
+the dead one's runs at once instead of waiting for its lease to run out.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import select
 import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from robyn_server.engine.cluster import WorkerIdentity
 
 logger = logging.getLogger("robyn_server.app.supervisor")
 
@@ -39,6 +47,8 @@ PR_SET_PDEATHSIG = 1
 # or a client sending poison as fast as we restart): wait a little before the next one.
 QUICK_CRASH_SECONDS = 1.0
 MAX_RESTART_DELAY_SECONDS = 5.0
+# How often the parent looks for children that became ready or died.
+POLL_SECONDS = 0.2
 
 
 def _die_with_parent(parent: int) -> None:
@@ -67,74 +77,124 @@ def _exit_code(status: int) -> int:
     return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
+@dataclass
+class _Child:
+    slot: int
+    identity: WorkerIdentity
+    ready_fd: int | None
+    ready_at: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
 class Supervisor:
-    """Runs `serve(notify_ready)` in a forked child, again and again, until told to stop.
+    """Runs `serve(notify_ready, identity)` in `processes` forked children, replacing any
+    that dies, until told to stop.
 
     `serve` never returns normally (Robyn exits the process); it calls `notify_ready()`
     once the server can take requests.
     """
 
-    def __init__(self, serve: Callable[[Callable[[], None]], Any]) -> None:
+    def __init__(
+        self, serve: Callable[[Callable[[], None], WorkerIdentity], Any], processes: int = 1
+    ) -> None:
         self.serve = serve
-        self.child: int | None = None
+        self.processes = processes
+        self.children: dict[int, _Child] = {}
         self.stopping = False
         self.restarts = 0
+        self._delay = 0.0
 
     def run(self) -> int:
         """Serve until stopped; returns the exit code for the whole command."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        delay = 0.0
-        while True:
-            ready_at, status = self._run_child()
+        for slot in range(self.processes):
+            self._fork(slot, WorkerIdentity())
+        code = 0
+        while self.children:
+            self._read_ready()
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                continue
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            if child.ready_fd is not None:
+                os.close(child.ready_fd)
             if self.stopping:
-                return _exit_code(status)
-            if ready_at is None:
+                code = code or _exit_code(status)
+                continue
+            if child.ready_at is None:
                 # It never served: restarting would only repeat the same failure.
                 logger.error("Server process failed while starting (%s)", _describe(status))
-                return _exit_code(status) or 1
-            lived = time.monotonic() - ready_at
-            delay = min(max(delay * 2, 0.1), MAX_RESTART_DELAY_SECONDS)
-            if lived > QUICK_CRASH_SECONDS:
-                delay = 0.0
-            self.restarts += 1
-            logger.error(
-                "Server process died (%s) after %.1f s; starting a new one%s "
-                "(restart %d; runs it was executing go back to the queue)",
-                _describe(status),
-                lived,
-                f" in {delay:.1f} s" if delay else "",
-                self.restarts,
-            )
-            if delay:
-                time.sleep(delay)
-                if self.stopping:
-                    return 0
+                self._stop_all()
+                code = _exit_code(status) or 1
+                continue
+            self._replace(child, status)
+        return code
 
-    def _run_child(self) -> tuple[float | None, int]:
-        """Fork one child and wait for it; (when it became ready, its wait status)."""
+    def _replace(self, child: _Child, status: int) -> None:
+        lived = time.monotonic() - (child.ready_at or child.started)
+        self._delay = min(max(self._delay * 2, 0.1), MAX_RESTART_DELAY_SECONDS)
+        if lived > QUICK_CRASH_SECONDS:
+            self._delay = 0.0
+        self.restarts += 1
+        logger.error(
+            "Server process died (%s) after %.1f s; starting a new one%s "
+            "(restart %d; runs it was executing go back to the queue)",
+            _describe(status),
+            lived,
+            f" in {self._delay:.1f} s" if self._delay else "",
+            self.restarts,
+        )
+        if self._delay:
+            time.sleep(self._delay)
+            if self.stopping:
+                return
+        self._fork(child.slot, WorkerIdentity(dead_workers=(child.identity.worker_id,)))
+
+    def _read_ready(self) -> None:
+        """Wait a little for children to say they are ready (one byte; end of file when
+        one dies first)."""
+        waiting = {c.ready_fd: c for c in self.children.values() if c.ready_fd is not None}
+        if not waiting:
+            time.sleep(POLL_SECONDS)
+            return
+        try:
+            readable, _, _ = select.select(list(waiting), [], [], POLL_SECONDS)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries select
+            return
+        for fd in readable:
+            child = waiting[fd]
+            if os.read(fd, 1):
+                child.ready_at = time.monotonic()
+            os.close(fd)
+            child.ready_fd = None
+
+    def _fork(self, slot: int, identity: WorkerIdentity) -> None:
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; exercised by the e2e tests
             os.close(read_fd)
-            self._child_main(parent, write_fd)
+            for other in self.children.values():
+                if other.ready_fd is not None:
+                    os.close(other.ready_fd)
+            self._child_main(parent, write_fd, identity)
         os.close(write_fd)
-        self.child = pid
+        self.children[pid] = _Child(slot, identity, read_fd)
         if self.stopping:  # a signal landed between the fork and the line above
             os.kill(pid, signal.SIGTERM)
-        ready_at: float | None = None
-        try:
-            # One byte when the child is ready; end of file when it dies (or before).
-            if os.read(read_fd, 1):
-                ready_at = time.monotonic()
-            _, status = os.waitpid(pid, 0)
-        finally:
-            os.close(read_fd)
-            self.child = None
-        return ready_at, status
 
-    def _child_main(self, parent: int, ready_fd: int) -> None:
+    def _stop_all(self) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def _child_main(self, parent: int, ready_fd: int, identity: WorkerIdentity) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         _die_with_parent(parent)
@@ -148,7 +208,7 @@ class Supervisor:
 
         code = 1
         try:
-            self.serve(notify_ready)
+            self.serve(notify_ready, identity)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -161,13 +221,8 @@ class Supervisor:
             os._exit(code)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        # Forward once: the child shuts down cleanly on the first signal, and repeats
+        # Forward once: each child shuts down cleanly on the first signal, and repeats
         # only risk interrupting that (actix reacts to SIGTERM as well).
         if self.stopping:
             return
-        self.stopping = True
-        if self.child is not None:
-            try:
-                os.kill(self.child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        self._stop_all()

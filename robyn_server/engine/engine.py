@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from robyn_server.config import Settings
 from robyn_server.engine import webhooks
 from robyn_server.engine.broker import Broker, RunChannel
+from robyn_server.engine.cluster import Cluster, WorkerIdentity
 from robyn_server.engine.execution import (
     Execution,
     end_pending_run,
@@ -34,7 +35,7 @@ from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.graphs.registry import GraphRegistry
 from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.types import ANONYMOUS, utcnow
+from robyn_server.storage.types import ANONYMOUS, LeaseLost, RunFence, utcnow
 
 logger = logging.getLogger("robyn_server.engine")
 T = TypeVar("T")
@@ -48,6 +49,7 @@ class RunEngine:
         persistence: Persistence,
         broker: Broker,
         stream_slots: StreamSlots,
+        identity: WorkerIdentity | None = None,
     ) -> None:
         self.registry = registry
         self.persistence = persistence
@@ -57,6 +59,8 @@ class RunEngine:
         self.heartbeat = settings.sse_heartbeat_seconds
         self._semaphore = asyncio.Semaphore(settings.run_max_concurrency)
         self._workers: dict[str, asyncio.Task] = {}
+        # A run a thread's worker claimed while deciding whether to go on (_claim_next).
+        self._next: dict[str, dict[str, Any]] = {}
         self._rekick: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # Threads that may hold runs delayed by after_seconds: only their workers ask
@@ -71,6 +75,22 @@ class RunEngine:
         self.stream_slots = stream_slots
         self.stopping = False
         self._stopped = asyncio.Event()  # wakes storage retries when the server stops
+        # Subscribes to the storage's signals now, before the app starts them.
+        self.cluster = Cluster(
+            self,
+            identity or WorkerIdentity(),
+            lease=settings.run_lease_seconds,
+            sweep=settings.run_queue_sweep_seconds,
+        )
+
+    @property
+    def worker_id(self) -> str:
+        return self.cluster.worker_id
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes may execute this database's runs (Postgres)."""
+        return self.cluster.shared
 
     @property
     def storage(self) -> Storage:
@@ -79,9 +99,9 @@ class RunEngine:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Pick up what a previous process left: runs it was executing (crash or
-        SIGTERM) and runs still queued."""
-        recovered = await self.storage.run_recover(max_attempts=self.max_attempts)
+        """Join the run queue, and pick up what dead processes left: runs they were
+        executing (crash) and runs still queued."""
+        recovered = await self.cluster.start()
         if recovered["requeued"] or recovered["failed"]:
             logger.warning(
                 "Recovered runs from a previous process: %d re-queued, %d failed after %d attempts",
@@ -89,21 +109,25 @@ class RunEngine:
                 len(recovered["failed"]),
                 self.max_attempts,
             )
+        await self.after_recovery(recovered)
+
+    async def after_recovery(self, recovered: dict[str, list[str]]) -> None:
         await settle_failed_runs(self, recovered["failed"])
         for thread_id in recovered["threads"]:
             self._delayed.add(thread_id)  # queued runs may be delayed ones
             self.kick(thread_id)
 
     async def stop(self) -> None:
-        """Stop executing; runs that were running go back to pending so the next start
-        runs them again (attempt unchanged)."""
+        """Stop executing; runs that were running here go back to pending (attempt
+        unchanged), and other processes are told, so they run them again at once."""
         self.stopping = True
         self._stopped.set()
+        await self.cluster.stop()
         for timer in self._timers.values():
             timer.cancel()
         suspended: list[str] = []
         try:
-            suspended = await self.storage.run_suspend_running()
+            suspended = await self.storage.run_suspend_running(worker_id=self.worker_id)
         except Exception:
             logger.exception("Could not mark in-flight runs for recovery")
         for execution in list(self._executions.values()):
@@ -113,6 +137,10 @@ class RunEngine:
             await asyncio.wait(tasks, timeout=5)
         if suspended:
             logger.info("Marked %d in-flight runs for recovery", len(suspended))
+        try:
+            await self.cluster.retire()
+        except Exception:
+            logger.warning("Could not retire this worker; its lease will run out instead")
         self.stream_slots.stop()
         await webhooks.close()
 
@@ -128,7 +156,9 @@ class RunEngine:
         self.kick(run["thread_id"])
         return channel
 
-    def kick(self, thread_id: str) -> None:
+    def kick(self, thread_id: str, *, from_signal: bool = False) -> None:
+        """Have this thread's worker look for a run to start (`from_signal`: another
+        process said there may be one)."""
         if self.stopping:
             return
         if thread_id in self._workers:
@@ -141,7 +171,7 @@ class RunEngine:
         try:
             while not self.stopping:
                 self._rekick.discard(thread_id)
-                run = await self._claim(thread_id)
+                run = self._next.pop(thread_id, None) or await self._claim(thread_id)
                 if run is None:
                     if thread_id in self._rekick:
                         continue
@@ -151,9 +181,16 @@ class RunEngine:
                             lambda: self._schedule_delayed(thread_id),
                         )
                     return
-                await self._execute(run)
+                execution = await self._execute(run)
                 if run["kwargs"].get("temporary"):
                     return  # a stateless run's thread has no other run, and is gone now
+                if execution.left_queued and self.shared:
+                    # Runs wait behind the one that just ended. If this worker cannot
+                    # start the next (its secrets are held by the process that created
+                    # it), that process must hear about it.
+                    if await self._claim_next(thread_id):
+                        continue
+                    return
         except StorageGaveUp:
             pass  # shutting down with the database away: the next start takes over
         except Exception:
@@ -168,7 +205,7 @@ class RunEngine:
     async def _claim(self, thread_id: str) -> dict[str, Any] | None:
         storage = self.storage
         try:
-            return await storage.run_claim(thread_id)
+            return await storage.run_claim(thread_id, worker_id=self.worker_id)
         except storage.transient_errors:
             if self.stopping:
                 raise StorageGaveUp(f"claiming a run of thread {thread_id}") from None
@@ -180,13 +217,16 @@ class RunEngine:
         """Claim again after a failed claim, which may have committed with only its
         answer lost: its run is then `running` with nobody executing it, and would
         block the thread for good. While a thread's worker claims, no run of that thread
-        executes here, and this process is the only one executing this database's runs
-        (run_recover assumes as much), so such a run goes back to pending."""
+        executes here, so such a run, if claimed by this worker (the fence), goes back
+        to pending; other workers' runs are theirs."""
         storage = self.storage
         for run in await storage.run_inflight(ANONYMOUS, thread_id=thread_id, statuses=["running"]):
             if run["run_id"] not in self._executions:
-                await storage.run_set_status(run["run_id"], "pending", only_if=["running"])
-        return await storage.run_claim(thread_id)
+                fence = RunFence(run["run_id"], self.worker_id, run["attempt"])
+                await storage.run_set_status(
+                    run["run_id"], "pending", only_if=["running"], fence=fence
+                )
+        return await storage.run_claim(thread_id, worker_id=self.worker_id)
 
     async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """`retry_storage` (engine/retry.py) for as long as this engine runs."""
@@ -208,9 +248,21 @@ class RunEngine:
         self._timers.pop(thread_id, None)
         self.kick(thread_id)
 
-    async def _execute(self, run: dict[str, Any]) -> None:
-        execution = Execution(run)
+    async def _claim_next(self, thread_id: str) -> bool:
+        """After a run ended with others queued: True if this worker should go on
+        claiming; otherwise the thread is offered to the other processes."""
+        run = await self._claim(thread_id)
+        if run is not None:
+            self._next[thread_id] = run
+            return True
+        await self.cluster.offer([thread_id])
+        return False
+
+    async def _execute(self, run: dict[str, Any]) -> Execution:
+        execution = Execution(run, fence=RunFence(run["run_id"], self.worker_id, run["attempt"]))
         self._executions[run["run_id"]] = execution
+        if (early := self.cluster.early_cancel(run["run_id"])) is not None:
+            execution.cancel_action = early
         try:
             async with self._semaphore:
                 task = asyncio.current_task()
@@ -223,30 +275,72 @@ class RunEngine:
         finally:
             execution.done.set()
             self._executions.pop(run["run_id"], None)
+        return execution
 
     # -- cancelling ----------------------------------------------------------------------
 
     async def cancel(self, run_ids: list[str], *, thread_id: str | None, action: str) -> None:
         """Stop running runs (their executor settles status and checkpoints) and end
-        pending ones: `interrupted`, or deleted for `rollback`."""
+        pending ones: `interrupted`, or deleted for `rollback`. Runs executing in another
+        process are stopped there."""
         executing = [self._executions[r] for r in run_ids if r in self._executions]
+        elsewhere: list[str] = []
         # Queued runs first: while the running one still runs, none of them can be
         # claimed, so none slips into execution between the two steps.
         for run_id in run_ids:
             if run_id not in self._executions:
-                await end_pending_run(self, run_id, action)
+                if not await end_pending_run(self, run_id, action) and self.shared:
+                    elsewhere.append(run_id)
         for execution in executing:
             execution.stop(action)
+        if elsewhere:
+            await self.cluster.cancel_elsewhere(elsewhere, action)
 
-    async def stop_threads(self, thread_ids: list[str]) -> None:
-        """Stop the runs executing on threads that are being deleted, and wait for them,
-        so none of them writes checkpoints after the thread is gone."""
+    def stop_local(self, run_id: str, action: str) -> bool:
+        """Stop the run if it executes here; False when it does not."""
+        execution = self._executions.get(run_id)
+        if execution is None:
+            return False
+        execution.stop(action)
+        return True
+
+    def stop_local_threads(self, thread_ids: list[str]) -> list[Execution]:
         wanted = set(thread_ids)
         stopping = [e for e in self._executions.values() if e.run["thread_id"] in wanted]
         for execution in stopping:
             execution.stop("rollback")
+        return stopping
+
+    def abandon_all(self) -> None:
+        """The lease was lost: others own these runs now; stop without writing."""
+        for execution in list(self._executions.values()):
+            execution.stop("lost")
+
+    async def check_lease(self, fence: RunFence | None) -> None:
+        """Raise LeaseLost unless this worker still holds the run under `fence`
+        (checkpoint writes call this; it costs nothing while the last renewal is
+        recent). A worker that lost its lease takes a new id, so older fences fail."""
+        if fence is not None and fence.worker_id != self.worker_id:
+            raise LeaseLost(f"run {fence.run_id} was handed over to another process")
+        if self.cluster.lease_is_fresh():
+            return
+        if not await self.cluster.renew():
+            raise LeaseLost("this worker's lease expired; its runs were handed over")
+
+    async def stop_threads(self, thread_ids: list[str]) -> None:
+        """Stop the runs executing on threads that are being deleted, wherever they
+        execute, and wait for them, so none writes checkpoints after the thread is gone."""
+        stopping = self.stop_local_threads(thread_ids)
+        if self.shared:
+            await self.cluster.stop_threads_elsewhere(thread_ids)
         for execution in stopping:
             await self.wait_stopped(execution.run["run_id"], seconds=10)
+        if self.shared:
+            stopped = await self.cluster.wait_remote(
+                lambda: self.cluster.runs_stopped(thread_ids=thread_ids), 10
+            )
+            if not stopped:
+                logger.warning("Runs of threads %s did not stop within 10 s", thread_ids)
 
     async def wait_stopped(self, run_id: str, seconds: float | None = None) -> None:
         execution = self._executions.get(run_id)
@@ -254,6 +348,12 @@ class RunEngine:
             try:
                 await asyncio.wait_for(execution.done.wait(), seconds)
             except TimeoutError:
+                logger.warning("Run %s did not stop within %s s", run_id, seconds)
+        elif self.shared:
+            stopped = await self.cluster.wait_remote(
+                lambda: self.cluster.runs_stopped(run_ids=[run_id]), seconds or 30
+            )
+            if not stopped:
                 logger.warning("Run %s did not stop within %s s", run_id, seconds)
 
     # -- helpers for the executor and services ---------------------------------------------

@@ -27,6 +27,7 @@ from robyn_server.auth.users import user_of
 from robyn_server.engine import webhooks
 from robyn_server.engine.broker import Broker
 from robyn_server.engine.checkpoints import delete_run_checkpoints
+from robyn_server.engine.fenced_saver import FencedSaver
 from robyn_server.engine.graph_context import graph_context
 from robyn_server.engine.graph_input import build_input
 from robyn_server.engine.retry import StorageGaveUp
@@ -37,7 +38,7 @@ from robyn_server.engine.webhook_policy import WebhookPolicy
 from robyn_server.graphs.registry import GraphRegistry
 from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.types import ANONYMOUS, utcnow
+from robyn_server.storage.types import ANONYMOUS, LeaseLost, RunFence, utcnow
 
 T = TypeVar("T")
 
@@ -57,6 +58,11 @@ class EngineHandle(Protocol):
     @property
     def storage(self) -> Storage: ...
 
+    @property
+    def shared(self) -> bool: ...
+
+    async def check_lease(self, fence: RunFence | None) -> None: ...
+
     async def retry_storage(self, what: str, call: Callable[[], Awaitable[T]]) -> T: ...
 
     def spawn(self, coro: Any) -> None: ...
@@ -65,6 +71,10 @@ class EngineHandle(Protocol):
 @dataclass
 class Execution:
     run: dict[str, Any]
+    # Fences the run's final writes (None: unfenced, for tests driving the executor).
+    fence: RunFence | None = None
+    # Set by `settle`: other runs of the thread were queued when this one ended.
+    left_queued: bool = False
     task: asyncio.Task | None = None
     cancel_action: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -169,6 +179,9 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
     # A temporary thread's checkpoints die with the run, so they never leave memory:
     # on Postgres that saves a dozen statements per stateless run.
     checkpointer = InMemorySaver() if kwargs.get("temporary") else persistence.checkpointer
+    if engine.shared and not kwargs.get("temporary"):
+        # Another process may take the run over if this one stalls past its lease.
+        checkpointer = FencedSaver(checkpointer, lambda: engine.check_lease(execution.fence))
     try:
         async with engine.registry.graph(
             graph_id, config, checkpointer=checkpointer, store=persistence.store
@@ -217,8 +230,9 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
         if cancelled is None:
             raise
         status = cancelled
-    except StorageGaveUp:
-        # Stopping, with the database away: as for a shutdown, below.
+    except (StorageGaveUp, LeaseLost):
+        # Stopping with the database away, or another process took the run over: as
+        # for a shutdown, below.
         broker.close(channel, None)
         return
     except Exception as exc:
@@ -226,9 +240,10 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
         status, error = "error", run_error(engine, exc)
         logger.exception("Run %s could not execute", run_id)
 
-    if execution.cancel_action == "shutdown":
-        # Back to pending for the next process; the stream ends without a verdict, so
-        # a client reconnects and sees the re-run.
+    if execution.cancel_action in ("shutdown", "lost"):
+        # Back to pending for the next process (or already taken over by another: its
+        # newer attempt's writes stand); the stream ends without a verdict, so a client
+        # reconnects and sees the re-run.
         broker.close(channel, None)
         return
     execution.settling = True  # also when the graph could not even start
@@ -241,8 +256,14 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
         else:
             await engine.retry_storage(
                 f"recording how run {run_id} ended",
-                lambda: settle(engine, run, status, error, fields),
+                lambda: settle(engine, run, status, error, fields, execution),
             )
+    except LeaseLost:
+        logger.warning(
+            "Run %s was taken over by another process; its outcome here is dropped", run_id
+        )
+        broker.close(channel, None)
+        return
     except StorageGaveUp:
         # The server is stopping and the database is still away: the run stays
         # `running`, so the next start runs it again; the stream ends without a verdict.
@@ -285,11 +306,15 @@ async def settle(
     status: str,
     error: dict[str, Any] | None,
     fields: dict[str, Any] | None,
+    execution: Execution | None = None,
 ) -> None:
     """Write the run's final status, then the thread's: busy while other runs are queued,
     else error / interrupted / idle from the final checkpoint. Safe to repeat after a
-    failure part way (the engine retries it through a database outage)."""
+    failure part way (the engine retries it through a database outage). The thread is
+    written only while this worker still holds the run (the execution's fence, else
+    LeaseLost)."""
     storage = engine.storage
+    fence = execution.fence if execution is not None else None
     run_id, thread_id = run["run_id"], run["thread_id"]
     # The thread first: a client that sees the run finished must find the thread settled.
     queued = [
@@ -298,16 +323,18 @@ async def settle(
         if r["run_id"] != run_id
     ]
     update: dict[str, Any] = dict(fields) if fields else {}
+    if execution is not None:
+        execution.left_queued = bool(queued)
     if queued:
         update["status"] = "busy"
     elif error is not None:
         update["status"] = "error"
     update["error"] = error
-    await storage.thread_set_state(ANONYMOUS, thread_id, **update)
+    await storage.thread_set_state(ANONYMOUS, thread_id, **update, fence=fence)
     if status == "rollback":
         await storage.run_delete(ANONYMOUS, run_id, thread_id=thread_id)
     else:
-        await storage.run_set_status(run_id, status)
+        await storage.run_set_status(run_id, status, fence=fence)
 
 
 async def _delete_temporary_thread(engine: EngineHandle, run: dict[str, Any], status: str) -> None:
@@ -331,19 +358,22 @@ async def _delete_temporary_thread(engine: EngineHandle, run: dict[str, Any], st
             )
 
 
-async def end_pending_run(engine: EngineHandle, run_id: str, action: str) -> None:
-    """Cancel a run that is not executing: pending ones end interrupted (or are deleted
-    for rollback); a run that finished meanwhile is left alone."""
+async def end_pending_run(engine: EngineHandle, run_id: str, action: str) -> bool:
+    """Cancel a run that is not executing here: pending ones end interrupted (or are
+    deleted for rollback); a run that finished meanwhile is left alone. Returns False
+    when the run is running (in another process) or became so meanwhile."""
     storage = engine.storage
     run = await storage.run_get(ANONYMOUS, run_id)
-    if run is None or run["status"] != "pending":
-        return
+    if run is None or run["status"] not in ("pending", "running"):
+        return True
+    if run["status"] == "running":
+        return False
     if action == "rollback":
         await storage.run_delete(ANONYMOUS, run_id, thread_id=run["thread_id"])
     else:
         changed = await storage.run_set_status(run_id, "interrupted", only_if=["pending"])
         if changed is None:
-            return
+            return False
     channel = engine.broker.get(run_id)
     if channel is not None and not channel.done:
         engine.broker.close(channel, {})
@@ -354,6 +384,7 @@ async def end_pending_run(engine: EngineHandle, run_id: str, action: str) -> Non
         # The cancel itself took effect; only the thread's status is behind. Nothing
         # else would ever correct it, so that goes on once the database is back.
         engine.spawn(_retry_quietly(engine, thread_id))
+    return True
 
 
 async def _free_thread_if_idle(engine: EngineHandle, thread_id: str) -> None:

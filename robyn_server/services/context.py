@@ -19,6 +19,7 @@ from langgraph.store.base import BaseStore
 from robyn_server.auth.policy import AuthPolicy
 from robyn_server.config import Settings
 from robyn_server.engine.broker import Broker
+from robyn_server.engine.cluster import WorkerIdentity
 from robyn_server.engine.engine import RunEngine
 from robyn_server.errors import ServiceUnavailable
 from robyn_server.graphs.registry import GraphRegistry
@@ -47,6 +48,8 @@ class AppContext:
     on_ready: Callable[[], None] | None = None
     # The auth handlers every request goes through; None: every caller is anonymous.
     auth: AuthPolicy | None = None
+    # This process's place in the shared run queue (given by the supervisor).
+    worker: WorkerIdentity | None = None
 
     @property
     def broker(self) -> Broker | None:

@@ -278,6 +278,8 @@ async def create_run(
             thread_config={"configurable": user_configurable},
             reject_if_inflight=strategy == "reject",
             cron_tick=cron_tick,
+            # Secrets live only in this process: while it lives, it starts the run.
+            holder=ctx.run_engine().worker_id if secret_values else None,
         )
     except ThreadBusy:
         raise Conflict(BUSY) from None

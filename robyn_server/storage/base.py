@@ -26,7 +26,7 @@ from typing import Any
 
 from robyn_server.storage.base_crons import CronStorage
 from robyn_server.storage.base_runs import RunStorage
-from robyn_server.storage.types import UNSET, IfExists, Page, Scope, SortOrder
+from robyn_server.storage.types import UNSET, IfExists, Page, RunFence, Scope, SortOrder
 
 """Marks a keyword argument as not given, where None is a meaningful value."""
 
@@ -256,8 +256,12 @@ class Storage(RunStorage, CronStorage, ABC):
         values: Any = UNSET,
         interrupts: Any = UNSET,
         error: Any = UNSET,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         """Used by the run engine to keep a thread current after a run or state update.
+
+        With `fence` (a run's end), the write happens only while that run is still
+        `running` under the fence's worker and attempt; otherwise it raises `LeaseLost`.
 
         `status` and `config` replace, `metadata` merges. `values`, `interrupts` and
         `error` replace when passed (None is a value here; `UNSET` means untouched), and

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from robyn_server.storage.types import INFLIGHT_STATUSES, CronTick, Scope
+from robyn_server.storage.types import INFLIGHT_STATUSES, CronTick, RunFence, Scope
 
 
 class RunStorage(ABC):
@@ -40,6 +40,7 @@ class RunStorage(ABC):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         """Insert a `pending` run (attempt 1) and mark its thread `busy`, atomically.
 
@@ -55,6 +56,8 @@ class RunStorage(ABC):
           transaction (see `CronStorage.cron_skip_tick` for the rule), and if it cannot
           be, `CronTickTaken` is raised and nothing is written. A run that is not
           created (None, `ThreadBusy`) leaves the tick unclaimed.
+        - `holder`: the worker holding the run's secrets in memory (they are never
+          stored). While that worker lives, only it claims the run (Postgres).
 
         Returns the run and the ids of the thread's *other* inflight runs, oldest first
         (the caller interrupts or rolls them back for those multitask strategies).
@@ -96,11 +99,13 @@ class RunStorage(ABC):
         the multitask strategies."""
 
     @abstractmethod
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
         """Start the thread's next run: the oldest `pending` run whose `created_at` is
-        not in the future becomes `running`, but only if no run of the thread is running
-        already; the thread is then `busy` (whatever a concurrent settle wrote). Returns
-        the run, or None. Engine-internal, hence no scope."""
+        not in the future becomes `running` under `worker_id`, but only if no run of the
+        thread is running already; the thread is then `busy` (whatever a concurrent
+        settle wrote). Returns the run, or None. Engine-internal, hence no scope."""
 
     @abstractmethod
     async def run_next_due(self, thread_id: str) -> datetime | None:
@@ -108,19 +113,56 @@ class RunStorage(ABC):
 
     @abstractmethod
     async def run_set_status(
-        self, run_id: str, status: str, *, only_if: Sequence[str] | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        only_if: Sequence[str] | None = None,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         """Set a run's status (and `updated_at`). With `only_if`, only when its current
-        status is one of those. Returns the updated run, or None if nothing changed."""
+        status is one of those; with `fence`, only while the fence's worker and attempt
+        still hold it. Returns the updated run, or None if nothing changed."""
 
     @abstractmethod
-    async def run_recover(self, *, max_attempts: int) -> dict[str, list[str]]:
-        """After a crash: every `running` run (of every owner) goes back to `pending`
-        with attempt + 1, unless it has already had `max_attempts` attempts, in which
-        case it ends `error`. Returns `{"requeued": [run ids], "failed": [run ids],
-        "threads": [ids of threads with pending runs, requeued or not]}`."""
+    async def run_recover(
+        self, *, max_attempts: int, dead_workers: Sequence[str] = (), all_pending: bool = True
+    ) -> dict[str, list[str]]:
+        """Orphaned runs go back to the queue: every `running` run whose worker is not
+        alive (its lease expired, or it is in `dead_workers`; in memory, every one) goes
+        back to `pending` with attempt + 1, unless it has already had `max_attempts`
+        attempts, in which case it ends `error`. Runs of live workers are never touched.
+        Returns `{"requeued": [run ids], "failed": [run ids], "threads": [ids of threads
+        with pending runs: requeued ones, and with `all_pending` every one]}`."""
 
     @abstractmethod
-    async def run_suspend_running(self) -> list[str]:
-        """At shutdown: every `running` run goes back to `pending` (same attempt), so the
-        next start executes it again. Returns their ids."""
+    async def run_suspend_running(self, *, worker_id: str | None = None) -> list[str]:
+        """At shutdown: the `running` runs of `worker_id` (None: all) go back to
+        `pending` (same attempt), so another process or the next start executes them
+        again. Returns their ids."""
+
+    # -- workers: several processes sharing one database (memory has one process) -------
+
+    async def worker_register(
+        self, worker_id: str, *, lease_seconds: float, host: str, pid: int
+    ) -> None:
+        """Announce a live worker (one server process) with a lease of `lease_seconds`."""
+        return None
+
+    async def worker_heartbeat(self, worker_id: str, *, lease_seconds: float) -> bool:
+        """Renew the lease; False when recovery has already taken the worker's runs
+        (its lease had expired): it must then stop writing for the runs it executes.
+        An expired lease whose runs nobody took is simply renewed."""
+        return True
+
+    async def worker_retire(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+        return None
+
+    async def worker_list(self) -> list[dict[str, Any]]:
+        """Every registered worker: worker_id, host, pid, alive (lease not expired)."""
+        return []
+
+    async def run_due_threads(self, limit: int = 1000) -> list[str]:
+        """Threads with a due pending run and none running (for a safety sweep)."""
+        return []

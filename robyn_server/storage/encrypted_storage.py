@@ -117,8 +117,10 @@ class EncryptedStorage(Storage):
         rows = await super().run_inflight(*args, **kwargs)
         return [cast(dict[str, Any], self._run(row)) for row in rows]
 
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
-        return self._run(await super().run_claim(thread_id))
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
+        return self._run(await super().run_claim(thread_id, worker_id=worker_id))
 
     async def run_set_status(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         return self._run(await super().run_set_status(*args, **kwargs))

@@ -28,6 +28,12 @@ logger = logging.getLogger("robyn_server.storage.signals")
 
 Callback = Callable[[str], None]
 
+# A thread may have a run to start: payload its id (storage sends it, see
+# postgres/workers.py, and the engine when it leaves a run for another process).
+RUNS_CHANNEL = "langgraph_server_runs"
+# Cancel or stop runs wherever they execute: payloads made by engine/cluster.py.
+RUN_CONTROL_CHANNEL = "langgraph_server_run_control"
+
 
 class Signals:
     """Process-local signals: the in-memory backend, and the base of `PgSignals`."""

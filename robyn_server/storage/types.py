@@ -193,3 +193,19 @@ class StorageUnavailable(Exception, metaclass=ABCMeta):
     LangGraph's checkpointer and store raise them from code we do not wrap:
     `isinstance(exc, StorageUnavailable)` recognises them all. (`except` does not
     consult virtual subclasses; code that retries uses `Storage.transient_errors`.)"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFence:
+    """Who may still write a running run's outcome: the worker that claimed it, for the
+    attempt it claimed. Once the run was re-queued (its worker's lease expired) or
+    re-claimed, writes fenced with an older pair change nothing."""
+
+    run_id: str
+    worker_id: str
+    attempt: int
+
+
+class LeaseLost(Exception):
+    """A fenced write found the run no longer held by this worker and attempt: another
+    process has taken it over. Nothing was written."""

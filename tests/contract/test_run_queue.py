@@ -11,7 +11,7 @@ import pytest
 
 from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
-from robyn_server.storage.types import ANONYMOUS, Scope, ThreadBusy, utcnow
+from robyn_server.storage.types import ANONYMOUS, LeaseLost, RunFence, Scope, ThreadBusy, utcnow
 from tests.support.contract import assert_run_shape, make_run, make_thread, new_id
 from tests.support.races import NEW_THREAD_LOCK, THREAD_ROW_LOCK, race
 
@@ -237,3 +237,27 @@ async def test_concurrent_claims_start_one_run(
     claims = await race(backend, THREAD_ROW_LOCK, (thread_id,), [claim] * 10)
     assert len([c for c in claims if c is not None]) == 1
     assert len(await storage.run_inflight(S, thread_id=thread_id, statuses=["running"])) == 1
+
+
+async def test_fenced_writes_land_only_for_the_worker_and_attempt_holding_the_run(
+    storage: Storage,
+) -> None:
+    thread_id = (await make_thread(storage))["thread_id"]
+    run, _ = await make_run(storage, thread_id)
+    worker = new_id()
+    claimed = await storage.run_claim(thread_id, worker_id=worker)
+    assert claimed is not None
+    mine = RunFence(run["run_id"], worker, claimed["attempt"])
+    stale = RunFence(run["run_id"], worker, claimed["attempt"] - 1)
+    other = RunFence(run["run_id"], new_id(), claimed["attempt"])
+    for fence in (stale, other):
+        assert await storage.run_set_status(run["run_id"], "success", fence=fence) is None
+        with pytest.raises(LeaseLost):
+            await storage.thread_set_state(S, thread_id, status="idle", fence=fence)
+    assert (await storage.thread_get(S, thread_id))["status"] == "busy"
+    await storage.thread_set_state(S, thread_id, status="idle", fence=mine)
+    done = await storage.run_set_status(run["run_id"], "success", fence=mine)
+    assert done is not None and done["status"] == "success"
+    # Once the run has ended, even its own fence holds no more.
+    with pytest.raises(LeaseLost):
+        await storage.thread_set_state(S, thread_id, status="idle", fence=mine)

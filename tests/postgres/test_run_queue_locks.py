@@ -31,7 +31,9 @@ def test_queue_queries_use_the_inflight_index(
         conn.execute("SET LOCAL enable_bitmapscan = off")
         plan = "\n".join(
             row[0]
-            for row in conn.execute("EXPLAIN " + CLAIM_SQL, {"thread_id": thread_id}).fetchall()
+            for row in conn.execute(
+                "EXPLAIN " + CLAIM_SQL, {"thread_id": thread_id, "worker": None}
+            ).fetchall()
         )
     assert "runs_inflight_idx" in plan, plan
 

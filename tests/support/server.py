@@ -32,6 +32,7 @@ SERVER_SETTINGS = frozenset(
         "SERVER_HOST",
         "SERVER_PORT",
         "SERVER_WORKERS",
+        "SERVER_PROCESSES",
         "HTTP_MAX_REQUEST_BODY_BYTES",
         "CORS_ALLOW_ORIGINS",
         "ROBYN_HOST",
@@ -179,6 +180,11 @@ class ServerProcess:
 BACKENDS = ["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
+# E2E_SERVER_PROCESSES=N runs the shared Postgres servers as `--processes N`, so the
+# whole suite checks that any request may land on any process (.ci/run does this too).
+E2E_SERVER_PROCESSES = int(os.environ.get("E2E_SERVER_PROCESSES") or 1)
+
+
 def serve_backend(request: pytest.FixtureRequest, **options: Any) -> Iterator[ServerProcess]:
     """Run a server on the backend named by `request.param` for a fixture's lifetime;
     Postgres servers get a throwaway database of their own."""
@@ -186,6 +192,9 @@ def serve_backend(request: pytest.FixtureRequest, **options: Any) -> Iterator[Se
     if request.param == "postgres":
         factory: Callable[[], str] = request.getfixturevalue("database_factory")
         database_url = factory()
+        if E2E_SERVER_PROCESSES > 1:
+            extra = list(options.pop("extra_args", None) or [])
+            options["extra_args"] = [*extra, "--processes", str(E2E_SERVER_PROCESSES)]
     proc = ServerProcess(database_url=database_url, **options)
     proc.backend = request.param  # type: ignore[attr-defined]
     proc.start()

@@ -15,6 +15,7 @@ from robyn_server.engine.broker import Broker
 from robyn_server.engine.engine import RunEngine
 from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.signals import Signals
 from robyn_server.storage.types import ANONYMOUS
 
 
@@ -29,8 +30,10 @@ class FlakyStorage(InMemoryStorage):
         super().__init__()
         self.lost_claim_answers = 0
 
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
-        claimed = await super().run_claim(thread_id)
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
+        claimed = await super().run_claim(thread_id, worker_id=worker_id)
         if self.lost_claim_answers:
             # Committed, but the connection died before the answer arrived.
             self.lost_claim_answers -= 1
@@ -42,7 +45,7 @@ async def _engine(storage: InMemoryStorage) -> RunEngine:
     return RunEngine(
         Settings(),
         SimpleNamespace(webhooks_config=lambda: None),  # type: ignore[arg-type]
-        SimpleNamespace(storage=storage),  # type: ignore[arg-type]
+        SimpleNamespace(storage=storage, signals=Signals()),  # type: ignore[arg-type]
         Broker(60),
         StreamSlots(10, flush=lambda: None),
     )

@@ -18,6 +18,7 @@ from robyn_server.storage.types import (
     INFLIGHT_STATUSES,
     RUN_STATUSES,
     CronTick,
+    RunFence,
     Scope,
     StorageConflict,
     ThreadBusy,
@@ -36,6 +37,9 @@ class RunsInMemory(ThreadsInMemory):
     def __init__(self) -> None:
         super().__init__()
         self._runs: dict[str, Row] = {}
+        # The worker that claimed each running run (kept beside the records, which are
+        # API output): one process in memory, but fences work the same as on Postgres.
+        self._claimed_by: dict[str, str | None] = {}
         # Run ids per thread, so per-thread calls never scan other threads' runs.
         self._thread_runs: dict[str, dict[str, None]] = {}
         # Default creation stamps strictly increase, so runs queued one after the
@@ -87,6 +91,7 @@ class RunsInMemory(ThreadsInMemory):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,  # one process: it holds every run's secrets
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -211,7 +216,19 @@ class RunsInMemory(ThreadsInMemory):
         runs.sort(key=_age)
         return [copy.deepcopy(r) for r in runs]
 
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
+    def _fence_holds(self, fence: RunFence) -> bool:
+        key = canonical_uuid(fence.run_id)
+        row = self._runs.get(key) if key else None
+        return (
+            row is not None
+            and row.data["status"] == "running"
+            and row.data["attempt"] == fence.attempt
+            and self._claimed_by.get(row.data["run_id"]) == fence.worker_id
+        )
+
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
         thread_key = canonical_uuid(thread_id)
         if thread_key is None:
             return None
@@ -224,6 +241,7 @@ class RunsInMemory(ThreadsInMemory):
             return None
         run = min(due, key=_age)
         run["status"] = "running"
+        self._claimed_by[run["run_id"]] = worker_id
         run["updated_at"] = later_than(run["updated_at"])
         thread = self._threads[thread_key].data
         if thread["status"] != "busy":
@@ -237,7 +255,12 @@ class RunsInMemory(ThreadsInMemory):
         return min((r["created_at"] for r in runs if r["status"] == "pending"), default=None)
 
     async def run_set_status(
-        self, run_id: str, status: str, *, only_if: Sequence[str] | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        only_if: Sequence[str] | None = None,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
@@ -245,6 +268,10 @@ class RunsInMemory(ThreadsInMemory):
         row = self._runs.get(key) if key else None
         if row is None or (only_if is not None and row.data["status"] not in only_if):
             return None
+        if fence is not None and not self._fence_holds(fence):
+            return None
+        if status != "running":
+            self._claimed_by.pop(row.data["run_id"], None)
         row.data["status"] = status
         row.data["updated_at"] = later_than(row.data["updated_at"])
         return copy.deepcopy(row.data)
@@ -254,7 +281,11 @@ class RunsInMemory(ThreadsInMemory):
             (r.data for r in self._runs.values() if r.data["status"] == "running"), key=_age
         )
 
-    async def run_recover(self, *, max_attempts: int) -> dict[str, list[str]]:
+    async def run_recover(
+        self, *, max_attempts: int, dead_workers: Sequence[str] = (), all_pending: bool = True
+    ) -> dict[str, list[str]]:
+        # One process: whatever is running when it recovers was left by a dead one.
+        self._claimed_by.clear()
         requeued: list[str] = []
         failed: list[str] = []
         for run in self._running():
@@ -276,9 +307,14 @@ class RunsInMemory(ThreadsInMemory):
         threads = sorted(oldest_pending, key=lambda tid: (oldest_pending[tid], tid))
         return {"requeued": requeued, "failed": failed, "threads": threads}
 
-    async def run_suspend_running(self) -> list[str]:
-        suspended = self._running()
+    async def run_suspend_running(self, *, worker_id: str | None = None) -> list[str]:
+        suspended = [
+            run
+            for run in self._running()
+            if worker_id is None or self._claimed_by.get(run["run_id"]) == worker_id
+        ]
         for run in suspended:
+            self._claimed_by.pop(run["run_id"], None)
             run["status"] = "pending"
             run["updated_at"] = later_than(run["updated_at"])
         return [run["run_id"] for run in suspended]

@@ -12,7 +12,9 @@ from robyn_server.storage.types import (
     THREAD_SORT_COLUMNS,
     UNSET,
     IfExists,
+    LeaseLost,
     Page,
+    RunFence,
     Scope,
     SortOrder,
     StorageConflict,
@@ -251,6 +253,9 @@ class ThreadsInMemory:
             fields["metadata"] = metadata
         return self._insert_thread(scope, new_key, **fields)
 
+    def _fence_holds(self, fence: RunFence) -> bool:
+        raise NotImplementedError  # the runs mixin (memory/runs.py) knows the runs
+
     async def thread_set_state(
         self,
         scope: Scope,
@@ -262,9 +267,12 @@ class ThreadsInMemory:
         values: Any = UNSET,
         interrupts: Any = UNSET,
         error: Any = UNSET,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         if status is not None:
             check_status(status)
+        if fence is not None and not self._fence_holds(fence):
+            raise LeaseLost(f"run {fence.run_id} is no longer held by this worker")
         row = self._thread_row(scope, thread_id)
         if row is None:
             return None

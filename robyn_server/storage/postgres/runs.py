@@ -27,6 +27,7 @@ from robyn_server.storage.types import (
     RUN_STATUSES,
     CronTick,
     CronTickTaken,
+    RunFence,
     Scope,
     StorageConflict,
     ThreadBusy,
@@ -75,9 +76,9 @@ WITH thread AS (
 ), created AS (
     INSERT INTO langgraph_server.runs
         (run_id, thread_id, owner, assistant_id, metadata, kwargs, multitask_strategy,
-         created_at, updated_at)
+         created_at, updated_at, holder)
     SELECT %s, thread.thread_id, thread.owner, %s, %s, %s, %s,
-           coalesce(%s::timestamptz, clock.ts), clock.ts
+           coalesce(%s::timestamptz, clock.ts), clock.ts, %s::uuid
     FROM thread, clock
     WHERE NOT (%s::boolean AND EXISTS (SELECT 1 FROM inflight))
     RETURNING *
@@ -118,7 +119,7 @@ CLAIM_SQL = (
     """
 WITH claimed AS (
 UPDATE langgraph_server.runs
-SET status = 'running', """
+SET status = 'running', worker_id = %(worker)s, """
     + ADVANCE_RUN_UPDATED_AT
     + """
 WHERE run_id = (
@@ -130,6 +131,12 @@ WHERE run_id = (
 ) AND NOT EXISTS (
     SELECT 1 FROM langgraph_server.runs
     WHERE thread_id = %(thread_id)s AND status = 'running'
+) AND (
+    -- A run whose secrets a live worker holds in memory is that worker's to start.
+    holder IS NULL OR holder = %(worker)s OR NOT EXISTS (
+        SELECT 1 FROM langgraph_server.workers w
+        WHERE w.worker_id = runs.holder AND w.expires_at > now()
+    )
 )
 RETURNING """
     + COLUMNS
@@ -153,48 +160,6 @@ SET_STATUS_SQL = (
     + ADVANCE_RUN_UPDATED_AT
     + " WHERE {where} RETURNING "
     + COLUMNS
-)
-
-# `threads` lists, oldest first by their oldest pending run, every thread left with
-# pending runs: those requeued here (the statement's snapshot does not show them as
-# pending yet) and those that were pending already.
-RECOVER_SQL = (
-    """
-WITH recovered AS (
-    UPDATE langgraph_server.runs
-    SET status = CASE WHEN attempt >= %(max_attempts)s THEN 'error' ELSE 'pending' END,
-        attempt = CASE WHEN attempt >= %(max_attempts)s THEN attempt ELSE attempt + 1 END,
-        """
-    + ADVANCE_RUN_UPDATED_AT
-    + """
-    WHERE status = 'running'
-    RETURNING run_id, thread_id, status, created_at
-), pending AS (
-    SELECT thread_id, created_at FROM recovered WHERE status = 'pending'
-    UNION ALL
-    SELECT thread_id, created_at FROM langgraph_server.runs WHERE status = 'pending'
-)
-SELECT status AS kind, run_id::text AS id
-FROM (SELECT * FROM recovered ORDER BY created_at, run_id) AS ordered
-UNION ALL
-SELECT 'thread', thread_id::text
-FROM (
-    SELECT thread_id FROM pending GROUP BY thread_id ORDER BY min(created_at), thread_id
-) AS threads
-"""
-)
-
-SUSPEND_SQL = (
-    """
-WITH suspended AS (
-    UPDATE langgraph_server.runs SET status = 'pending', """
-    + ADVANCE_RUN_UPDATED_AT
-    + """
-    WHERE status = 'running'
-    RETURNING run_id, created_at
-)
-SELECT run_id::text AS run_id FROM suspended ORDER BY created_at, run_id
-"""
 )
 
 
@@ -234,6 +199,7 @@ class RunQueries(PostgresBase):
         thread_config: dict[str, Any] | None = None,
         reject_if_inflight: bool = False,
         cron_tick: CronTick | None = None,
+        holder: str | None = None,
     ) -> tuple[dict[str, Any], list[str]] | None:
         run_key = require_uuid(run_id, "run_id")
         assistant_key = require_uuid(assistant_id, "assistant_id")
@@ -251,6 +217,7 @@ class RunQueries(PostgresBase):
             jsonb(kwargs),
             multitask_strategy,
             created_at,
+            holder,
             reject_if_inflight,
             jsonb(thread_metadata or {}),
             None if thread_config is None else jsonb(thread_config),
@@ -350,14 +317,17 @@ class RunQueries(PostgresBase):
             where.add("run_id = ANY(%s::uuid[])", uuid_list(run_ids))
         return await self._all(where.render(INFLIGHT_SQL), where.params)
 
-    async def run_claim(self, thread_id: str) -> dict[str, Any] | None:
+    async def run_claim(
+        self, thread_id: str, *, worker_id: str | None = None
+    ) -> dict[str, Any] | None:
         thread_key = canonical_uuid(thread_id)
         if thread_key is None:
             return None
         thread = Where(ANONYMOUS).add("thread_id = %s", thread_key)
         async with self._pipelined_transaction() as conn:
             await conn.execute(thread.render(LOCK_THREAD_SQL), thread.params)
-            claimed = await conn.execute(CLAIM_SQL, {"thread_id": thread_key})
+            params = {"thread_id": thread_key, "worker": worker_id}
+            claimed = await conn.execute(CLAIM_SQL, params)
         return await claimed.fetchone()
 
     async def run_next_due(self, thread_id: str) -> datetime | None:
@@ -368,7 +338,12 @@ class RunQueries(PostgresBase):
         return row["due"]
 
     async def run_set_status(
-        self, run_id: str, status: str, *, only_if: Sequence[str] | None = None
+        self,
+        run_id: str,
+        status: str,
+        *,
+        only_if: Sequence[str] | None = None,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
@@ -377,18 +352,9 @@ class RunQueries(PostgresBase):
             return None
         if only_if is not None:
             where.add("status = ANY(%s::text[])", list(only_if))
+        if fence is not None:
+            where.add("worker_id = %s AND attempt = %s", fence.worker_id, fence.attempt)
         return await self._one(where.render(SET_STATUS_SQL), [status, *where.params])
-
-    async def run_recover(self, *, max_attempts: int) -> dict[str, list[str]]:
-        rows = await self._all(RECOVER_SQL, {"max_attempts": max_attempts})
-        result: dict[str, list[str]] = {"requeued": [], "failed": [], "threads": []}
-        kinds = {"pending": "requeued", "error": "failed", "thread": "threads"}
-        for row in rows:
-            result[kinds[row["kind"]]].append(row["id"])
-        return result
-
-    async def run_suspend_running(self) -> list[str]:
-        return [row["run_id"] for row in await self._all(SUSPEND_SQL, ())]
 
 
 class _NoThread(Exception):

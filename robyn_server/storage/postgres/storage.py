@@ -16,10 +16,13 @@ from robyn_server.storage.postgres.assistants import AssistantQueries
 from robyn_server.storage.postgres.crons import CronQueries
 from robyn_server.storage.postgres.runs import RunQueries
 from robyn_server.storage.postgres.threads import ThreadQueries
+from robyn_server.storage.postgres.workers import WorkerQueries
 from robyn_server.storage.types import StorageUnavailable
 
 
-class PostgresStorage(AssistantQueries, ThreadQueries, RunQueries, CronQueries, Storage):
+class PostgresStorage(
+    AssistantQueries, ThreadQueries, RunQueries, WorkerQueries, CronQueries, Storage
+):
     """Expects pool connections with autocommit, prepare_threshold=0, dict_row and the
     session time zone set to UTC (app.persistence.open_persistence configures all four)."""
 

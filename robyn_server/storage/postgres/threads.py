@@ -21,7 +21,9 @@ from robyn_server.storage.types import (
     THREAD_SORT_COLUMNS,
     UNSET,
     IfExists,
+    LeaseLost,
     Page,
+    RunFence,
     Scope,
     SortOrder,
     StorageConflict,
@@ -50,6 +52,13 @@ RETURNING """
 SELECT_SQL = "SELECT " + COLUMNS + " FROM langgraph_server.threads WHERE {where}"
 
 # `{assignments}` is assembled from the constant fragments in this module only.
+# A fenced write (the end of a run) lands only while its run is still held by the
+# writer's worker and attempt (storage/types.py RunFence).
+FENCE_SQL = """EXISTS (
+    SELECT 1 FROM langgraph_server.runs f
+    WHERE f.run_id = %s AND f.worker_id = %s AND f.attempt = %s AND f.status = 'running'
+)"""
+
 UPDATE_SQL = "UPDATE langgraph_server.threads SET {assignments} WHERE {where} RETURNING " + COLUMNS
 
 DELETE_SQL = "DELETE FROM langgraph_server.threads WHERE {where} RETURNING thread_id::text AS id"
@@ -109,6 +118,7 @@ class ThreadQueries(PostgresBase):
         thread_id: str,
         assignments: list[tuple[str, Any]],
         constant_assignments: Sequence[str] = (),
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         """One UPDATE of a thread: `assignments` pair constant SQL with the parameter it
         binds; `updated_at` always advances."""
@@ -116,6 +126,8 @@ class ThreadQueries(PostgresBase):
         if key is None:
             return None
         where = _by_id(scope, key)
+        if fence is not None:
+            where.add(FENCE_SQL, fence.run_id, fence.worker_id, fence.attempt)
         set_sql = [fragment for fragment, _ in assignments]
         set_sql += [*constant_assignments, ADVANCE_UPDATED_AT]
         params = [param for _, param in assignments] + where.params
@@ -243,6 +255,7 @@ class ThreadQueries(PostgresBase):
         values: Any = UNSET,
         interrupts: Any = UNSET,
         error: Any = UNSET,
+        fence: RunFence | None = None,
     ) -> dict[str, Any] | None:
         assignments: list[tuple[str, Any]] = []
         if status is not None:
@@ -261,4 +274,7 @@ class ThreadQueries(PostgresBase):
             assignments.append(("error = %s", jsonb_or_null(error)))
         touches_state = any(v is not UNSET for v in (values, interrupts, error))
         advance = [ADVANCE_STATE_UPDATED_AT] if touches_state else []
-        return await self._update(scope, thread_id, assignments, advance)
+        updated = await self._update(scope, thread_id, assignments, advance, fence)
+        if updated is None and fence is not None:
+            raise LeaseLost(f"run {fence.run_id} is no longer held by this worker")
+        return updated
