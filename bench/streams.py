@@ -225,6 +225,16 @@ async def run_burst(
         server.stop()
 
 
+def lag_by_second(pairs: list[tuple[float, float]]) -> dict[int, list[float]]:
+    buckets: dict[int, list[float]] = {}
+    for at, lag in pairs:
+        buckets.setdefault(int(at), []).append(lag)
+    return {
+        second: [len(lags), percentile(lags, 50) or 0.0, round(max(lags), 3)]
+        for second, lags in sorted(buckets.items())
+    }
+
+
 def summarize_runs(
     backend, args, streams, ends, reports, before, held, samples, start_at
 ) -> dict[str, Any]:
@@ -257,21 +267,15 @@ def summarize_runs(
         "threads_before": before["threads"],
         "threads_held": held["threads"],
         "threads_peak": max(s[1]["threads"] for s in samples),
-        # Per stream, seconds after the burst's start: sent, first byte, last data, end,
-        # run end (None where unknown).
-        "timeline": [
+        # When runs ended (seconds after the burst's start) and how late their streams
+        # ended: {second: [runs, end lag p50, end lag max]}.
+        "end_lag_by_second": lag_by_second(
             [
-                None if t is None else round(t - start_at, 3)
-                for t in (
-                    s["sent"],
-                    s["first_byte"],
-                    s["last_data"],
-                    s["end"],
-                    ends.get(s["run_id"]),
-                )
+                (ends[s["run_id"]] - start_at, s["end"] - ends[s["run_id"]])
+                for s in accepted
+                if s["run_id"] in ends and s["end"]
             ]
-            for s in accepted
-        ],
+        ),
         "client_loop_lag_max_s": max(r["loop_lag_max"] for r in reports),
         "client_loop_lag_p99_s": max(r["loop_lag_p99"] for r in reports),
     }
