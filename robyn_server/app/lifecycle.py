@@ -13,14 +13,15 @@ import sys
 from collections.abc import Callable
 
 from robyn_server.app.persistence import open_persistence
-from robyn_server.engine.broker import Broker
 from robyn_server.engine.engine import RunEngine
+from robyn_server.engine.event_bus import EventBus
 from robyn_server.engine.stream_slots import StreamSlots
 from robyn_server.services.assistants import ensure_system_assistants
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_scheduler import CronScheduler
 from robyn_server.services.thread_ttl import ThreadTTLSweeper
 from robyn_server.storage.encryption import EncryptionSettings
+from robyn_server.storage.postgres.events import PgEventLog
 from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
 logger = logging.getLogger("robyn_server")
@@ -68,12 +69,17 @@ SHUTDOWN_TIMEOUT_SECONDS = 30.0
 async def _start_engine(ctx: AppContext, native_flush: Callable[[], object]) -> None:
     settings, persistence = ctx.settings, ctx.persistence
     assert persistence is not None  # opened just before
-    broker = Broker(settings.resumable_stream_ttl_seconds)
+    # On PostgreSQL, run events reach watchers on other processes through an event log.
+    log = PgEventLog(persistence.pool) if persistence.pool is not None else None
+    broker = EventBus(
+        settings.resumable_stream_ttl_seconds, log, persistence.signals, persistence.storage
+    )
     slots = StreamSlots(settings.open_stream_limit, flush=native_flush)
     ctx.engine = RunEngine(settings, ctx.registry, persistence, broker, slots, ctx.worker)
     # After the engine subscribed, before it looks at the queue: a signal sent between
     # the two is then either heard or already visible in the database.
     await persistence.signals.start()
+    broker.start()
     await ctx.engine.start()
 
 
@@ -89,6 +95,9 @@ async def stop(ctx: AppContext) -> None:
         # engine stays in the context: a request still arriving on a kept-alive
         # connection finds it stopping (a run it creates waits for the next start).
         await engine.stop()
+        if isinstance(engine.broker, EventBus):
+            # Stored events still queued are written while the pool is open.
+            await engine.broker.stop()
     persistence, ctx.persistence = ctx.persistence, None
     if persistence is not None:
         await persistence.close()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robyn_server.serialization import dumps
+from robyn_server.storage.types import INFLIGHT_STATUSES
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
 EVENT_ID = re.compile(r"^(\d+)(?:-(\d+|\*))?$")
@@ -32,6 +33,13 @@ def next_event_id() -> tuple[int, int]:
     global _last_ms
     _last_ms = max(_last_ms, int(time.time() * 1000))
     return (_last_ms, next(_seq))
+
+
+def observe_event_id(ms: int) -> None:
+    """An id `ms`-something was given by another process: ids given here from now on
+    are later (their `ms` is greater), whatever the clocks say."""
+    global _last_ms
+    _last_ms = max(_last_ms, ms + 1)
 
 
 def parse_event_id(value: str | None) -> tuple[int, int] | None:
@@ -79,6 +87,11 @@ class RunChannel:
         self.events.append(event)
         self._wake()
         return event
+
+    def append(self, event: Event) -> None:
+        """An event published elsewhere (another process): same as `publish`."""
+        self.events.append(event)
+        self._wake()
 
     def close(self, result: Any) -> None:
         self.result = result
@@ -156,20 +169,42 @@ class Broker:
     def get(self, run_id: str) -> RunChannel | None:
         return self._channels.get(run_id)
 
-    def publish(self, channel: RunChannel, name: str, data: Any) -> None:
+    async def attach(self, run: dict[str, Any]) -> RunChannel | None:
+        """The channel a new watcher of `run` (a storage row) follows: the run's own,
+        or, for a run queued and not started yet, the one its executor will publish
+        to. None when the run has ended and its events are gone."""
+        channel = self._channels.get(run["run_id"])
+        if channel is None and run["status"] in INFLIGHT_STATUSES:
+            channel = self.open(
+                run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
+            )
+        return channel
+
+    def publish(self, channel: RunChannel, name: str, data: Any) -> Event:
         event = channel.publish(name, data)
         watches = self._thread_watches.get(channel.thread_id)
         if watches:
             for watch in watches:
                 watch.queue.put_nowait(event)
+        return event
 
-    def close(self, channel: RunChannel, result: Any) -> None:
+    def deliver(self, channel: RunChannel, event: Event) -> None:
+        """An event of `channel` published by another process."""
+        channel.append(event)
+        for watch in self._thread_watches.get(channel.thread_id, ()):
+            watch.queue.put_nowait(event)
+
+    def close(self, channel: RunChannel, result: Any, keep: float | None = None) -> None:
+        """End the run's stream with `result`; its events stay for replay for `keep`
+        seconds (by default the retention of resumable runs, 5 s for others)."""
         channel.close(result)
         if channel.resumable or channel.thread_id in self._thread_watches:
             done = {"status": "run_done", "run_id": channel.run_id}
             self.publish_thread_event(channel.thread_id, "metadata", done)
         loop = asyncio.get_running_loop()
         delay = self.retention_seconds if channel.resumable else 5.0
+        if keep is not None:
+            delay = min(delay, keep)
         loop.call_later(delay, self._forget, channel)
 
     def publish_thread_event(self, thread_id: str, name: str, data: Any) -> None:
@@ -204,6 +239,10 @@ class Broker:
             watches.discard(watch)
             if not watches:
                 del self._thread_watches[thread_id]
+
+    async def replay_thread(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
+        """`thread_replay`, for a caller that may wait (the event bus reads storage)."""
+        return self.thread_replay(thread_id, after)
 
     def thread_replay(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
         """Stored events of a thread (its resumable runs and thread-level events) after

@@ -36,7 +36,7 @@ from robyn_server.serialization import dumps
 from robyn_server.services import runs
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_create import CreatedRun, create_run
-from robyn_server.storage.types import INFLIGHT_STATUSES
+from robyn_server.storage.types import ANONYMOUS
 
 # A complete answer, or a body that streams it (heartbeats first).
 Answer = dict[str, Any] | AsyncIterator[bytes]
@@ -224,10 +224,14 @@ async def cancel_and_answer(
     """Cancel a run, then answer with its final values once it has stopped."""
     engine = ctx.run_engine()
     channel = engine.broker.get(run_id)
-    await runs.cancel_run(ctx, caller, thread_id, run_id, action)
+    run = await runs.cancel_run(ctx, caller, thread_id, run_id, action)
     if channel is None:
+        # Executing in another process (or gone): once it has stopped there, the answer
+        # is the thread's state, as /join gives for a run that has ended.
         await engine.wait_stopped(run_id, seconds=30)
-        return {}
+        if action == "rollback":
+            return {}
+        return await runs.finished_result(ctx, ANONYMOUS, {**run, "status": "interrupted"})
     try:
         slot = reserve(ctx)
     except ServiceUnavailable:
@@ -235,17 +239,6 @@ async def cancel_and_answer(
         await channel.wait_done(30)
         return channel.result or {}
     return wait_body(engine, channel, slot)
-
-
-def _channel_for(engine: RunEngine, run: dict[str, Any]) -> RunChannel | None:
-    channel = engine.broker.get(run["run_id"])
-    if channel is None and run["status"] in INFLIGHT_STATUSES:
-        # Queued (or recovered) and not started yet: watchers attach to the channel the
-        # executor will publish to.
-        channel = engine.broker.open(
-            run["run_id"], run["thread_id"], bool(run["kwargs"].get("resumable"))
-        )
-    return channel
 
 
 async def join(
@@ -257,7 +250,7 @@ async def join(
     if run is None:
         return {"__error__": RUN_NOT_FOUND}
     engine = ctx.run_engine()
-    channel = _channel_for(engine, run)
+    channel = await engine.broker.attach(run)
     if channel is None or (channel.result is None and channel.done and not engine.stopping):
         return await runs.finished_result(ctx, scope, run)
     # A run suspended by a shutdown gets an answer that never completes (see wait_body).
@@ -282,7 +275,7 @@ async def join_events(
     if run is None:
         return single_event("error", RUN_NOT_FOUND)
     engine = ctx.run_engine()
-    channel = _channel_for(engine, run)
+    channel = await engine.broker.attach(run)
     if channel is None:
         return empty()
     slot = reserve(ctx, watch=cancel)

@@ -45,9 +45,13 @@ async def _thread_events(
     broker, heartbeat = engine.broker, jittered(engine.heartbeat)
     loop = asyncio.get_running_loop()
     watch = broker.watch_thread(thread_id)
+    # Replayed events that may also reach the queue: events that arrived while the
+    # replay read storage (on PostgreSQL it may).
+    replayed: set[tuple[int, int]] = set()
     try:
         if after is not None:
-            for event in broker.thread_replay(thread_id, after):
+            for event in await broker.replay_thread(thread_id, after):
+                replayed.add(event.key)
                 if _accept(modes, event):
                     yield event.frame(True)
         while True:
@@ -56,6 +60,8 @@ async def _thread_events(
                     event = await watch.queue.get()
             except TimeoutError:
                 yield HEARTBEAT
+                continue
+            if replayed and event.key in replayed:
                 continue
             if _accept(modes, event):
                 yield event.frame(True)

@@ -214,3 +214,33 @@ async def test_twenty_enqueued_runs_from_three_servers_run_one_at_a_time(databas
         # checkpoint and one's messages would be missing.
         messages = (await clients[1].threads.get_state(thread_id))["values"]["messages"]
         assert [m["type"] for m in messages] == ["human", "ai"] * 20
+
+
+async def test_a_run_created_on_one_server_streams_and_waits_when_another_executes_it(
+    database: str,
+) -> None:
+    """Run 2 is queued on B behind run 1 executing on A; A starts it when run 1 ends,
+    and B's stream of it and /wait for it still get every event and the answer."""
+    with cluster(database, 2) as (a, b):
+        on_a, on_b = get_client(url=a.url, api_key=None), get_client(url=b.url, api_key=None)
+        thread_id = (await on_a.threads.create())["thread_id"]
+        first = await on_a.runs.create(thread_id, "slow", input=HI, config=_slow(1.5))
+        await wait_run(on_a, thread_id, first["run_id"], {"running"})
+        events = []
+        async for part in on_b.runs.stream(
+            thread_id,
+            "slow",
+            input=HI,
+            config=_slow(0.2),
+            multitask_strategy="enqueue",
+            stream_mode="values",
+        ):
+            events.append(part.event)
+        assert events[0] == "metadata" and "values" in events
+        assert events[-1] != "error", events
+        answer = await on_b.runs.wait(
+            thread_id, "slow", input=HI, config=_slow(0.2), multitask_strategy="enqueue"
+        )
+        assert [m["type"] for m in answer["messages"]] == ["human", "ai"] * 3
+        runs = await on_a.runs.list(thread_id)
+        assert {r["status"] for r in runs} == {"success"}

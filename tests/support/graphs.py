@@ -22,6 +22,7 @@ FIXTURE_GRAPHS = [
     "slow",
     "stream_tools",
     "stream_loop",
+    "stream_burst",
     "stream_nested",
     "stream_approvals",
     "stream_config",
