@@ -200,6 +200,53 @@ def _validate_jwt(settings: Settings) -> None:
         raise SettingsError("AUTH_JWT_JWKS_CACHE_SECONDS must be at least 1")
 
 
+# Where the CPU quota is read (tests point these elsewhere).
+PROC_CGROUP = Path("/proc/self/cgroup")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_cpu_limit() -> int | None:
+    """The CPU quota of this process's cgroups in whole CPUs (at least 1), as Rust's
+    `available_parallelism` reads it: cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` over
+    `cpu.cfs_period_us`, the smallest along the hierarchy; None without a quota."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    limits: list[int] = []
+    files: tuple[str, ...]
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: "quota period", or "max period"
+            root, files = CGROUP_ROOT, ("cpu.max",)
+        elif "cpu" in controllers.split(","):
+            root, files = CGROUP_ROOT / "cpu", ("cpu.cfs_quota_us", "cpu.cfs_period_us")
+        else:
+            continue
+        relative = Path(path.lstrip("/"))
+        for directory in (relative, *relative.parents):
+            try:
+                words = [w for name in files for w in (root / directory / name).read_text().split()]
+                quota, period = int(words[0]), int(words[1])
+            except (OSError, ValueError, IndexError):  # absent, or "max": no quota here
+                continue
+            if quota > 0 and period > 0:
+                limits.append(max(quota // period, 1))
+    return min(limits) if limits else None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use, counted as Rust's `available_parallelism` (and so
+    tokio and actix) counts them: the affinity mask (taskset, cpusets), capped by a
+    cgroup CPU quota (containers); os.cpu_count() counts every CPU of the machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_limit()
+    return max(min(cpus, quota) if quota is not None else cpus, 1)
+
+
 class SettingsOverrides(TypedDict, total=False):
     """What `Settings.with_overrides` accepts; a None value means "keep the current one"."""
 
@@ -244,9 +291,14 @@ class Settings:
     run_queue_sweep_seconds: float = 30.0
     sse_heartbeat_seconds: float = 5.0
     resumable_stream_ttl_seconds: float = 120.0
-    # Each open stream holds one of Robyn's blocking threads (about 256 per worker on
-    # this 2-core class of machine); 0 means "derive from workers".
+    # Each open stream holds one of Robyn's blocking threads; 0 means "derive from workers"
+    # (see `open_stream_limit`).
     max_open_streams: int = 0
+    # sys.setswitchinterval for the server process, in ms (0: Python's 5 ms); see
+    # `http/stream_body.py` for why thousands of stream threads make it matter.
+    gil_switch_interval_ms: float = 5.0
+    # How many parked stream threads may be woken at once (http/stream_body.py).
+    stream_wake_limit: int = 64
     # The cron scheduler (services/cron_scheduler.py): whether this server fires crons,
     # and the longest it sleeps without looking (it wakes for the next due cron, and
     # for every change that could make one due sooner, on its own).
@@ -308,6 +360,8 @@ class Settings:
             sse_heartbeat_seconds=_env_float("SSE_HEARTBEAT_SECONDS", 5.0),
             resumable_stream_ttl_seconds=_env_float("RESUMABLE_STREAM_TTL_SECONDS", 120.0),
             max_open_streams=_env_int("MAX_OPEN_STREAMS", 0, minimum=0),
+            gil_switch_interval_ms=_env_float("GIL_SWITCH_INTERVAL_MS", 5.0),
+            stream_wake_limit=_env_int("STREAM_WAKE_LIMIT", 64, minimum=1),
             cron_scheduler_enabled=_env_bool("CRON_SCHEDULER_ENABLED", True),
             cron_scheduler_max_sleep_seconds=_env_float("CRON_SCHEDULER_MAX_SLEEP_SECONDS", 30.0),
             public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
@@ -343,11 +397,34 @@ class Settings:
         return JWT_DEFAULT_PUBLIC_KEY_ALGORITHMS
 
     @property
+    def stream_thread_capacity(self) -> int:
+        """Robyn's blocking threads in one server process: each of its `workers` actix
+        workers runs a tokio runtime with max(512 // cpus, 1) of them (actix-server's
+        default), cpus as Rust counts them (`available_cpus`). Each open stream holds one."""
+        return self.workers * max(512 // available_cpus(), 1)
+
+    @property
     def open_stream_limit(self) -> int:
+        """Open streams one server process accepts before answering 503: MAX_OPEN_STREAMS
+        if set, else 90% of `stream_thread_capacity` (connections are not spread
+        perfectly evenly over workers, and a stream beyond its worker's threads would
+        wait unseen instead of being refused). With N processes, N times this."""
         if self.max_open_streams:
             return self.max_open_streams
-        per_worker = max(512 // (os.cpu_count() or 1), 1)
-        return max(self.workers * per_worker - 16, 16)
+        return max(self.stream_thread_capacity * 9 // 10, 1)
+
+    @property
+    def open_stream_limit_warning(self) -> str | None:
+        """Why MAX_OPEN_STREAMS is set higher than Robyn can serve, if it is."""
+        capacity = self.stream_thread_capacity
+        if self.max_open_streams <= capacity:
+            return None
+        return (
+            f"MAX_OPEN_STREAMS={self.max_open_streams} exceeds the {capacity} streams Robyn "
+            f"can serve at once with SERVER_WORKERS={self.workers} on {available_cpus()} "
+            "CPUs: streams beyond it wait for a thread (no events, no heartbeats) instead of "
+            "getting a 503. Raise SERVER_WORKERS."
+        )
 
     def with_overrides(self, **changes: Unpack[SettingsOverrides]) -> Settings:
         # The TypedDict checks the callers; replace() takes the surviving keys as Any.
@@ -357,6 +434,8 @@ class Settings:
         return updated
 
     def validate(self) -> None:
+        if not self.gil_switch_interval_ms >= 0:
+            raise SettingsError("GIL_SWITCH_INTERVAL_MS must not be negative")
         if not self.run_lease_seconds >= 1:
             raise SettingsError("RUN_LEASE_SECONDS must be at least 1")
         if not self.run_queue_sweep_seconds > 0:

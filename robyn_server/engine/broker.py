@@ -105,7 +105,8 @@ class RunChannel:
 
     async def wait_done(self, seconds: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._finished.wait(), seconds)
+            async with asyncio.timeout(seconds):  # no task per wait, as wait_for makes
+                await self._finished.wait()
         except TimeoutError:
             return False
         return True
@@ -136,7 +137,8 @@ class RunChannel:
                 return
             changed = self._changed
             try:
-                await asyncio.wait_for(changed.wait(), heartbeat)
+                async with asyncio.timeout(heartbeat):  # no task per wait, as wait_for makes
+                    await changed.wait()
             except TimeoutError:
                 yield None
 

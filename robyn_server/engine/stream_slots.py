@@ -8,6 +8,7 @@ The HTTP layer supplies `flush`, a call into its native code (see `StreamSlots`)
 from __future__ import annotations
 
 import asyncio
+import random
 import weakref
 from collections.abc import Callable
 
@@ -17,6 +18,14 @@ from robyn_server.errors import ServiceUnavailable
 # The second write after a client left is the one that fails, and the dropped stream is
 # released at the next native call: about 3 intervals from leaving to cancelling.
 WATCH_SECONDS = 0.25
+# Each stream's heartbeat interval is up to this much shorter than configured, drawn once
+# per stream: thousands of streams opened together must not all wake in the same instant.
+HEARTBEAT_JITTER = 0.2
+
+
+def jittered(heartbeat: float) -> float:
+    """A stream's own heartbeat interval: `heartbeat` minus up to HEARTBEAT_JITTER of it."""
+    return heartbeat * (1.0 - HEARTBEAT_JITTER * random.random())
 
 
 class StreamSlots:

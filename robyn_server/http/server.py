@@ -7,6 +7,8 @@ line when it is imported and would otherwise take our flags for its own.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Awaitable, Callable
 
 import robyn.processpool
@@ -19,6 +21,9 @@ from robyn_server.http.cors import CorsPolicy
 from robyn_server.http.method_index import MethodIndex
 from robyn_server.http.responses import error_response, method_not_allowed
 from robyn_server.http.routing import RouteTable, wrap
+from robyn_server.http.stream_body import GATE
+
+logger = logging.getLogger("robyn_server")
 
 EXPOSED_HEADERS = "content-location, location, x-pagination-total, x-pagination-next"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -49,6 +54,17 @@ def _configure_cors(app: Robyn, origins: list[str]) -> CorsPolicy | None:
     return CorsPolicy(origins)
 
 
+def _tune_streams(settings: Settings) -> None:
+    """Thousands of open streams are thousands of Robyn threads taking turns at the GIL
+    (http/stream_body.py): how long the loop keeps it when they ask, and how many of
+    them are woken at once."""
+    if settings.gil_switch_interval_ms > 0:
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    GATE.limit = settings.stream_wake_limit
+    if warning := settings.open_stream_limit_warning:
+        logger.warning(warning)
+
+
 def build_app(
     settings: Settings,
     tables: list[RouteTable],
@@ -62,6 +78,7 @@ def build_app(
     app.config.disable_openapi = True  # we serve our own /openapi.json and /docs
     app.config.workers = settings.workers
     app.config.processes = 1
+    _tune_streams(settings)
     cors = _configure_cors(app, settings.cors_allow_origins)
     max_body = settings.max_request_body_bytes
 

@@ -10,15 +10,18 @@ from collections.abc import AsyncIterator
 
 from robyn import Headers, StreamingResponse
 
+from robyn_server.http.stream_body import StreamBody
+
 # Robyn's Rust layer adds cache-control (no-store among others), pragma, expires and
 # x-accel-buffering to every stream itself; repeating them would send them twice.
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
 
 
 def _response(body: AsyncIterator[bytes], headers: dict[str, str], media: str) -> StreamingResponse:
-    # Robyn 0.88 annotates `content` as an async generator but only calls __aiter__ and
-    # __anext__ on it (responses.AsyncGeneratorWrapper), so any async iterator works.
-    response = StreamingResponse(body, headers=Headers({}), media_type=media)  # type: ignore[arg-type]
+    # Robyn 0.88 annotates `content` as a generator but only calls __next__ on it, on one
+    # of its blocking threads (see stream_body).
+    content = StreamBody(body)
+    response = StreamingResponse(content, headers=Headers({}), media_type=media)  # type: ignore[arg-type]
     for key, value in headers.items():
         response.headers.set(key, value)
     return response

@@ -9,7 +9,7 @@ from typing import Any
 from robyn_server.auth.caller import Caller
 from robyn_server.engine.broker import HEARTBEAT, Event, parse_event_id
 from robyn_server.engine.engine import RunEngine
-from robyn_server.engine.stream_slots import StreamSlot
+from robyn_server.engine.stream_slots import StreamSlot, jittered
 from robyn_server.errors import ValidationFailed
 from robyn_server.services.context import AppContext
 from robyn_server.services.run_streams import reserve
@@ -42,7 +42,7 @@ def _accept(modes: set[str], event: Event) -> bool:
 async def _thread_events(
     engine: RunEngine, thread_id: str, modes: set[str], after: Any, slot: StreamSlot
 ) -> AsyncIterator[bytes]:
-    broker, heartbeat = engine.broker, engine.heartbeat
+    broker, heartbeat = engine.broker, jittered(engine.heartbeat)
     loop = asyncio.get_running_loop()
     watch = broker.watch_thread(thread_id)
     # Replayed events that may also reach the queue: events that arrived while the
@@ -56,7 +56,8 @@ async def _thread_events(
                     yield event.frame(True)
         while True:
             try:
-                event = await asyncio.wait_for(watch.queue.get(), heartbeat)
+                async with asyncio.timeout(heartbeat):  # no task per wait, as wait_for makes
+                    event = await watch.queue.get()
             except TimeoutError:
                 yield HEARTBEAT
                 continue
