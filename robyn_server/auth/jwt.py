@@ -280,14 +280,12 @@ def user_from_claims(
             f"token claim '{permissions_claim}' must be a list of strings or a "
             "space-separated string"
         )
-    display_name = next(
-        (
-            value
-            for value in (claims.get(name) for name in _DISPLAY_NAME_CLAIMS)
-            if isinstance(value, str) and value.strip()
-        ),
-        identity,
-    )
+    display_name = identity
+    for name in _DISPLAY_NAME_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip():
+            display_name = value
+            break
     user: dict[str, Any] = {
         "identity": identity,
         "is_authenticated": True,
