@@ -112,7 +112,7 @@ def _normalised(data: Mapping[str, Any]) -> dict[str, Any]:
         "identity": identity,
         "display_name": str(data.get("display_name") or identity),
         "is_authenticated": bool(data.get("is_authenticated", True)),
-        "permissions": [str(p) for p in permissions],
+        "permissions": [str(p) for p in permissions] if permissions else [],
     }
 
 
