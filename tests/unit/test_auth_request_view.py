@@ -39,9 +39,7 @@ def robyn_request(
 
 def test_every_parameter_reads_as_the_whole_request_would() -> None:
     headers = Headers({"Authorization": "Bearer abc", "X-Tenant": "acme"})
-    request = auth_request(
-        robyn_request(headers, {"limit": ["3"], "a b": ["x"]}, b'{"input": 1}')
-    )
+    request = auth_request(robyn_request(headers, {"limit": ["3"], "a b": ["x"]}, b'{"input": 1}'))
     values: dict[str, Any] = {name: get(request) for name, get in PARAMETERS.items()}
     assert values["authorization"] == "Bearer abc"
     assert values["headers"] == {b"authorization": b"Bearer abc", b"x-tenant": b"acme"}
