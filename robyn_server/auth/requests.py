@@ -13,9 +13,9 @@ before authentication), and `request` an `AuthRequest` (`.method`, `.url.path`,
 from __future__ import annotations
 
 import inspect
-from operator import methodcaller
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
 
 __all__ = ["PARAMETERS", "AuthRequest", "Headers", "RequestUrl", "injected_parameters"]
