@@ -2,7 +2,7 @@
 GET /threads/{id} called with real Robyn `Request` objects (in-memory storage, no HTTP),
 with auth off, the bench's custom auth (graphs/bench_auth.py) and built-in JWT (HS256).
 
-    uv run python bench/profile_auth.py [--n 20000] [--profile custom|jwt]
+    uv run python bench/profile_auth.py [--n 1500] [--repeat 10] [--profile off|custom|jwt]
 
 Prints µs per request (the mean of create and get) for each mode and what auth adds;
 `--profile MODE` also prints the cProfile of that mode's loop. This leaves out Robyn's
@@ -113,9 +113,9 @@ async def loop(mode: str, n: int, create: Any, get: Any, ctx: AppContext) -> flo
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--n", type=int, default=1500)
     parser.add_argument("--profile", choices=sorted(CONFIGS))
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(ARGS)
     setups = {mode: await setup(mode) for mode in CONFIGS}
     samples: dict[str, list[float]] = {mode: [] for mode in CONFIGS}
