@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import jwt
 from langgraph_sdk import Auth
@@ -34,6 +34,8 @@ __all__ = [
     "build_jwt_auth",
     "user_from_claims",
 ]
+
+T = TypeVar("T")
 
 # Claims that may name the user for display, best first.
 _DISPLAY_NAME_CLAIMS = ("name", "preferred_username", "nickname", "email")
@@ -73,13 +75,14 @@ class VerifiedTokens:
         self._leeway = leeway_seconds
         self._ttl = ttl_seconds
         self._max_size = max_size
-        self._entries: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
+        # token -> [claims, verified at, what `derived` made of the claims (or None)]
+        self._entries: OrderedDict[str, list[Any]] = OrderedDict()
 
-    def get(self, token: str) -> dict[str, Any] | None:
+    def _entry(self, token: str) -> list[Any] | None:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        claims, verified_at = entry
+        claims, verified_at, _ = entry
         if (
             time.monotonic() - verified_at > self._ttl
             or time.time() > int(claims["exp"]) + self._leeway
@@ -88,13 +91,30 @@ class VerifiedTokens:
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
-        return claims
+        return entry
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        entry = self._entry(token)
+        return None if entry is None else entry[0]
 
     def put(self, token: str, claims: dict[str, Any]) -> None:
-        self._entries[token] = (claims, time.monotonic())
+        self._entries[token] = [claims, time.monotonic(), None]
         self._entries.move_to_end(token)
         while len(self._entries) > self._max_size:
             self._entries.popitem(last=False)
+
+    def derived(self, token: str, derive: Callable[[dict[str, Any]], T]) -> T | None:
+        """`derive(claims)` of a token verified lately (None if it is not), made once
+        for as long as the token stays verified; `derive` must not change the claims,
+        and callers copy what they change of its result."""
+        entry = self._entry(token)
+        if entry is None:
+            return None
+        memo = entry[2]
+        if memo is None or memo[0] is not derive:
+            memo = entry[2] = (derive, derive(entry[0]))
+        result: T = memo[1]
+        return result
 
 
 class JwtVerifier:
@@ -156,6 +176,16 @@ class JwtVerifier:
             claims = await self._verify(token)
             self._verified.put(token, claims)
         return dict(claims)
+
+    async def verify_derived(self, token: str, derive: Callable[[dict[str, Any]], T]) -> T:
+        """`derive` of the token's claims (see `VerifiedTokens.derived`), once everything
+        checks out; else `TokenRejected`, or what `derive` raises."""
+        result = self._verified.derived(token, derive)
+        if result is None:
+            self._verified.put(token, await self._verify(token))
+            result = self._verified.derived(token, derive)
+            assert result is not None
+        return result
 
     async def _verify(self, token: str) -> dict[str, Any]:
         try:
@@ -280,14 +310,12 @@ def user_from_claims(
             f"token claim '{permissions_claim}' must be a list of strings or a "
             "space-separated string"
         )
-    display_name = next(
-        (
-            value
-            for value in (claims.get(name) for name in _DISPLAY_NAME_CLAIMS)
-            if isinstance(value, str) and value.strip()
-        ),
-        identity,
-    )
+    display_name = identity
+    for name in _DISPLAY_NAME_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip():
+            display_name = value
+            break
     user: dict[str, Any] = {
         "identity": identity,
         "is_authenticated": True,
@@ -318,6 +346,11 @@ def build_jwt_auth(settings: Settings, *, verifier: JwtVerifier | None = None) -
     permissions_claim = settings.auth_jwt_permissions_claim
     auth = Auth()
 
+    def to_user(claims: dict[str, Any]) -> dict[str, Any]:
+        return user_from_claims(
+            claims, identity_claim=identity_claim, permissions_claim=permissions_claim
+        )
+
     @auth.authenticate
     async def authenticate(authorization: str | None) -> dict[str, Any]:
         try:
@@ -329,10 +362,14 @@ def build_jwt_auth(settings: Settings, *, verifier: JwtVerifier | None = None) -
                 headers=_www_authenticate(exc, had_token=False),
             ) from None
         try:
-            claims = await verifier.verify(token)
-            return user_from_claims(
-                claims, identity_claim=identity_claim, permissions_claim=permissions_claim
-            )
+            # Made once per verified token and shared by its requests: each gets its
+            # own copies of what it may change, as if made afresh.
+            user = await verifier.verify_derived(token, to_user)
+            return {
+                **user,
+                "permissions": list(user["permissions"]),
+                "claims": dict(user["claims"]),
+            }
         except TokenRejected as exc:
             raise Auth.exceptions.HTTPException(
                 status_code=exc.status_code,

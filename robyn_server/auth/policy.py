@@ -39,6 +39,7 @@ UNAUTHORIZED = "Unauthorized"
 FORBIDDEN = "Forbidden"
 # A status an HTTPException may carry through to the client; others become 500.
 _HTTP_STATUSES = range(100, 600)
+_UNRESOLVED = object()
 
 
 class AuthHandlerError(ApiError):
@@ -70,6 +71,10 @@ class AuthPolicy:
         self.auth = auth
         self._authenticate = handler
         self._parameters = injected_parameters(handler)
+        # Per handler, not per request: what each parameter is read with, and whether
+        # the handler is a coroutine function (whose result needs no inspection).
+        self._getters = tuple((name, PARAMETERS[name]) for name in self._parameters)
+        self._authenticate_is_async = inspect.iscoroutinefunction(handler)
         self._handlers: dict[tuple[str, str], Any] = {}
         self._store_filter_warned: set[str] = set()
 
@@ -78,11 +83,16 @@ class AuthPolicy:
     async def authenticate(self, request: AuthRequest) -> AuthUser:
         """The user a request comes from; `Unauthorized` (or the handler's own
         HTTPException) when it cannot say."""
-        kwargs = {name: PARAMETERS[name](request) for name in self._parameters}
+        kwargs = {}
+        for name, get in self._getters:
+            kwargs[name] = get(request)
         try:
-            result: Any = self._authenticate(**kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            if self._authenticate_is_async:
+                result: Any = await self._authenticate(**kwargs)
+            else:
+                result = self._authenticate(**kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
         except HTTPException as exc:
             raise _rejected(exc) from None
         except Exception as exc:
@@ -105,7 +115,8 @@ class AuthPolicy:
     def handler_for(self, resource: str, action: str) -> Any:
         """The most specific handler for `(resource, action)`, or None."""
         key = (resource, action)
-        if key not in self._handlers:
+        found = self._handlers.get(key, _UNRESOLVED)
+        if found is _UNRESOLVED:
             handlers = self.auth._handlers
             found = next(
                 (
@@ -118,7 +129,7 @@ class AuthPolicy:
             if found is None and self.auth._global_handlers:
                 found = self.auth._global_handlers[-1]
             self._handlers[key] = found
-        return self._handlers[key]
+        return found
 
     async def authorize(
         self, user: AuthUser, resource: str, action: str, value: dict[str, Any]
@@ -129,28 +140,22 @@ class AuthPolicy:
         handler = self.handler_for(resource, action)
         if handler is None:
             return None
-        context = AuthContext(
-            permissions=user.permissions,
-            user=user,
-            resource=resource,  # type: ignore[arg-type]
-            action=action,  # type: ignore[arg-type]
-        )
-        where = f"{_name(handler)} on {resource}.{action}"
+        context = AuthContext(user.permissions, user, resource, action)  # type: ignore[arg-type]
         try:
             result = await handler(ctx=context, value=value)
         except HTTPException as exc:
             raise _rejected(exc) from None
         except Exception:
-            logger.exception("Auth handler %s failed", where)
+            logger.exception("Auth handler %s failed", _where(handler, resource, action))
             raise AuthHandlerError() from None
         if result is None or result is True:
             return None
         if result is False:
             raise Forbidden(FORBIDDEN)
-        if not isinstance(result, Mapping):
+        if not isinstance(result, dict) and not isinstance(result, Mapping):
             logger.error(
                 "Auth handler %s returned a %s; it may return None, True, False or a filter dict",
-                where,
+                _where(handler, resource, action),
                 type(result).__name__,
             )
             raise AuthHandlerError()
@@ -163,15 +168,23 @@ class AuthPolicy:
                 logger.warning(
                     "Auth handler %s returned a filter for the store, which is ignored: "
                     "scope store access by changing value['namespace'] (@auth.on.store)",
-                    where,
+                    _where(handler, resource, action),
                 )
             return None
         try:
             parsed = MetadataFilter.parse(result)
         except ValueError as exc:
-            logger.error("Auth handler %s returned a malformed filter: %s", where, exc)
+            logger.error(
+                "Auth handler %s returned a malformed filter: %s",
+                _where(handler, resource, action),
+                exc,
+            )
             raise AuthHandlerError() from None
         return parsed if parsed.conditions else None
+
+
+def _where(handler: Any, resource: str, action: str) -> str:
+    return f"{_name(handler)} on {resource}.{action}"
 
 
 def _name(handler: Any) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
 
 __all__ = ["PARAMETERS", "AuthRequest", "Headers", "RequestUrl", "injected_parameters"]
@@ -50,22 +51,94 @@ class RequestUrl:
         return f"{self.path}?{self.query}" if self.query else self.path
 
 
-@dataclass(slots=True)
 class AuthRequest:
     """What an authentication handler may know of a request. `read_json` returns the
-    parsed body (None when it is not JSON); `read_body` its raw bytes."""
+    parsed body (None when it is not JSON); `read_body` its raw bytes.
 
-    method: str
-    url: RequestUrl
-    headers: Headers
-    path_params: dict[str, str] = field(default_factory=dict)
-    query_params: dict[str, str] = field(default_factory=dict)
-    read_json: Callable[[], Any] = lambda: None
-    read_body: Callable[[], bytes] = lambda: b""
+    Built for every authenticated request, yet most handlers read one header: the HTTP
+    layer subclasses it to fill `url`, `headers`, `path_params` and `query_params` only
+    when first read (the `_load_*` methods), and `header` reads one header without
+    building them all."""
+
+    __slots__ = (
+        "_headers",
+        "_path_params",
+        "_query_params",
+        "_read_body",
+        "_read_json",
+        "_url",
+        "method",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: RequestUrl | None = None,
+        headers: Headers | None = None,
+        path_params: dict[str, str] | None = None,
+        query_params: dict[str, str] | None = None,
+        read_json: Callable[[], Any] | None = None,
+        read_body: Callable[[], bytes] | None = None,
+    ) -> None:
+        self.method = method
+        self._url = url
+        self._headers = headers
+        self._path_params = path_params
+        self._query_params = query_params
+        self._read_json = read_json
+        self._read_body = read_body
+
+    # What a value left out (None) is; a lazy subclass reads the request instead.
+    def _load_url(self) -> RequestUrl:
+        return RequestUrl("/")
+
+    def _load_headers(self) -> Headers:
+        return Headers({})
+
+    def _load_path_params(self) -> dict[str, str]:
+        return {}
+
+    def _load_query_params(self) -> dict[str, str]:
+        return {}
+
+    def read_json(self) -> Any:
+        return None if self._read_json is None else self._read_json()
+
+    def read_body(self) -> bytes:
+        return b"" if self._read_body is None else self._read_body()
+
+    @property
+    def url(self) -> RequestUrl:
+        if self._url is None:
+            self._url = self._load_url()
+        return self._url
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = self._load_headers()
+        return self._headers
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        if self._path_params is None:
+            self._path_params = self._load_path_params()
+        return self._path_params
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        if self._query_params is None:
+            self._query_params = self._load_query_params()
+        return self._query_params
 
     @property
     def path(self) -> str:
         return self.url.path
+
+    def header(self, name: str) -> str | None:
+        """One header's value (None without it)."""
+        value: str | None = self.headers.get(name)
+        return value
 
     async def json(self) -> Any:
         return self.read_json()
@@ -82,7 +155,8 @@ PARAMETERS: dict[str, Callable[[AuthRequest], Any]] = {
     "path_params": lambda r: dict(r.path_params),
     "query_params": lambda r: dict(r.query_params),
     "headers": lambda r: {k.encode(): v.encode() for k, v in r.headers.items()},
-    "authorization": lambda r: r.headers.get("authorization"),
+    # A C-level call rather than a lambda: nearly every handler takes this one.
+    "authorization": methodcaller("header", "authorization"),
     "scopes": lambda r: [],
 }
 

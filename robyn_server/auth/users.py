@@ -28,7 +28,7 @@ class AuthUser(dict[str, Any]):
     __slots__ = ("_source",)
 
     def __init__(self, data: Mapping[str, Any], source: Any = None) -> None:
-        super().__init__(data)
+        dict.__init__(self, data)  # not super(): one of these is made per request
         self._source = source
 
     @property
@@ -72,9 +72,19 @@ def user_from(result: Any) -> AuthUser:
     """What `@auth.authenticate` returned, as an AuthUser; `TypeError` naming what is
     wrong when it is not a user (no identity, or an identity that is not a string)."""
     if isinstance(result, str):
-        return AuthUser(_normalised({"identity": result}))
-    if isinstance(result, Mapping):
-        return AuthUser(_normalised(dict(result)))
+        if not result:
+            _normalised({"identity": result})  # raises, naming what is wrong
+        # What _normalised makes of it, without the copies (handlers often return this).
+        return AuthUser(
+            {
+                "identity": result,
+                "display_name": str(result),
+                "is_authenticated": True,
+                "permissions": [],
+            }
+        )
+    if isinstance(result, dict) or isinstance(result, Mapping):
+        return AuthUser(_normalised(result))
     if hasattr(result, "identity"):
         data = {key: getattr(result, key) for key in USER_KEYS if hasattr(result, key)}
         if callable(getattr(result, "keys", None)):  # a dict-like user object
@@ -86,21 +96,23 @@ def user_from(result: Any) -> AuthUser:
     )
 
 
-def _normalised(data: dict[str, Any]) -> dict[str, Any]:
+def _normalised(data: Mapping[str, Any]) -> dict[str, Any]:
     identity = data.get("identity")
     if not isinstance(identity, str) or not identity:
         raise TypeError(
             f"the user's identity must be a non-empty string, got {type(identity).__name__}"
         )
     permissions = data.get("permissions") or []
-    if isinstance(permissions, str) or not isinstance(permissions, Sequence):
+    if type(permissions) is not list and (
+        isinstance(permissions, str) or not isinstance(permissions, Sequence)
+    ):
         raise TypeError("the user's permissions must be a list of strings")
     return {
         **data,
         "identity": identity,
         "display_name": str(data.get("display_name") or identity),
         "is_authenticated": bool(data.get("is_authenticated", True)),
-        "permissions": [str(p) for p in permissions],
+        "permissions": [str(p) for p in permissions] if permissions else [],
     }
 
 

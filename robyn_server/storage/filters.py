@@ -41,6 +41,11 @@ class Equals:
     value: Any
 
     def matches(self, metadata: Mapping[str, Any]) -> bool:
+        if type(self.value) is str:
+            # json_equal's answer for a string, without its type dispatch: the usual
+            # filter (`{"owner": <identity>}`) runs this on every row a caller reaches.
+            found = metadata.get(self.key)
+            return type(found) is str and found == self.value
         return self.key in metadata and json_equal(metadata[self.key], self.value)
 
 
@@ -77,12 +82,50 @@ class MetadataFilter:
     @classmethod
     def parse(cls, raw: Any) -> MetadataFilter:
         """A handler's filter dict, checked and normalised; `ValueError` if malformed."""
-        return cls(tuple(_conditions(raw, "filter")))
+        key = _flat_key(raw)
+        if key is None:
+            return cls(tuple(_conditions(raw, "filter")))
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = cls(tuple(_conditions(raw, "filter")))
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = parsed
+        return parsed
 
     def matches(self, metadata: Mapping[str, Any] | None) -> bool:
         """Whether a row with this metadata is visible (the in-memory backend's check)."""
         doc = metadata or {}
-        return all(c.matches(doc) for c in self.conditions)
+        for condition in self.conditions:
+            if not condition.matches(doc):
+                return False
+        return True
+
+
+# A handler returns a new dict on every call, but mostly the same few flat ones
+# (`{"owner": <identity>}`): those are parsed once. A filter is immutable, so sharing it
+# is safe; the key holds each value's type, as 1, 1.0 and True are equal keys in Python
+# but not equal JSON.
+_PARSED: dict[tuple[tuple[Any, type, Any], ...], MetadataFilter] = {}
+_PARSED_MAX = 4096
+_FLAT_TYPES = (str, int, bool, type(None))
+
+
+def _flat_key(raw: Any) -> tuple[tuple[Any, type, Any], ...] | None:
+    """`raw` as a cache key when it maps names to strings, integers, booleans or None."""
+    if type(raw) is not dict or len(raw) > 8:
+        return None
+    if len(raw) == 1:
+        ((name, value),) = raw.items()
+        kind = type(value)
+        return ((name, kind, value),) if kind in _FLAT_TYPES else None
+    key = []
+    for name, value in raw.items():
+        kind = type(value)
+        if kind not in _FLAT_TYPES:
+            return None
+        key.append((name, kind, value))
+    return tuple(key)
 
 
 def _conditions(raw: Any, where: str) -> list[Condition]:
@@ -140,6 +183,8 @@ def _condition(key: str, value: Any, where: str) -> Condition:
 def _json(value: Any, where: str) -> Any:
     """The value as stored metadata holds it (tuples become lists, ids strings), so both
     backends compare the same JSON."""
+    if (type(value) is str and value.isascii()) or value is None or type(value) is bool:
+        return value  # JSON already, as most filters' values are: no round trip
     try:
         return to_jsonable(value)
     except TypeError as exc:

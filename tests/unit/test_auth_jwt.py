@@ -267,6 +267,48 @@ async def test_authenticate_uses_the_configured_claims() -> None:
     assert user["permissions"] == ["read", "write"]
 
 
+async def test_each_request_gets_its_own_user_from_a_token_seen_before() -> None:
+    # The user is made once per verified token; what one request changes of its copy
+    # must not reach the next request with the same token.
+    auth = build_jwt_auth(jwt_settings())
+    bearer = f"Bearer {token(permissions=['a:b'], org={'id': 'o1'})}"
+    first = await authenticate(auth, bearer)
+    first["permissions"].append("admin")
+    first["claims"]["sub"] = "mallory"
+    first["display_name"] = "Mallory"
+    second = await authenticate(auth, bearer)
+    assert second["permissions"] == ["a:b"]
+    assert second["claims"]["sub"] == "alice"
+    assert second["display_name"] == "alice"
+    assert second["claims"]["org"] == {"id": "o1"}
+
+
+async def test_a_token_without_an_identity_is_refused_every_time() -> None:
+    # A verified token whose claims make no user is not remembered as one.
+    auth = build_jwt_auth(jwt_settings())
+    bearer = f"Bearer {token(sub=None)}"
+    for _ in range(2):
+        with pytest.raises(Auth.exceptions.HTTPException) as caught:
+            await authenticate(auth, bearer)
+        assert caught.value.status_code == 401
+
+
+def test_what_is_derived_from_verified_claims_is_made_once_and_expires_with_them() -> None:
+    cache = VerifiedTokens(leeway_seconds=0)
+    made: list[str] = []
+
+    def derive(claims: dict[str, Any]) -> str:
+        made.append(claims["sub"])
+        return claims["sub"].upper()
+
+    assert cache.derived("t", derive) is None  # never verified
+    cache.put("t", {"sub": "alice", "exp": time.time() + 60})
+    assert cache.derived("t", derive) == cache.derived("t", derive) == "ALICE"
+    assert made == ["alice"]
+    cache.put("gone", {"sub": "bob", "exp": time.time() - 1})
+    assert cache.derived("gone", derive) is None
+
+
 @pytest.mark.parametrize(
     ("authorization", "reason"),
     [
