@@ -161,6 +161,10 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
     run_id, thread_id = run["run_id"], run["thread_id"]
     kwargs = run["kwargs"]
     broker = engine.broker
+    if kwargs.get("resumable"):
+        # A re-run (recovered, or handed over at a shutdown) continues the stream its
+        # earlier attempt stored, so a replay from the start shows both attempts.
+        await broker.attach(run)
     channel = broker.open(run_id, thread_id, bool(kwargs.get("resumable")))
     broker.publish(channel, "metadata", {"run_id": run_id, "attempt": run.get("attempt", 1)})
     started_at = utcnow()
