@@ -12,6 +12,8 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
+import pytest
+
 from tests.support.graphs import human, slow
 from tests.support.runs import event_key, run_id_of
 from tests.support.sse import parse_sse, read_sse
@@ -174,6 +176,10 @@ async def test_join_of_a_queued_background_run_gets_all_its_events(client, tag) 
     assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "success"
 
 
+@pytest.mark.single_process(
+    "the thread stream orders events of runs executed on other processes only per run "
+    "(README: thread-level events across processes)"
+)
 async def test_every_watcher_gets_every_event_in_order(client, http, tag) -> None:
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]

@@ -91,6 +91,7 @@ async def check_exactly_the_cap(client, answers: list[Answer]) -> list[Answer]:
     return accepted
 
 
+@pytest.mark.single_process("MAX_OPEN_STREAMS is per process: N processes hold N caps")
 async def test_a_burst_of_streams_gets_exactly_the_cap_and_every_slot_comes_back(
     capped: ServerProcess,
 ) -> None:
