@@ -207,7 +207,10 @@ def main(argv: list[str] | None = None) -> None:
     from robyn_server.http.server import bind_listener, serve_on
 
     try:
-        listener = bind_listener(settings.host, port)
+        # One socket per process, all bound with SO_REUSEPORT: the kernel then spreads
+        # new connections evenly over the processes (a single shared socket hands most
+        # of a burst to whichever process waits in accept() last).
+        listeners = [bind_listener(settings.host, port) for _ in range(settings.processes)]
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{port}: {exc.strerror or exc}")
 
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         set_context(ctx)
         app = create_app(ctx)
         install_signal_handlers(ctx)
-        serve_on(app, listener, settings.host, port)
+        serve_on(app, listeners[worker.slot], settings.host, port)
 
     logger.info("Starting on http://%s:%s (graphs: %s)", settings.host, port, registry.ids())
     code = Supervisor(serve, settings.processes).run()

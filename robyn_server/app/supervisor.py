@@ -109,7 +109,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for slot in range(self.processes):
-            self._fork(slot, WorkerIdentity())
+            self._fork(slot, WorkerIdentity(slot=slot))
         code = 0
         while self.children:
             self._read_ready()
@@ -151,7 +151,8 @@ class Supervisor:
             time.sleep(self._delay)
             if self.stopping:
                 return
-        self._fork(child.slot, WorkerIdentity(dead_workers=(child.identity.worker_id,)))
+        identity = WorkerIdentity(dead_workers=(child.identity.worker_id,), slot=child.slot)
+        self._fork(child.slot, identity)
 
     def _read_ready(self) -> None:
         """Wait a little for children to say they are ready (one byte; end of file when

@@ -55,6 +55,8 @@ class WorkerIdentity:
 
     worker_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     dead_workers: tuple[str, ...] = ()
+    # Which of the supervisor's processes this is (and so which listening socket it uses).
+    slot: int = 0
 
 
 class QueueEngine(Protocol):
