@@ -56,7 +56,10 @@ async def test_recovery_takes_only_the_runs_of_dead_workers(pg_persistence: Pers
             storage.run_recover(max_attempts=3, dead_workers=[named], all_pending=False),
         )
         requeued = first["requeued"] + second["requeued"]
-        assert sorted(requeued) == sorted([expired_run, named_run, orphan_run])
+        # Each once (other tests' runs in this shared database may be recovered too).
+        assert len(requeued) == len(set(requeued))
+        assert {expired_run, named_run, orphan_run} <= set(requeued)
+        assert live_run not in requeued
         assert await asyncio.wait_for(woken.get(), 5) is not None
     finally:
         await signals.stop()

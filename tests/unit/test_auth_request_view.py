@@ -49,7 +49,10 @@ def test_every_parameter_reads_as_the_whole_request_would() -> None:
     assert values["query_params"] == {"limit": "3", "a b": "x"}
     assert values["body"] == {"input": 1}
     assert values["scopes"] == []
-    assert str(request.url) == "/threads/t%201/runs?limit=3&a+b=x"
+    # Robyn keeps query parameters in a hash map: their order is not the request's.
+    path, _, query = str(request.url).partition("?")
+    assert path == "/threads/t%201/runs"
+    assert sorted(query.split("&")) == ["a+b=x", "limit=3"]
     assert request.read_body() == b'{"input": 1}'
 
 
