@@ -101,6 +101,8 @@ class Supervisor:
         self.processes = processes
         self.children: dict[int, _Child] = {}
         self.stopping = False
+        # Stopping because of SIGTERM/SIGINT (not because a child failed to start).
+        self._stop_requested = False
         self.restarts = 0
         self._delay = 0.0
 
@@ -122,7 +124,10 @@ class Supervisor:
             if child.ready_fd is not None:
                 os.close(child.ready_fd)
             if self.stopping:
-                code = code or _exit_code(status)
+                # A child stopped while still starting was interrupted by this very stop
+                # (SIGTERM right after start): not a failure of the command.
+                if child.ready_at is not None or not self._stop_requested:
+                    code = code or _exit_code(status)
                 continue
             if child.ready_at is None:
                 # It never served: restarting would only repeat the same failure.
@@ -226,4 +231,5 @@ class Supervisor:
         # only risk interrupting that (actix reacts to SIGTERM as well).
         if self.stopping:
             return
+        self._stop_requested = True
         self._stop_all()
