@@ -19,6 +19,7 @@ def capped(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     yield from serve_backend(request, env={"MAX_OPEN_STREAMS": "2"})
 
 
+@pytest.mark.single_process("MAX_OPEN_STREAMS is per process: N processes hold N caps")
 async def test_streams_beyond_the_cap_get_503_and_create_nothing(capped: ServerProcess) -> None:
     client = get_client(url=capped.url, api_key=None)
     thread = await client.threads.create()

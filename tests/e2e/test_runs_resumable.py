@@ -305,6 +305,10 @@ async def test_thread_stream_refuses_unknown_modes_and_missing_threads(client, h
     assert missing.status_code == 404
 
 
+@pytest.mark.single_process(
+    "a thread stream orders the events of runs executed on other processes only per run "
+    "(README: thread-level events across processes)"
+)
 async def test_thread_stream_replays_resumable_runs_after_last_event_id(client, http, tag) -> None:
     thread_id, first_run, first_events = await resumable_run(client, http, tag)
     response, second_events = await read_sse(
