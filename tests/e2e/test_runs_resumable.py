@@ -235,6 +235,10 @@ async def test_every_watcher_gets_every_event_in_order(client, http, tag) -> Non
 # -- the thread stream ------------------------------------------------------------------------
 
 
+@pytest.mark.single_process(
+    "a thread stream orders the events of runs executed on other processes only per run "
+    "(README: thread-level events across processes)"
+)
 async def test_thread_stream_lifecycle_shows_only_run_starts_and_ends(client, tag) -> None:
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]
