@@ -42,9 +42,12 @@ RPC_HEADERS = {
         {"type": "string", "enum": ["application/json", "text/event-stream", "*/*"]},
         required=True,
     ),
+    # Not an enum: any value reaches the handler, and an unsupported one is answered
+    # with a JSON-RPC error (-32009) in a 200, as A2A answers every protocol error.
     "a2a-version": Param(
-        "Protocol version: 0.3 (default) or 1.0",
-        {"type": "string", "enum": ["0.3", "1.0"]},
+        "Protocol version: 0.3 (default) or 1.0 (0.x and 1.x are read as those; others "
+        "get the JSON-RPC error -32009)",
+        {"type": "string"},
     ),
 }
 
