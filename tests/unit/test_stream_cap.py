@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from robyn_server import config
-from robyn_server.config import Settings, SettingsError, available_cpus
+from robyn_server import cpus as cpu_count
+from robyn_server.config import Settings, SettingsError
+from robyn_server.cpus import available_cpus
 
 
 @pytest.fixture
@@ -17,8 +18,8 @@ def cpus(monkeypatch: pytest.MonkeyPatch):
     """Pretend the process may run on `n` CPUs (its affinity mask), without a quota."""
 
     def set_cpus(n: int) -> None:
-        monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(n)))
-        monkeypatch.setattr(config, "PROC_CGROUP", Path("/nonexistent/cgroup"))
+        monkeypatch.setattr(cpu_count.os, "sched_getaffinity", lambda pid: set(range(n)))
+        monkeypatch.setattr(cpu_count, "PROC_CGROUP", Path("/nonexistent/cgroup"))
 
     return set_cpus
 
@@ -64,9 +65,9 @@ def _cgroup_v2(tmp_path: Path, quota: str) -> None:
 
 
 def test_cpus_are_capped_by_a_cgroup_v2_quota(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(8)))
-    monkeypatch.setattr(config, "PROC_CGROUP", tmp_path / "proc")
-    monkeypatch.setattr(config, "CGROUP_ROOT", tmp_path / "fs")
+    monkeypatch.setattr(cpu_count.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(cpu_count, "PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(cpu_count, "CGROUP_ROOT", tmp_path / "fs")
     _cgroup_v2(tmp_path, "250000")  # 2.5 CPUs, on a parent: Rust rounds down
     assert available_cpus() == 2
     assert Settings(workers=2).open_stream_limit == 2 * 256 * 9 // 10
@@ -77,9 +78,9 @@ def test_cpus_are_capped_by_a_cgroup_v2_quota(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_cpus_are_capped_by_a_cgroup_v1_quota(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(4)))
-    monkeypatch.setattr(config, "PROC_CGROUP", tmp_path / "proc")
-    monkeypatch.setattr(config, "CGROUP_ROOT", tmp_path / "fs")
+    monkeypatch.setattr(cpu_count.os, "sched_getaffinity", lambda pid: set(range(4)))
+    monkeypatch.setattr(cpu_count, "PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(cpu_count, "CGROUP_ROOT", tmp_path / "fs")
     (tmp_path / "proc").write_text("4:memory:/x\n1:cpu,cpuacct:/\n")
     (tmp_path / "fs" / "cpu").mkdir(parents=True)
     (tmp_path / "fs" / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
@@ -90,9 +91,9 @@ def test_cpus_are_capped_by_a_cgroup_v1_quota(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_the_affinity_mask_counts_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config.os, "cpu_count", lambda: 64)
-    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {1})
-    monkeypatch.setattr(config, "PROC_CGROUP", Path("/nonexistent/cgroup"))
+    monkeypatch.setattr(cpu_count.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(cpu_count.os, "sched_getaffinity", lambda pid: {1})
+    monkeypatch.setattr(cpu_count, "PROC_CGROUP", Path("/nonexistent/cgroup"))
     assert available_cpus() == 1
 
 
