@@ -145,13 +145,28 @@ class RunChannel:
 
 class ThreadWatch:
     """One `GET /threads/{id}/stream` watcher: it receives every event of the thread's
-    runs, and thread-level events, through a queue."""
+    runs, and thread-level events, through a queue.
 
-    def __init__(self) -> None:
+    Where watchers follow the log (engine/event_relay.py, `ThreadMirror`): `last_key`
+    is the id of the last run event queued (at first: when it started watching, or the
+    `Last-Event-ID` it replays after); events up to `replay_until` (when it started
+    watching) are queued only if they are replayed ones (of resumable runs, and
+    thread-level events); `start` and `thread_seen` keep thread-level events, which
+    several processes write, from being queued twice."""
+
+    def __init__(self, last_key: tuple[int, int] = (-1, -1)) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.last_key = last_key
+        self.replay_until = last_key
+        self.start = last_key
+        self.thread_seen: dict[tuple[int, int], None] = {}
 
 
 class Broker:
+    # Thread watchers get events as they are published here; False where they follow
+    # an ordered log instead (engine/event_bus.py, across processes).
+    thread_watches_here = True
+
     def __init__(self, retention_seconds: float) -> None:
         self.retention_seconds = retention_seconds
         self._channels: dict[str, RunChannel] = {}
@@ -180,38 +195,57 @@ class Broker:
             )
         return channel
 
+    async def before_run(self, run: dict[str, Any]) -> None:
+        """Called before a run (a storage row) executing here publishes its first event
+        (engine/event_bus.py orders runs of a thread across processes here)."""
+
+    async def flush(self, channel: RunChannel) -> None:
+        """Called before the run's final status is written, when it has published its
+        last event but for its end (event_bus.py stores them first)."""
+
     def publish(self, channel: RunChannel, name: str, data: Any) -> Event:
         event = channel.publish(name, data)
-        watches = self._thread_watches.get(channel.thread_id)
-        if watches:
-            for watch in watches:
-                watch.queue.put_nowait(event)
+        if self.thread_watches_here:
+            self.to_thread_watches(channel.thread_id, event)
         return event
 
     def deliver(self, channel: RunChannel, event: Event) -> None:
         """An event of `channel` published by another process."""
         channel.append(event)
-        for watch in self._thread_watches.get(channel.thread_id, ()):
-            watch.queue.put_nowait(event)
+        if self.thread_watches_here:
+            self.to_thread_watches(channel.thread_id, event)
+
+    def to_thread_watches(self, thread_id: str, event: Event) -> None:
+        watches = self._thread_watches.get(thread_id)
+        if watches:
+            for watch in watches:
+                watch.queue.put_nowait(event)
 
     def close(self, channel: RunChannel, result: Any, keep: float | None = None) -> None:
         """End the run's stream with `result`; its events stay for replay for `keep`
         seconds (by default the retention of resumable runs, 5 s for others)."""
-        channel.close(result)
-        if channel.resumable or channel.thread_id in self._thread_watches:
-            done = {"status": "run_done", "run_id": channel.run_id}
-            self.publish_thread_event(channel.thread_id, "metadata", done)
+        self._end(channel, result)
         loop = asyncio.get_running_loop()
         delay = self.retention_seconds if channel.resumable else 5.0
         if keep is not None:
             delay = min(delay, keep)
         loop.call_later(delay, self._forget, channel)
 
+    def _end(self, channel: RunChannel, result: Any) -> None:
+        """End the channel's watchers, then tell the thread's."""
+        channel.close(result)
+        self._run_done(channel, result)
+
+    def _run_done(self, channel: RunChannel, result: Any) -> None:
+        """Tell the thread's watchers (and its replay) that the run has ended."""
+        if channel.resumable or channel.thread_id in self._thread_watches:
+            done = {"status": "run_done", "run_id": channel.run_id}
+            self.publish_thread_event(channel.thread_id, "metadata", done)
+
     def publish_thread_event(self, thread_id: str, name: str, data: Any) -> None:
         event = Event(next_event_id(), name, dumps(data))
         self._remember_thread_event(thread_id, event)
-        for watch in self._thread_watches.get(thread_id, ()):
-            watch.queue.put_nowait(event)
+        self.to_thread_watches(thread_id, event)
 
     async def publish_state_update(self, thread_id: str, data: Any) -> None:
         self.publish_thread_event(thread_id, "state_update", data)
@@ -228,7 +262,9 @@ class Broker:
         if self._channels.get(channel.run_id) is channel:
             del self._channels[channel.run_id]
 
-    def watch_thread(self, thread_id: str) -> ThreadWatch:
+    def watch_thread(self, thread_id: str, after: tuple[int, int] | None = None) -> ThreadWatch:
+        """Watch the thread's events from now on; `after` (a `Last-Event-ID`) is replayed
+        by `replay_thread`, except where the watch replays it itself (event_bus.py)."""
         watch = ThreadWatch()
         self._thread_watches.setdefault(thread_id, set()).add(watch)
         return watch

@@ -22,13 +22,17 @@ nothing more. On PostgreSQL, where several processes share one database:
   queued as they are published and written every `BATCH_SECONDS` at most, one
   multi-row insert per batch that also sends `lgs_run_events` with
   `<run_id> <thread_id> <last id>[ end]` (ids, never data) when it commits. The run's
-  end (the /wait answer) is one more write, after its last events.
+  end (the /wait answer) and its `run_done` are one more write, after its last events;
+  watchers here see the end once it is stored.
 - **Reading.** A watcher's process keeps a `Mirror`: an ordinary broker
   channel fed from the log. A signal (or, as a safety net, every `POLL_SECONDS`, and
   after the listener reconnects) makes it read the events after the last one it has,
-  in id order; the end closes the channel with the stored answer. Every watcher kind
-  (the creating stream, join streams, /join, /wait, thread streams, A2A, MCP) follows
-  broker channels, so each of them works the same whichever process executes the run.
+  in id order; the end closes the channel with the stored answer. Every run watcher
+  (the creating stream, join streams, /join, /wait, A2A, MCP) follows broker channels,
+  so each of them works the same whichever process executes the run.
+- **Threads.** Thread watchers, here included, read the log: every stored run of the
+  thread and its thread-level events (`run_done`, `state_update`) in one sequence,
+  which engine/thread_order.py keeps in order across processes.
 - **Ids.** `"{ms}-{seq}"`, given by the executing process; a process that hears ids
   from another one gives later ones from then on (`observe_event_id`), so a run that
   moves to another process (recovery) keeps increasing ids, clock skew aside.
@@ -47,8 +51,22 @@ from typing import Any
 
 import orjson
 
-from robyn_server.engine.broker import Broker, Event, RunChannel, observe_event_id
-from robyn_server.engine.event_relay import BATCH_SECONDS, Announcer, Mirror, Writer
+from robyn_server.engine.broker import (
+    Broker,
+    Event,
+    RunChannel,
+    ThreadWatch,
+    next_event_id,
+    observe_event_id,
+)
+from robyn_server.engine.event_relay import (
+    BATCH_SECONDS,
+    Announcer,
+    Mirror,
+    Writer,
+)
+from robyn_server.engine.thread_order import RunsInOrder, ThreadFollowers
+from robyn_server.serialization import dumps
 from robyn_server.storage.base import Storage
 from robyn_server.storage.event_log import EventLog, RunEnd
 from robyn_server.storage.signals import Signals
@@ -91,12 +109,20 @@ class EventBus(Broker):
         self._mirrors: dict[str, Mirror] = {}
         self._runs_announced: dict[str, float] = {}
         self._threads_announced: dict[str, float] = {}
+        # Across processes thread watchers follow the log, in one order for all.
+        self.thread_watches_here = not self.cross_process
         # Names this process in its announcements, which it ignores itself.
         self.token = uuid.uuid4().hex[:12]
         self._task: asyncio.Task[None] | None = None
         self.announcer: Announcer | None = None
+        self.order: RunsInOrder | None = None
+        self.followers: ThreadFollowers | None = None
         if self.cross_process:
-            assert signals is not None
+            assert signals is not None and log is not None
+            self.order = RunsInOrder(log, WATCHED_KEEP_SECONDS)
+            self.followers = ThreadFollowers(
+                log, self._thread_watches, EVENTS_SIGNAL, retention_seconds
+            )
             self.announcer = Announcer(signals, WATCH_SIGNAL, self.token)
             signals.subscribe(WATCH_SIGNAL, self._on_watch)
             signals.subscribe(EVENTS_SIGNAL, self._on_events)
@@ -112,8 +138,10 @@ class EventBus(Broker):
         """Write what is still queued (within `STOP_SECONDS`), then stop reading."""
         if self._task is not None:
             self._task.cancel()
-        for mirror in list(self._mirrors.values()):
+        for mirror in self._mirrors.values():
             mirror.stop()
+        if self.followers is not None:
+            self.followers.stop()
         flushes = [t for w in self._writers.values() if (t := w.flush_task()) is not None]
         if flushes:
             await asyncio.wait(flushes, timeout=STOP_SECONDS)
@@ -167,33 +195,80 @@ class EventBus(Broker):
                 writer.add(event)
         return event
 
-    def close(self, channel: RunChannel, result: Any, keep: float | None = None) -> None:
-        super().close(channel, result, keep)
+    async def flush(self, channel: RunChannel) -> None:
+        """A stored run's events are in the log before its status says it has ended:
+        the thread's next run (`before_run`, on any process) then finds its log and
+        waits for its end."""
         if self.cross_process and self._local.get(channel.run_id) is channel:
             writer = self._writers.get(channel.run_id)
             if writer is not None and writer.channel is channel:
-                writer.finish(result)
+                await writer.flushed()
 
-    def watch_thread(self, thread_id: str) -> Any:
-        watch = super().watch_thread(thread_id)
-        if self.cross_process:
+    def _end(self, channel: RunChannel, result: Any) -> None:
+        if not self.cross_process:
+            super()._end(channel, result)
+            return
+        writer = self._writers.get(channel.run_id)
+        if (
+            self._local.get(channel.run_id) is not channel
+            or writer is None
+            or writer.channel is not channel
+        ):
+            channel.close(result)  # not stored here: nobody elsewhere waits for its end
+            return
+        if result is None:  # suspended (a shutdown, a lost lease): no end, no run_done
+            channel.close(None)
+            writer.finish(None)
+            return
+        # The run's run_done, for thread watchers, is stored with its end. Watchers here
+        # see the end once it is stored, so a client that saw a run end finds it ended
+        # in the log too, whichever process it asks next.
+        data = dumps({"status": "run_done", "run_id": channel.run_id})
+        done = Event(next_event_id(), "metadata", data)
+        writer.finish(result, done, stored=lambda: channel.close(result))
+
+    async def publish_state_update(self, thread_id: str, data: Any) -> None:
+        if not self.cross_process:
+            await super().publish_state_update(thread_id, data)
+            return
+        assert self.followers is not None
+        await self.followers.publish(thread_id, "state_update", data)
+
+    def watch_thread(self, thread_id: str, after: tuple[int, int] | None = None) -> ThreadWatch:
+        watch = super().watch_thread(thread_id, after)
+        if self.followers is not None and self.followers.follow(thread_id, watch, after):
             self._announce(f"t:{thread_id}")
+            # Runs of the thread executing here are stored from now on, as elsewhere.
+            for channel in list(self._local.values()):
+                if channel.thread_id == thread_id and channel.run_id not in self._writers:
+                    self._store(channel)
         return watch
 
-    async def replay_thread(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
-        """What this process holds, and what the log holds of resumable runs that
-        executed elsewhere (or here, before a restart), merged by id."""
-        events = self.thread_replay(thread_id, after)
+    def unwatch_thread(self, thread_id: str, watch: Any) -> None:
+        super().unwatch_thread(thread_id, watch)
+        if self.followers is not None:
+            self.followers.unfollow(thread_id)
+
+    async def before_run(self, run: dict[str, Any]) -> None:
+        """Before a run publishes its first event: if its events will be stored, wait
+        for the thread's earlier runs to end in the log (engine/thread_order.py)."""
         if not self.cross_process:
-            return events
-        assert self.log is not None
-        stored = await self.log.read_thread(thread_id, after)
-        if stored:
-            merged = {event.key: event for event in events}
-            for e in stored:
-                merged.setdefault(e.key, Event(e.key, e.name, e.data))
-            events = sorted(merged.values(), key=_key)
-        return events
+            return
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        stored = (
+            run["kwargs"].get("resumable")
+            or thread_id in self._thread_watches
+            or self._announced(run_id, thread_id)
+        )
+        if not stored:
+            return
+        assert self.order is not None
+        await self.order.wait(thread_id, run_id)
+
+    async def replay_thread(self, thread_id: str, after: tuple[int, int]) -> list[Event]:
+        if self.cross_process:
+            return []  # the watch replays from the log itself (`watch_thread`)
+        return self.thread_replay(thread_id, after)
 
     def _forget(self, channel: RunChannel) -> None:
         super()._forget(channel)
@@ -228,7 +303,8 @@ class EventBus(Broker):
         old = self._writers.get(run_id)
         if old is not None:
             floor = max(floor, old.floor)
-        if channel.resumable or self._announced(run_id, channel.thread_id) or old is not None:
+        stored = channel.resumable or old is not None
+        if stored or self._announced(run_id, channel.thread_id):
             self._store(channel, floor)
 
     def _store(self, channel: RunChannel, floor: tuple[int, int] = (-1, -1)) -> None:
@@ -242,9 +318,12 @@ class EventBus(Broker):
             writer.finish(channel.result)
 
     def _announced(self, run_id: str, thread_id: str) -> bool:
+        """Whether a run's events are watched in the log: from another process, or by
+        a thread watcher here (which reads the log too)."""
         now = time.monotonic()
         return (
-            self._runs_announced.get(run_id, 0.0) > now
+            thread_id in self._thread_watches
+            or self._runs_announced.get(run_id, 0.0) > now
             or self._threads_announced.get(thread_id, 0.0) > now
         )
 
@@ -302,21 +381,21 @@ class EventBus(Broker):
         ms = key.partition("-")[0]
         if ms.isdigit():
             observe_event_id(int(ms))
-        if self._local.get(run_id) is not None:
-            return
+        if self.followers is not None:
+            self.followers.poke(thread_id)
+        if parts[3:] == ["end"] and self.order is not None:
+            self.order.log_ended(run_id)
+        if run_id == "-" or self._local.get(run_id) is not None:
+            return  # a thread-level event, or a run this process writes itself
         mirror = self._mirrors.get(run_id)
-        if mirror is None:
-            if thread_id not in self._thread_watches or run_id in self._channels:
-                return
-            # A run of a thread watched here, executing elsewhere: follow it from its start.
-            channel = super().open(run_id, thread_id, False)
-            mirror = self._mirror(channel)
-            mirror.started = True
-        mirror.poke()
+        if mirror is not None:
+            mirror.poke()
 
     def _resync(self) -> None:
         for mirror in list(self._mirrors.values()):
             mirror.poke()
+        if self.followers is not None:
+            self.followers.poke_all()
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -330,6 +409,8 @@ class EventBus(Broker):
             for mirror in list(self._mirrors.values()):
                 if mirror.started:
                     mirror.poke()
+            if self.followers is not None:
+                self.followers.poke_all()
             await self._check_quiet()
             if now >= next_announce:
                 next_announce = now + REANNOUNCE_SECONDS
@@ -377,7 +458,3 @@ class EventBus(Broker):
         for run_id, mirror in list(self._mirrors.items()):
             if mirror.started and not mirror.channel.done:
                 self._announce(f"r:{run_id}")
-
-
-def _key(event: Event) -> tuple[int, int]:
-    return event.key

@@ -1,15 +1,16 @@
 """The two ends of a run's events crossing processes through the event log (see
 engine/event_bus.py): `Writer` on the process executing the run, `Mirror` on a process
-watching it; and `Announcer`, which tells the others what a process watches.
+watching it, `ThreadMirror` on a process watching a thread; and `Announcer`, which
+tells the others what a process watches.
 
 `Writer` batches: the first event queued starts a task that waits `BATCH_SECONDS`,
 then writes everything queued by then in one statement (which also signals readers),
 and goes on while more is queued; so a run streaming thousands of tokens a second makes
 a few hundred writes a second at most, and a quiet run one write per event, a few ms late.
 
-`Mirror` reads: `poke` (on a signal) reads the events after the last one it delivered;
-reads never overlap (a poke during a read makes one more read after it), so events are
-delivered once each and in id order.
+`Mirror` and `ThreadMirror` read: `poke` (on a signal) reads the events after the last
+one delivered; reads never overlap (a poke during a read makes one more read after it),
+so events are delivered once each and in id order.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from robyn_server.engine.broker import Event, RunChannel
+from robyn_server.engine.broker import Event, RunChannel, ThreadWatch
 from robyn_server.serialization import dumps
 from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunEnd
 from robyn_server.storage.signals import Signals
@@ -46,6 +47,9 @@ class Writer:
         self.floor = floor
         self._pending: list[LoggedEvent] = []
         self._end: RunEnd | None = None
+        # Written with the end: the run's `run_done` for the thread's watchers.
+        self._end_thread_events: list[LoggedEvent] = []
+        self._stored: Callable[[], None] | None = None
         self._finished = False
         self._end_written = False
         self._task: asyncio.Task[None] | None = None
@@ -57,6 +61,11 @@ class Writer:
     def flush_task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    async def flushed(self) -> None:
+        """Return once everything queued so far is written (or given up)."""
+        while (task := self._task) is not None:
+            await asyncio.wait([task])  # the task exits once nothing is left to write
+
     def add(self, event: Event) -> None:
         if event.key <= self.floor or self._finished:
             return
@@ -64,13 +73,23 @@ class Writer:
         self._pending.append(LoggedEvent(event.key, event.name, event.data))
         self._kick()
 
-    def finish(self, result: Any) -> None:
-        """The run ended with `result` (None: suspended by a shutdown, no end stored)."""
+    def finish(
+        self, result: Any, done: Event | None = None, stored: Callable[[], None] | None = None
+    ) -> None:
+        """The run ended with `result` (None: suspended by a shutdown, no end stored);
+        `done`, its thread-level `run_done` event, is stored with the end, and `stored`
+        called once that write is over (stored, or given up)."""
         if self._finished:
+            if stored is not None:
+                stored()
             return
         self._finished = True
+        self._stored = stored
         if result is not None:
             self._end = RunEnd(dumps(result))
+            if done is not None and done.key > self.floor:
+                self.floor = done.key
+                self._end_thread_events = [LoggedEvent(done.key, done.name, done.data)]
         self._kick()
 
     def _kick(self) -> None:
@@ -88,8 +107,17 @@ class Writer:
                 await self._write(batch, end)
                 if end is not None:
                     self._end_written = True
+                    self._call_stored()
+        except asyncio.CancelledError:
+            self._call_stored()  # stopping: the end will not be stored, watchers end anyway
+            raise
         finally:
             self._task = None
+
+    def _call_stored(self) -> None:
+        stored, self._stored = self._stored, None
+        if stored is not None:
+            stored()
 
     async def _write(self, batch: list[LoggedEvent], end: RunEnd | None) -> None:
         channel = self.channel
@@ -107,6 +135,7 @@ class Writer:
                     keep_seconds=self.keep,
                     notify=(self.signal, payload),
                     resumable=channel.resumable,
+                    thread_events=self._end_thread_events if end is not None else None,
                 )
                 return
             except Exception as exc:
@@ -126,7 +155,116 @@ class Writer:
                 await asyncio.sleep(delay)
 
 
-class Mirror:
+class _Reader:
+    """Reads a log after the last event delivered, once per `poke`, never two reads at
+    a time (a poke during a read makes one more read after it)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def poke(self) -> None:
+        if self.done:
+            return
+        if self._task is not None:
+            self._dirty = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                self._dirty = False
+                more = await self._read()
+                if not (more or self._dirty) or self.done:
+                    return
+        finally:
+            self._task = None
+
+    async def _read(self) -> bool:
+        """Deliver what is stored after the last event delivered; True if there may
+        be more."""
+        raise NotImplementedError
+
+
+class ThreadMirror(_Reader):
+    """Feeds the thread watchers here with the thread's events, from the log: those of
+    every stored run of the thread, wherever it executes (this process included), and
+    its thread-level events, as one sequence in id order. Each watcher gets what comes
+    after its own `last_key` (a watcher replaying a `Last-Event-ID` starts further
+    back), so one read serves them all."""
+
+    def __init__(
+        self, log: EventLog, thread_id: str, watches: Callable[[], Collection[ThreadWatch]]
+    ) -> None:
+        super().__init__()
+        self.log = log
+        self.thread_id = thread_id
+        self._watches = watches
+
+    async def _read(self) -> bool:
+        watches = self._watches()
+        if not watches:
+            return False
+        after = min(watch.last_key for watch in watches)
+        thread_after = min(_thread_events_from(watch) for watch in watches)
+        try:
+            events = await self.log.read_thread(
+                self.thread_id, after, READ_LIMIT, live=True, thread_after=thread_after
+            )
+        except Exception as exc:
+            logger.warning("Reading the events of thread %s failed: %s", self.thread_id, exc)
+            return False
+        watches = self._watches()  # as they are now: some may have come or gone
+        for logged in events:
+            event: Event | None = None
+            for watch in watches:
+                if logged.thread_level:
+                    if logged.key <= watch.start or logged.key in watch.thread_seen:
+                        continue
+                    watch.thread_seen[logged.key] = None
+                else:
+                    if logged.key <= watch.last_key:
+                        continue
+                    watch.last_key = logged.key
+                    if logged.key <= watch.replay_until and not logged.replayable:
+                        continue  # from before it watched, and not replayed
+                if event is None:
+                    event = Event(logged.key, logged.name, logged.data)
+                watch.queue.put_nowait(event)
+        for watch in watches:
+            _forget_old_thread_events(watch)
+        return len(events) >= READ_LIMIT
+
+
+# Runs of a thread execute one at a time and each writes its log in order, so run events
+# become visible in id order. Thread-level events do not: a state update is written by
+# whichever process took the request, and may commit after an event with a later id was
+# read. They are read again for this long, and queued once each (late, if so).
+THREAD_LOOKBACK_MS = 5_000
+
+
+def _thread_events_from(watch: ThreadWatch) -> EventKey:
+    newest = max(watch.thread_seen, default=watch.start)
+    return max(watch.start, (newest[0] - THREAD_LOOKBACK_MS, -1))
+
+
+def _forget_old_thread_events(watch: ThreadWatch) -> None:
+    seen = watch.thread_seen
+    if len(seen) > 16:
+        floor = _thread_events_from(watch)
+        watch.thread_seen = {key: None for key in seen if key > floor}
+
+
+class Mirror(_Reader):
     """Feeds a broker channel, here, with the events of a run executing elsewhere."""
 
     def __init__(
@@ -137,6 +275,7 @@ class Mirror:
         ended: Callable[[RunChannel, RunEnd], None],
         announce: Callable[[str], None],
     ) -> None:
+        super().__init__()
         self.log = log
         self.channel = channel
         self.last_key: EventKey = channel.events[-1].key if channel.events else (-1, -1)
@@ -148,9 +287,10 @@ class Mirror:
         self._ended = ended
         self._announce = announce
         self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._dirty = False
-        self._stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self._stopped or self.channel.done
 
     def start(self, delay: float) -> None:
         """Announce the watch in `delay` seconds, unless the run starts executing here
@@ -182,28 +322,10 @@ class Mirror:
         await self._read()
 
     def stop(self) -> None:
-        self._stopped = True
+        super().stop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-    def poke(self) -> None:
-        if self._stopped or self.channel.done:
-            return
-        if self._task is not None:
-            self._dirty = True
-            return
-        self._task = asyncio.get_running_loop().create_task(self._read_loop())
-
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                self._dirty = False
-                more = await self._read()
-                if not (more or self._dirty) or self._stopped or self.channel.done:
-                    return
-        finally:
-            self._task = None
 
     async def read_now(self) -> None:
         await self._read()

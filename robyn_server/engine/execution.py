@@ -165,6 +165,7 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
         # A re-run (recovered, or handed over at a shutdown) continues the stream its
         # earlier attempt stored, so a replay from the start shows both attempts.
         await broker.attach(run)
+    await broker.before_run(run)
     channel = broker.open(run_id, thread_id, bool(kwargs.get("resumable")))
     broker.publish(channel, "metadata", {"run_id": run_id, "attempt": run.get("attempt", 1)})
     started_at = utcnow()
@@ -254,6 +255,7 @@ async def execute_run(engine: EngineHandle, execution: Execution, secrets: Any) 
     if error is not None:
         broker.publish(channel, "error", error)
     result = _wait_result(stream, error, fields)
+    await broker.flush(channel)
     try:
         if kwargs.get("temporary"):
             await _delete_temporary_thread(engine, run, status)

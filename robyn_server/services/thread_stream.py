@@ -44,7 +44,7 @@ async def _thread_events(
 ) -> AsyncIterator[bytes]:
     broker, heartbeat = engine.broker, jittered(engine.heartbeat)
     loop = asyncio.get_running_loop()
-    watch = broker.watch_thread(thread_id)
+    watch = broker.watch_thread(thread_id, after)
     # Replayed events that may also reach the queue: events that arrived while the
     # replay read storage (on PostgreSQL it may).
     replayed: set[tuple[int, int]] = set()

@@ -10,6 +10,11 @@ written by the one process executing the run, in id order, in batches. Its end i
 row more: the answer /wait and /join give (`result`, the encoded JSON) and when the log
 may be swept (`expires_at`). A run suspended by a shutdown has no end: the next attempt
 appends to the same log, with later ids.
+
+Thread-level events (a run's `run_done`, `state_update`) are kept by thread, with the
+same ids: a thread stream reads them and the events of the thread's stored runs as one
+sequence in id order (`read_thread`). A log's end also records its last id's `ms`
+(`thread_tail`), so that the thread's next run, wherever it executes, gives later ids.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ class LoggedEvent:
     key: EventKey
     name: str
     data: bytes
+    # From `read_thread`: False for events of a run that is not resumable (followed
+    # live, never replayed by `Last-Event-ID`); True for thread-level events.
+    replayable: bool = True
+    thread_level: bool = False
 
 
 @dataclass(slots=True)
@@ -49,11 +58,24 @@ class EventLog(ABC):
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
         resumable: bool = False,
+        thread_events: list[LoggedEvent] | None = None,
     ) -> None:
         """Store `events` (ids increasing, all later than those stored before) and, with
         `end`, the run's end, to be swept `keep_seconds` after now. `notify` is a
         (channel, payload) signal sent when, and only if, the write commits. Events of
-        `resumable` runs are also replayed by thread (`read_thread`)."""
+        `resumable` runs are also replayed by thread (`read_thread`). `thread_events`
+        (the run's `run_done`) are stored for the thread in the same write."""
+
+    @abstractmethod
+    async def append_thread_event(
+        self,
+        thread_id: str,
+        event: LoggedEvent,
+        *,
+        keep_seconds: float,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        """Store one thread-level event, swept `keep_seconds` after now."""
 
     @abstractmethod
     async def read(
@@ -64,11 +86,32 @@ class EventLog(ABC):
 
     @abstractmethod
     async def read_thread(
-        self, thread_id: str, after: EventKey, limit: int = 10_000
+        self,
+        thread_id: str,
+        after: EventKey,
+        limit: int = 10_000,
+        *,
+        live: bool = False,
+        thread_after: EventKey | None = None,
     ) -> list[LoggedEvent]:
-        """Events of the thread's resumable runs with ids after `after`, in id order."""
+        """The thread's events in id order: those of its resumable runs (of every
+        stored run if `live`: what a watcher following the thread now sees) with ids
+        after `after`, and its thread-level events with ids after `thread_after`
+        (default `after`)."""
+
+    @abstractmethod
+    async def thread_tail(self, thread_id: str, run_id: str) -> tuple[int, list[str]]:
+        """Before `run_id` starts storing events: the greatest `ms` of the ids of the
+        thread's ended logs (-1 if none), and the runs, other than `run_id`, whose logs
+        have no end yet."""
+
+    @abstractmethod
+    async def abandon(self, run_ids: list[str], keep_seconds: float) -> None:
+        """End logs that will never get an end (their process is gone): with no
+        answer (`RunEnd.result` is `null`), swept `keep_seconds` after now."""
 
     @abstractmethod
     async def sweep(self, stale_seconds: float) -> int:
-        """Drop the logs whose keep time has passed, and those of runs that never ended
-        within `stale_seconds`; returns how many run logs went."""
+        """Drop the logs (and thread events) whose keep time has passed, and the logs
+        of runs that never ended within `stale_seconds`; returns how many run logs
+        went."""

@@ -176,10 +176,6 @@ async def test_join_of_a_queued_background_run_gets_all_its_events(client, tag) 
     assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "success"
 
 
-@pytest.mark.single_process(
-    "the thread stream orders events of runs executed on other processes only per run "
-    "(README: thread-level events across processes)"
-)
 async def test_every_watcher_gets_every_event_in_order(client, http, tag) -> None:
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]
@@ -235,10 +231,6 @@ async def test_every_watcher_gets_every_event_in_order(client, http, tag) -> Non
 # -- the thread stream ------------------------------------------------------------------------
 
 
-@pytest.mark.single_process(
-    "a thread stream orders the events of runs executed on other processes only per run "
-    "(README: thread-level events across processes)"
-)
 async def test_thread_stream_lifecycle_shows_only_run_starts_and_ends(client, tag) -> None:
     thread = await client.threads.create(metadata={"tag": tag})
     thread_id = thread["thread_id"]
@@ -309,10 +301,6 @@ async def test_thread_stream_refuses_unknown_modes_and_missing_threads(client, h
     assert missing.status_code == 404
 
 
-@pytest.mark.single_process(
-    "a thread stream orders the events of runs executed on other processes only per run "
-    "(README: thread-level events across processes)"
-)
 async def test_thread_stream_replays_resumable_runs_after_last_event_id(client, http, tag) -> None:
     thread_id, first_run, first_events = await resumable_run(client, http, tag)
     response, second_events = await read_sse(

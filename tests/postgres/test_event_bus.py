@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
+from unittest import mock
 
 import orjson
 import psycopg
@@ -82,3 +84,75 @@ async def test_a_run_watched_only_where_it_executes_is_not_stored(buses, postgre
     here.close(channel, {})
     await asyncio.sleep(0.2)
     assert await _stored(postgres_url, run_id) == 0
+
+
+class SlowLog(PgEventLog):
+    async def append(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.2)
+        await super().append(*args, **kwargs)
+
+
+async def test_a_thread_watched_on_one_process_follows_runs_executing_on_another(buses) -> None:
+    """Each run's end comes before the next one's start, with increasing ids, though the
+    executing process writes a run's last events and run_done after it could start the
+    next one; a state update made after a run ended is in its place; and a watcher
+    replaying from the start gets the resumable run and the thread-level events only."""
+    here, there = buses
+    thread_id = str(uuid.uuid4())
+    watch = here.watch_thread(thread_id)
+    await asyncio.sleep(0.2)  # the announcement reaches the other process
+    runs = [str(uuid.uuid4()) for _ in range(3)]
+    # Writes that take a while, so that the next run could start before one's end is in.
+    assert isinstance(there.log, PgEventLog)
+    there.log = SlowLog(there.log._pool)
+    for number, run_id in enumerate(runs):
+        run = {"run_id": run_id, "thread_id": thread_id, "kwargs": {"resumable": number == 0}}
+        await there.before_run(run)
+        # The previous run's log has ended (its end is written a moment after close).
+        assert await there.log.thread_tail(thread_id, run_id) == (mock.ANY, [])
+        channel = there.open(run_id, thread_id, number == 0)
+        there.publish(channel, "metadata", {"run_id": run_id})
+        for i in range(50):
+            there.publish(channel, "custom", {"run": number, "i": i})
+        await there.flush(channel)  # as the engine does before it writes the run's status
+        there.close(channel, {"run": number})
+        if number == 0:
+            # A client that saw the run end (its stream ends once the end is stored)
+            # updates the state through the other process.
+            assert await channel.wait_done(5)
+            await here.publish_state_update(thread_id, {"between": True})
+
+    def names(events) -> list[tuple[str, object]]:
+        return [(e.name, orjson.loads(e.data)) for e in events]
+
+    def expected(number: int) -> list[tuple[str, object]]:
+        run_id = runs[number]
+        return [
+            ("metadata", {"run_id": run_id}),
+            *[("custom", {"run": number, "i": i}) for i in range(50)],
+            ("metadata", {"status": "run_done", "run_id": run_id}),
+        ]
+
+    async def take(n: int) -> list:
+        return [await watch.queue.get() for _ in range(n)]
+
+    got = await asyncio.wait_for(take(157), 15)
+    assert names(got) == [
+        *expected(0),
+        ("state_update", {"between": True}),
+        *expected(1),
+        *expected(2),
+    ]
+    keys = [e.key for e in got]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+    replaying = here.watch_thread(thread_id, (-1, -1))
+    replayed = [await asyncio.wait_for(replaying.queue.get(), 15) for _ in range(55)]
+    assert names(replayed) == [
+        *expected(0),
+        ("state_update", {"between": True}),
+        ("metadata", {"status": "run_done", "run_id": runs[1]}),
+        ("metadata", {"status": "run_done", "run_id": runs[2]}),
+    ]
+    here.unwatch_thread(thread_id, watch)
+    here.unwatch_thread(thread_id, replaying)

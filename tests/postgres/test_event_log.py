@@ -127,3 +127,57 @@ async def test_sweep_drops_expired_and_stale_logs_only(
             ([expired, stale],),
         ).fetchone()
     assert left == (0,)
+
+
+async def test_a_thread_reads_its_runs_and_thread_events_as_one_sequence(
+    pg_persistence: Persistence, postgres_url: str
+) -> None:
+    log = _log(pg_persistence)
+    thread_id = str(uuid.uuid4())
+    resumable, plain = str(uuid.uuid4()), str(uuid.uuid4())
+    done = LoggedEvent((1_000, 9), "metadata", b'{"status":"run_done"}')
+    await log.append(
+        resumable,
+        thread_id,
+        [LoggedEvent((1_000, i), "custom", b"r") for i in range(3)],
+        end=RunEnd(b"{}"),
+        keep_seconds=60,
+        resumable=True,
+        thread_events=[done],
+    )
+    update = LoggedEvent((1_001, 0), "state_update", b"{}")
+    await log.append_thread_event(thread_id, update, keep_seconds=0)
+    await log.append(plain, thread_id, [LoggedEvent((1_002, i), "custom", b"p") for i in range(2)])
+
+    replay = await log.read_thread(thread_id, (-1, -1))
+    assert [(e.key, e.name) for e in replay] == [
+        ((1_000, 0), "custom"),
+        ((1_000, 1), "custom"),
+        ((1_000, 2), "custom"),
+        ((1_000, 9), "metadata"),
+        ((1_001, 0), "state_update"),
+    ]
+    live = await log.read_thread(thread_id, (1_000, 9), live=True)
+    assert [(e.key, e.replayable) for e in live] == [
+        ((1_001, 0), True),
+        ((1_002, 0), False),
+        ((1_002, 1), False),
+    ]
+    # The run's own stream never shows the thread-level run_done.
+    assert [e.name for e in (await log.read(resumable))[0]] == ["custom"] * 3
+
+    # The thread's next run gives ids after the ended log's last one (its run_done),
+    # and waits for the open one, unless it is that run itself.
+    assert await log.thread_tail(thread_id, str(uuid.uuid4())) == (1_000, [plain])
+    assert await log.thread_tail(thread_id, plain) == (1_000, [])
+    await log.abandon([plain], keep_seconds=60)
+    assert await log.thread_tail(thread_id, str(uuid.uuid4())) == (1_002, [])
+    events, end = await log.read(plain)
+    assert len(events) == 2 and end is not None and end.result == b"null"
+
+    await log.sweep(stale_seconds=86400)  # the state update was kept for 0 s
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        left = conn.execute(
+            "SELECT name FROM langgraph_server.thread_events WHERE thread_id = %s", (thread_id,)
+        ).fetchall()
+    assert left == [("metadata",)]

@@ -18,11 +18,20 @@ class _Log:
     events: list[LoggedEvent] = field(default_factory=list)
     end: RunEnd | None = None
     expires: float | None = None
+    last_ms: int = -1
+
+
+@dataclass(slots=True)
+class _ThreadEvent:
+    thread_id: str
+    event: LoggedEvent
+    expires: float
 
 
 class MemoryEventLog(EventLog):
     def __init__(self) -> None:
         self._logs: dict[str, _Log] = {}
+        self._thread_events: dict[tuple[str, EventKey], _ThreadEvent] = {}
 
     async def append(
         self,
@@ -34,14 +43,34 @@ class MemoryEventLog(EventLog):
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
         resumable: bool = False,
+        thread_events: list[LoggedEvent] | None = None,
     ) -> None:
         log = self._logs.get(run_id)
         if log is None:
             log = self._logs[run_id] = _Log(thread_id, time.monotonic(), resumable)
-        log.events.extend(events)
+        stored = {event.key for event in log.events}
+        log.events.extend(event for event in events if event.key not in stored)
+        for event in thread_events or ():
+            self._keep_thread_event(thread_id, event, keep_seconds)
         if end is not None:
             log.end = end
             log.expires = time.monotonic() + keep_seconds
+            keys = [e.key[0] for e in (*log.events, *(thread_events or ()))]
+            log.last_ms = max([log.last_ms, *keys])
+
+    async def append_thread_event(
+        self,
+        thread_id: str,
+        event: LoggedEvent,
+        *,
+        keep_seconds: float,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        self._keep_thread_event(thread_id, event, keep_seconds)
+
+    def _keep_thread_event(self, thread_id: str, event: LoggedEvent, keep: float) -> None:
+        kept = _ThreadEvent(thread_id, event, time.monotonic() + keep)
+        self._thread_events.setdefault((thread_id, event.key), kept)
 
     async def read(
         self, run_id: str, after: EventKey = (-1, -1), limit: int = 10_000
@@ -59,17 +88,42 @@ class MemoryEventLog(EventLog):
         return events, RunEnd(log.end.result, left)
 
     async def read_thread(
-        self, thread_id: str, after: EventKey, limit: int = 10_000
+        self,
+        thread_id: str,
+        after: EventKey,
+        limit: int = 10_000,
+        *,
+        live: bool = False,
+        thread_after: EventKey | None = None,
     ) -> list[LoggedEvent]:
+        t_after = after if thread_after is None else thread_after
         events = [
-            event
+            LoggedEvent(event.key, event.name, event.data, log.resumable)
             for log in self._logs.values()
-            if log.thread_id == thread_id and log.resumable
+            if log.thread_id == thread_id and (log.resumable or live)
             for event in log.events
             if event.key > after
         ]
+        events.extend(
+            LoggedEvent(kept.event.key, kept.event.name, kept.event.data, True, True)
+            for kept in self._thread_events.values()
+            if kept.thread_id == thread_id and kept.event.key > t_after
+        )
         events.sort(key=lambda event: event.key)
         return events[:limit]
+
+    async def thread_tail(self, thread_id: str, run_id: str) -> tuple[int, list[str]]:
+        logs = [(rid, log) for rid, log in self._logs.items() if log.thread_id == thread_id]
+        floor = max((log.last_ms for _, log in logs if log.end is not None), default=-1)
+        return floor, [rid for rid, log in logs if log.end is None and rid != run_id]
+
+    async def abandon(self, run_ids: list[str], keep_seconds: float) -> None:
+        for run_id in run_ids:
+            log = self._logs.get(run_id)
+            if log is not None and log.end is None:
+                log.end = RunEnd(b"null")
+                log.expires = time.monotonic() + keep_seconds
+                log.last_ms = max([log.last_ms, *(e.key[0] for e in log.events)])
 
     async def sweep(self, stale_seconds: float) -> int:
         now = time.monotonic()
@@ -81,4 +135,6 @@ class MemoryEventLog(EventLog):
         ]
         for run_id in gone:
             del self._logs[run_id]
+        for key in [k for k, kept in self._thread_events.items() if kept.expires <= now]:
+            del self._thread_events[key]
         return len(gone)

@@ -4,8 +4,9 @@ Every call is ONE statement, so one round trip and its own transaction (the pool
 connections autocommit):
 
 - `append` inserts a whole batch from arrays (`unnest`), creates or ends the run's
-  `run_streams` row, and sends the signal that wakes readers with `pg_notify` in the
-  same statement: readers are woken exactly when the batch is visible, never before.
+  `run_streams` row (the end with the run's `run_done` in `thread_events`), and sends
+  the signal that wakes readers with `pg_notify` in the same statement: readers are
+  woken exactly when the batch is visible, never before.
 - `read` takes events and the run's end from the same snapshot, so an end it sees
   always comes with every event written before it.
 - `sweep` deletes expired logs and their events together.
@@ -20,15 +21,17 @@ from robyn_server.storage.postgres.sql import DictPool
 
 _STREAM = """
 INSERT INTO langgraph_server.run_streams AS s
-    (run_id, thread_id, resumable, ended_at, result, expires_at)
+    (run_id, thread_id, resumable, ended_at, result, expires_at, last_ms)
 VALUES (
     %(run_id)s, %(thread_id)s, %(resumable)s,
     CASE WHEN %(ended)s THEN now() END,
     %(result)s,
-    CASE WHEN %(ended)s THEN now() + %(keep)s * interval '1 second' END
+    CASE WHEN %(ended)s THEN now() + %(keep)s * interval '1 second' END,
+    %(last_ms)s
 )
 ON CONFLICT (run_id) DO UPDATE
-    SET ended_at = EXCLUDED.ended_at, result = EXCLUDED.result, expires_at = EXCLUDED.expires_at
+    SET ended_at = EXCLUDED.ended_at, result = EXCLUDED.result, expires_at = EXCLUDED.expires_at,
+        last_ms = GREATEST(s.last_ms, EXCLUDED.last_ms)
     WHERE EXCLUDED.ended_at IS NOT NULL
 """
 
@@ -40,10 +43,31 @@ SELECT %(run_id)s, * FROM unnest(
 ON CONFLICT DO NOTHING
 """
 
-APPEND_SQL = f"WITH s AS ({_STREAM}), e AS ({_EVENTS}) SELECT 1 AS ok"
-APPEND_NOTIFY_SQL = (
-    f"WITH s AS ({_STREAM}), e AS ({_EVENTS}) SELECT pg_notify(%(channel)s, %(payload)s) AS ok"
-)
+_THREAD_EVENTS = """
+INSERT INTO langgraph_server.thread_events (thread_id, ms, seq, name, data, expires_at)
+SELECT %(thread_id)s, t.*, now() + %(keep)s * interval '1 second' FROM unnest(
+    %(t_ms)s::bigint[], %(t_seq)s::bigint[], %(t_name)s::text[], %(t_data)s::bytea[]
+) AS t
+ON CONFLICT DO NOTHING
+"""
+
+_NOTIFY = "SELECT pg_notify(%(channel)s, %(payload)s) AS ok"
+
+
+def _append_sql(thread_events: bool, notify: bool) -> str:
+    parts = [f"s AS ({_STREAM})", f"e AS ({_EVENTS})"]
+    if thread_events:
+        parts.append(f"t AS ({_THREAD_EVENTS})")
+    return "WITH " + ", ".join(parts) + " " + (_NOTIFY if notify else "SELECT 1 AS ok")
+
+
+# By (with thread events, with a signal).
+APPEND_SQL = {(t, n): _append_sql(t, n) for t in (False, True) for n in (False, True)}
+
+THREAD_EVENT_SQL = {
+    False: f"WITH t AS ({_THREAD_EVENTS}) SELECT 1 AS ok",
+    True: f"WITH t AS ({_THREAD_EVENTS}) {_NOTIFY}",
+}
 
 READ_SQL = """
 WITH ev AS (
@@ -60,12 +84,39 @@ WHERE run_id = %(run_id)s AND ended_at IS NOT NULL
 """
 
 READ_THREAD_SQL = """
-SELECT e.ms, e.seq, e.name, e.data
-FROM langgraph_server.run_streams s
-JOIN langgraph_server.run_events e ON e.run_id = s.run_id
-WHERE s.thread_id = %(thread_id)s AND s.resumable AND (e.ms, e.seq) > (%(ms)s, %(seq)s)
-ORDER BY e.ms, e.seq
+SELECT ms, seq, name, data, replayable, thread_level FROM (
+    SELECT e.ms, e.seq, e.name, e.data, s.resumable AS replayable, false AS thread_level
+    FROM langgraph_server.run_streams s
+    JOIN langgraph_server.run_events e ON e.run_id = s.run_id
+    WHERE s.thread_id = %(thread_id)s AND (s.resumable OR %(live)s)
+      AND (e.ms, e.seq) > (%(ms)s, %(seq)s)
+    UNION ALL
+    SELECT ms, seq, name, data, true, true FROM langgraph_server.thread_events
+    WHERE thread_id = %(thread_id)s AND (ms, seq) > (%(t_ms)s, %(t_seq)s)
+) AS events
+ORDER BY ms, seq
 LIMIT %(limit)s
+"""
+
+THREAD_TAIL_SQL = """
+SELECT coalesce(max(last_ms) FILTER (WHERE ended_at IS NOT NULL), -1) AS floor,
+       coalesce(
+           array_agg(run_id::text) FILTER (WHERE ended_at IS NULL AND run_id <> %(run_id)s),
+           '{}'
+       ) AS open
+FROM langgraph_server.run_streams
+WHERE thread_id = %(thread_id)s
+"""
+
+ABANDON_SQL = """
+UPDATE langgraph_server.run_streams
+SET ended_at = now(), result = 'null'::bytea,
+    expires_at = now() + %(keep)s * interval '1 second',
+    last_ms = coalesce(
+        (SELECT max(ms) FROM langgraph_server.run_events e WHERE e.run_id = run_streams.run_id),
+        last_ms
+    )
+WHERE run_id = ANY(%(run_ids)s::uuid[]) AND ended_at IS NULL
 """
 
 SWEEP_SQL = """
@@ -76,6 +127,8 @@ WITH gone AS (
     RETURNING run_id
 ), ev AS (
     DELETE FROM langgraph_server.run_events e USING gone WHERE e.run_id = gone.run_id
+), te AS (
+    DELETE FROM langgraph_server.thread_events WHERE expires_at <= now()
 )
 SELECT count(*) AS n FROM gone
 """
@@ -95,7 +148,9 @@ class PgEventLog(EventLog):
         keep_seconds: float = 0.0,
         notify: tuple[str, str] | None = None,
         resumable: bool = False,
+        thread_events: list[LoggedEvent] | None = None,
     ) -> None:
+        last = [e.key[0] for e in (*events, *(thread_events or ()))]
         params: dict[str, Any] = {
             "run_id": run_id,
             "thread_id": thread_id,
@@ -107,13 +162,33 @@ class PgEventLog(EventLog):
             "seq": [e.key[1] for e in events],
             "name": [e.name for e in events],
             "data": [e.data for e in events],
+            "last_ms": max(last) if end is not None and last else None,
         }
-        query = APPEND_SQL
+        if thread_events:
+            params.update(_thread_params(thread_events))
         if notify is not None:
             params["channel"], params["payload"] = notify
-            query = APPEND_NOTIFY_SQL
+        query = APPEND_SQL[bool(thread_events), notify is not None]
         async with self._pool.connection() as conn:
             await conn.execute(query, params)
+
+    async def append_thread_event(
+        self,
+        thread_id: str,
+        event: LoggedEvent,
+        *,
+        keep_seconds: float,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        params: dict[str, Any] = {
+            "thread_id": thread_id,
+            "keep": keep_seconds,
+            **_thread_params([event]),
+        }
+        if notify is not None:
+            params["channel"], params["payload"] = notify
+        async with self._pool.connection() as conn:
+            await conn.execute(THREAD_EVENT_SQL[notify is not None], params)
 
     async def read(
         self, run_id: str, after: EventKey = (-1, -1), limit: int = 10_000
@@ -133,19 +208,59 @@ class PgEventLog(EventLog):
         return events, (end if len(events) < limit else None)
 
     async def read_thread(
-        self, thread_id: str, after: EventKey, limit: int = 10_000
+        self,
+        thread_id: str,
+        after: EventKey,
+        limit: int = 10_000,
+        *,
+        live: bool = False,
+        thread_after: EventKey | None = None,
     ) -> list[LoggedEvent]:
-        params = {"thread_id": thread_id, "ms": after[0], "seq": after[1], "limit": limit}
+        t_after = after if thread_after is None else thread_after
+        params = {
+            "thread_id": thread_id,
+            "ms": after[0],
+            "seq": after[1],
+            "t_ms": t_after[0],
+            "t_seq": t_after[1],
+            "limit": limit,
+            "live": live,
+        }
         async with self._pool.connection() as conn:
             cur = await conn.execute(READ_THREAD_SQL, params)
             rows = await cur.fetchall()
-        return [LoggedEvent((r["ms"], r["seq"]), r["name"], bytes(r["data"])) for r in rows]
+        return [
+            LoggedEvent(
+                (r["ms"], r["seq"]), r["name"], bytes(r["data"]), r["replayable"], r["thread_level"]
+            )
+            for r in rows
+        ]
+
+    async def thread_tail(self, thread_id: str, run_id: str) -> tuple[int, list[str]]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(THREAD_TAIL_SQL, {"thread_id": thread_id, "run_id": run_id})
+            row = await cur.fetchone()
+        assert row is not None  # an aggregate always gives a row
+        return int(row["floor"]), list(row["open"])
+
+    async def abandon(self, run_ids: list[str], keep_seconds: float) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(ABANDON_SQL, {"run_ids": run_ids, "keep": keep_seconds})
 
     async def sweep(self, stale_seconds: float) -> int:
         async with self._pool.connection() as conn:
             cur = await conn.execute(SWEEP_SQL, {"stale": stale_seconds})
             row = await cur.fetchone()
         return int(row["n"]) if row else 0
+
+
+def _thread_params(events: list[LoggedEvent]) -> dict[str, Any]:
+    return {
+        "t_ms": [e.key[0] for e in events],
+        "t_seq": [e.key[1] for e in events],
+        "t_name": [e.name for e in events],
+        "t_data": [e.data for e in events],
+    }
 
 
 def _key(event: LoggedEvent) -> EventKey:
