@@ -46,12 +46,16 @@ async def start(ctx: AppContext, native_flush: Callable[[], object]) -> None:
         encryption=EncryptionSettings.of(settings.aes_key, settings.aes_fallback_keys),
     )
     await ensure_system_assistants(ctx)
+    # Made before the engine starts the signals, so its subscription is LISTENed from
+    # the first connection; started after, since the runs it creates need the engine.
+    scheduler = None
+    if settings.cron_scheduler_enabled:
+        scheduler = CronScheduler(ctx, max_sleep=settings.cron_scheduler_max_sleep_seconds)
     await _start_engine(ctx, native_flush)
     sweeper = ThreadTTLSweeper(ctx, ctx.thread_ttl.sweep_interval_minutes * 60)
     sweeper.start()
     ctx.background.append(sweeper)
-    if settings.cron_scheduler_enabled:
-        scheduler = CronScheduler(ctx, max_sleep=settings.cron_scheduler_max_sleep_seconds)
+    if scheduler is not None:
         scheduler.start()
         ctx.background.append(scheduler)
     logger.info(

@@ -42,6 +42,7 @@ from robyn_server.storage.postgres.migrate import (
 from robyn_server.storage.postgres.sql import DictPool
 from robyn_server.storage.postgres.storage import PostgresStorage
 from robyn_server.storage.postgres.store_ttl import widen_ttl_minutes
+from robyn_server.storage.signals import Signals
 from robyn_server.storage.store_ttl import sweep_minutes, ttl_config
 
 logger = logging.getLogger(__name__)
@@ -132,11 +133,13 @@ async def _in_memory(
     await _start_store_sweeper(store)
     # Memory starts empty, so without a key there is no encrypted data to detect: the
     # plain classes, unchanged. With one, the same fields are sealed as on Postgres.
+    # The storage sends cron wake-ups on the process's signals (memory/crons.py).
+    signals = Signals()
     if encryption is None:
-        storage: InMemoryStorage = InMemoryStorage()
+        storage: InMemoryStorage = InMemoryStorage(signals)
         checkpointer = InMemorySaver()
     else:
-        storage = encrypted(InMemoryStorage, _codec(encryption))()
+        storage = encrypted(InMemoryStorage, _codec(encryption))(signals)
         checkpointer = InMemorySaver(serde=checkpoint_serde(encryption))
     return Persistence(
         mode=mode,
@@ -144,6 +147,7 @@ async def _in_memory(
         checkpointer=checkpointer,
         store=store,
         fallback_reason=reason,
+        signals=signals,
     )
 
 

@@ -25,6 +25,7 @@ from robyn_server.errors import ServiceUnavailable
 from robyn_server.graphs.registry import GraphRegistry
 from robyn_server.storage.base import Storage
 from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.signals import Signals
 from robyn_server.storage.thread_ttl import ThreadTTLSettings
 
 
@@ -70,6 +71,11 @@ class AppContext:
     @property
     def storage(self) -> Storage:
         return self._persistence().storage
+
+    @property
+    def signals(self) -> Signals:
+        """Messages to every process on this storage (storage/signals.py)."""
+        return self._persistence().signals
 
     @property
     def checkpointer(self) -> BaseCheckpointSaver:

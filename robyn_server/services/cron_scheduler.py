@@ -8,7 +8,14 @@ The cron rows are the schedule; this only reads them. Every pass:
    tick to claim: storage moves `next_run_date` in the transaction that stores the run,
    and refuses a tick another server claimed first (`CronTickTaken`);
 3. sleep until the earliest `next_run_date`, at most `max_sleep` seconds, or until a
-   cron is created or changed (`Storage.cron_watch`: in process, or Postgres NOTIFY).
+   cron may be due sooner: storage sends `CRONS_CHANNEL` on the process's signals (in
+   process, or the crons table's NOTIFY from any server on Postgres), and after a
+   listener reconnected (`on_resync`) the scheduler looks again, since what was sent
+   meanwhile is lost.
+
+The scheduler subscribes when constructed: the app builds it before it starts the
+signals, so the listener LISTENs on the crons channel from its first connection, and
+the first pass, at start, covers whatever changed before that.
 
 Misfires: a tick is claimed whenever it is found due, however late, and the next one
 is computed from now. Ticks missed while no server ran give one catch-up run, and the
@@ -20,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +39,7 @@ from robyn_server.services.context import AppContext
 from robyn_server.services.cron_schedule import check_timezone, next_run
 from robyn_server.services.crons import tick_run
 from robyn_server.services.run_create import create_run
+from robyn_server.storage.signals import CRONS_CHANNEL
 from robyn_server.storage.types import ANONYMOUS, CronTick, CronTickTaken, utcnow
 
 logger = logging.getLogger("robyn_server.crons")
@@ -67,13 +75,16 @@ class CronScheduler:
         # When the sleeping scheduler wakes up by itself; None while it is not sleeping.
         self._deadline: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        ctx.signals.subscribe(CRONS_CHANNEL, self._on_cron_signal)
+        ctx.signals.on_resync(self.wake)
 
     def start(self) -> None:
+        """Start the loop, whose first pass reads the crons at once."""
         if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._loop(), name="cron-scheduler"),
-                asyncio.create_task(self._ctx.storage.cron_watch(self.wake), name="cron-watch"),
-            ]
+            self._tasks = [asyncio.create_task(self._loop(), name="cron-scheduler")]
+
+    def _on_cron_signal(self, payload: str) -> None:
+        self.wake(_notified_time(payload))
 
     def wake(self, at: datetime | None = None) -> None:
         """Look at the crons again: a cron may now be due at `at` (None: at any time).
@@ -178,3 +189,12 @@ class CronScheduler:
             await self._ctx.storage.cron_skip_tick(tick)
         except self._ctx.storage.transient_errors:
             pass  # still due: the next pass tries the tick again
+
+
+def _notified_time(payload: str) -> datetime | None:
+    """The `next_run_date` a crons signal carries (epoch seconds), None if unreadable
+    (then the scheduler looks again at once)."""
+    try:
+        return datetime.fromtimestamp(float(payload), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

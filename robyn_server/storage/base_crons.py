@@ -12,12 +12,17 @@ enabled, its `next_run_date` has come, and its `end_time` (if any) has not. Dele
 cron's thread or assistant deletes the cron. A tick is claimed together with the run it
 creates (`run_create(cron_tick=...)`), or skipped without one (`cron_skip_tick`), so a
 tick either has its run or has not moved, whatever crashes in between.
+
+A write that may make a cron due sooner (creating it enabled, enabling it, moving its
+`next_run_date` earlier, changing its `end_time`) sends `CRONS_CHANNEL` on the signals
+of this storage (storage/signals.py), so that every scheduler sharing it looks again: on
+PostgreSQL the table's triggers notify, in memory the storage sends on its local
+`Signals`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +50,7 @@ class CronStorage(ABC):
     ) -> dict[str, Any] | None:
         """Create a cron owned by `scope`. None, writing nothing, if its assistant is
         missing or (for a thread cron) its thread is missing or not visible to `scope`.
-        Wakes every scheduler sharing this storage (`cron_watch`).
+        Wakes every scheduler sharing this storage (`CRONS_CHANNEL`).
 
         `run_as` (custom auth) is the user the cron's runs run as, a JSON dict with an
         `identity`: kept with the cron for `cron_due` only, and, when `scope` has no
@@ -127,10 +132,3 @@ class CronStorage(ABC):
         """Claim `tick` without creating a run, when its run was refused
         (a `reject` strategy on a busy thread, a graph no longer loaded). False if the
         tick was already taken or the cron changed."""
-
-    @abstractmethod
-    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
-        """Call `wake(at)` whenever a cron may have become due sooner than before
-        (created, re-scheduled, enabled), by this process or, on Postgres, by any server
-        sharing the database: `at` is that cron's `next_run_date`, or None when unknown.
-        Runs until cancelled."""

@@ -33,6 +33,11 @@ Callback = Callable[[str], None]
 RUNS_CHANNEL = "langgraph_server_runs"
 # Cancel or stop runs wherever they execute: payloads made by engine/cluster.py.
 RUN_CONTROL_CHANNEL = "langgraph_server_run_control"
+# A cron may have become due sooner (created, re-scheduled, enabled): payload its
+# `next_run_date` in epoch seconds. On PostgreSQL the crons table's triggers send it
+# (migrations/0004_crons.sql), so a cron changed by any server wakes every scheduler; in
+# memory the storage sends it (memory/crons.py).
+CRONS_CHANNEL = "langgraph_server_crons"
 
 
 class Signals:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from robyn_server.storage.base import Storage
+from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.persistence import Persistence
+from robyn_server.storage.postgres.listener import PgSignals
+from robyn_server.storage.signals import CRONS_CHANNEL
 from robyn_server.storage.types import (
     ANONYMOUS,
     UNSET,
@@ -319,29 +324,50 @@ async def test_a_refused_run_leaves_the_tick_unclaimed(storage: Storage) -> None
     assert await storage.run_search(S, thread["thread_id"]) != []
 
 
-async def test_watchers_wake_when_a_cron_may_be_due_sooner(storage: Storage) -> None:
-    woken: asyncio.Queue[datetime | None] = asyncio.Queue()
-    watcher = asyncio.create_task(storage.cron_watch(woken.put_nowait))
+@pytest.fixture
+async def cron_signals(
+    backend: Persistence | None, storage: Storage
+) -> AsyncIterator[asyncio.Queue[datetime]]:
+    """The `next_run_date`s schedulers hear on `CRONS_CHANNEL`: sent on the storage's
+    own signals in memory, by the crons table's triggers on Postgres (heard here by a
+    listener of the test's own, as each server process has one)."""
+    heard: asyncio.Queue[datetime] = asyncio.Queue()
+
+    def hear(payload: str) -> None:
+        heard.put_nowait(datetime.fromtimestamp(float(payload), UTC))
+
+    if backend is None:
+        assert isinstance(storage, InMemoryStorage)
+        storage.signals.subscribe(CRONS_CHANNEL, hear)
+        yield heard
+        return
+    assert backend.pool is not None
+    signals = PgSignals(backend.pool)
+    signals.subscribe(CRONS_CHANNEL, hear)
+    await signals.start()  # LISTENing when it returns
     try:
-        await asyncio.sleep(0.2)  # Postgres: LISTEN is in place, and wakes once for it
-        while not woken.empty():
-            assert woken.get_nowait() is None  # "look again", after (re)connecting
-        soon = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
-        cron = await make_cron(storage, next_run_date=soon)
-        assert await asyncio.wait_for(woken.get(), 5) == soon
-        later = soon + timedelta(hours=1)
-        await storage.cron_update(S, cron["cron_id"], next_run_date=later, metadata={"x": 1})
-        await make_cron(storage, next_run_date=soon, enabled=False)
-        await asyncio.sleep(0.3)
-        assert woken.empty(), "a cron moved later, or created disabled, wakes nobody"
-        await storage.cron_update(S, cron["cron_id"], next_run_date=soon)
-        assert await asyncio.wait_for(woken.get(), 5) == soon
-        await storage.cron_update(S, cron["cron_id"], enabled=False)
-        await storage.cron_update(S, cron["cron_id"], enabled=True)
-        assert await asyncio.wait_for(woken.get(), 5) == soon
+        yield heard
     finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        await signals.stop()
+
+
+async def test_schedulers_hear_when_a_cron_may_be_due_sooner(
+    storage: Storage, cron_signals: asyncio.Queue[datetime]
+) -> None:
+    heard = cron_signals
+    soon = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    cron = await make_cron(storage, next_run_date=soon)
+    assert await asyncio.wait_for(heard.get(), 5) == soon
+    later = soon + timedelta(hours=1)
+    await storage.cron_update(S, cron["cron_id"], next_run_date=later, metadata={"x": 1})
+    await make_cron(storage, next_run_date=soon, enabled=False)
+    await asyncio.sleep(0.3)
+    assert heard.empty(), "a cron moved later, or created disabled, wakes nobody"
+    await storage.cron_update(S, cron["cron_id"], next_run_date=soon)
+    assert await asyncio.wait_for(heard.get(), 5) == soon
+    await storage.cron_update(S, cron["cron_id"], enabled=False)
+    await storage.cron_update(S, cron["cron_id"], enabled=True)
+    assert await asyncio.wait_for(heard.get(), 5) == soon
 
 
 async def test_due_crons_come_as_random_samples(storage: Storage) -> None:

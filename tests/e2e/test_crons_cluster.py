@@ -1,4 +1,5 @@
-"""Crons on Postgres across servers, restarts and crashes: every tick has exactly one run.
+"""Crons on Postgres across servers, restarts and crashes: every tick has exactly one run,
+and a cron made on one server wakes the others, over the one listener each process has.
 
 Crons are made due by moving `next_run_date` in the database, as an operator could:
 the table's trigger wakes every scheduler, so nothing waits for a real minute.
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
+from tests.support.cluster import CLUSTER_ENV
 from tests.support.runs import eventually
 from tests.support.server import ServerProcess
 
@@ -170,3 +172,38 @@ async def test_a_crash_mid_burst_neither_loses_nor_doubles_a_tick(database: str)
         assert sorted(r["runs"] for r in (await _runs_per_cron(database)).values()) == [1] * n
     finally:
         restarted.stop()
+
+
+LISTENERS_SQL = """
+SELECT count(*) AS n FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'
+"""
+
+
+async def test_one_listener_per_process_wakes_the_schedulers_of_other_servers(
+    database: str,
+) -> None:
+    """Each process LISTENs on one connection, which carries cron changes too: a cron
+    made through one server wakes the scheduler of another, asleep for an hour."""
+    quiet = {**CLUSTER_ENV, "CRON_SCHEDULER_ENABLED": "false"}
+    maker = ServerProcess(database_url=database, env=quiet, extra_args=["--processes", "2"])
+    firing = {**CLUSTER_ENV, "LOG_LEVEL": "INFO", "CRON_SCHEDULER_MAX_SLEEP_SECONDS": "3600"}
+    scheduler = ServerProcess(database_url=database, env=firing)
+    with maker, scheduler:
+
+        async def all_registered() -> bool:
+            rows = await _sql(database, "SELECT count(*) AS n FROM langgraph_server.workers")
+            return rows[0]["n"] == 3
+
+        # A process registers as a worker after its listener is connected.
+        await eventually(all_registered, within=30)
+        await asyncio.sleep(0.5)  # room for a second listener to show up, if there were one
+        # Only this test's database: other tests share the PostgreSQL server.
+        assert (await _sql(database, LISTENERS_SQL))[0]["n"] == 3
+
+        (cron_id,) = await _make_crons(maker.url, 1, schedule="* * * * * *")
+
+        async def fired() -> bool:
+            return cron_id in _fired_by(scheduler)
+
+        await eventually(fired, within=10, every=0.2)

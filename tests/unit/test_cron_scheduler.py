@@ -1,8 +1,10 @@
 """The cron scheduler in process, on a clock the test moves: missed ticks, DST, and the
-crons that must not fire, without waiting for real time."""
+crons that must not fire, without waiting for real time; then on the real clock, what
+wakes it: a cron created in process, and a resync after signals were lost."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,8 +23,11 @@ from robyn_server.services import crons
 from robyn_server.services.assistants import ensure_system_assistants
 from robyn_server.services.context import AppContext
 from robyn_server.services.cron_scheduler import CronScheduler
+from robyn_server.storage.memory.storage import InMemoryStorage
+from robyn_server.storage.signals import Signals
 from robyn_server.storage.types import ANONYMOUS
 from tests.support.paths import FIXTURE_CONFIG
+from tests.support.runs import eventually
 
 
 class Clock:
@@ -109,3 +114,43 @@ async def test_disabled_and_ended_crons_never_fire(ctx: AppContext) -> None:
         current = await crons.get(ctx, ANONYMOUS_CALLER, cron["cron_id"])
         assert current["next_run_date"] == cron["next_run_date"]
     assert await ctx.storage.cron_next_due(clock.now) is None  # nothing to wake up for
+
+
+async def _sleeping(scheduler: CronScheduler) -> CronScheduler:
+    """`scheduler` started and past its first pass: nothing is due, so it sleeps for its
+    whole `max_sleep` unless something wakes it."""
+    scheduler.start()
+    await asyncio.sleep(0.2)
+    return scheduler
+
+
+async def test_a_cron_created_in_process_wakes_the_sleeping_scheduler(ctx: AppContext) -> None:
+    scheduler = await _sleeping(CronScheduler(ctx, max_sleep=3600))
+    try:
+        cron = await make_cron(ctx, schedule="* * * * * *")  # every second
+
+        async def fired() -> int:
+            return await runs_of(ctx, cron["cron_id"])
+
+        await eventually(fired, within=5)
+    finally:
+        await scheduler.stop()
+
+
+async def test_signals_lost_by_a_reconnect_are_made_up_by_the_resync(ctx: AppContext) -> None:
+    storage = ctx.storage
+    assert isinstance(storage, InMemoryStorage)
+    storage.signals = Signals()  # what storage sends now reaches no scheduler: lost
+    scheduler = await _sleeping(CronScheduler(ctx, max_sleep=3600))
+    try:
+        cron = await make_cron(ctx, schedule="* * * * * *")
+        await asyncio.sleep(1.5)
+        assert await runs_of(ctx, cron["cron_id"]) == 0, "nothing woke the scheduler"
+        ctx.signals.resynced()  # what the listener does after it reconnected
+
+        async def fired() -> int:
+            return await runs_of(ctx, cron["cron_id"])
+
+        await eventually(fired, within=5)
+    finally:
+        await scheduler.stop()

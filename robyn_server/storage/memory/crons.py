@@ -7,7 +7,6 @@ event loop, exactly as the transaction is on Postgres.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import random
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import Any
 
 from robyn_server.storage.memory.assistants import AssistantsInMemory
 from robyn_server.storage.memory.threads import Record, Row, later_than, page_of, stored
+from robyn_server.storage.signals import CRONS_CHANNEL, Signals
 from robyn_server.storage.types import (
     CRON_SORT_COLUMNS,
     UNSET,
@@ -40,16 +40,17 @@ def _due(cron: Record, now: datetime) -> bool:
 
 
 class CronsInMemory(AssistantsInMemory):
-    def __init__(self) -> None:
+    def __init__(self, signals: Signals | None = None) -> None:
         super().__init__()
         self._crons: dict[str, Row] = {}
         # Who each cron's runs run as (`cron_create(run_as=...)`); only `cron_due` shows it.
         self._cron_run_as: dict[str, Any] = {}
-        self._cron_watchers: set[Callable[[datetime | None], None]] = set()
+        # The process's signals, where schedulers hear of crons due sooner (what the
+        # crons table's triggers do on Postgres).
+        self.signals = signals if signals is not None else Signals()
 
-    def _wake_schedulers(self, at: datetime) -> None:
-        for wake in list(self._cron_watchers):
-            wake(at)
+    async def _wake_schedulers(self, at: datetime) -> None:
+        await self.signals.send(CRONS_CHANNEL, str(at.timestamp()))
 
     def _cron_row(self, scope: Scope, cron_id: str) -> Row | None:
         key = canonical_uuid(cron_id)
@@ -118,7 +119,7 @@ class CronsInMemory(AssistantsInMemory):
         if run_as is not None:
             self._cron_run_as[key] = stored(run_as)
         if enabled:
-            self._wake_schedulers(next_run_date)
+            await self._wake_schedulers(next_run_date)
         return copy.deepcopy(record)
 
     async def cron_get(self, scope: Scope, cron_id: str) -> dict[str, Any] | None:
@@ -166,7 +167,7 @@ class CronsInMemory(AssistantsInMemory):
             or data["next_run_date"] < before["next_run_date"]
             or data["end_time"] != before["end_time"]
         ):
-            self._wake_schedulers(data["next_run_date"])
+            await self._wake_schedulers(data["next_run_date"])
         return copy.deepcopy(data)
 
     async def cron_delete(self, scope: Scope, cron_id: str) -> bool:
@@ -269,10 +270,3 @@ class CronsInMemory(AssistantsInMemory):
             cron["next_run_date"] = tick.following
 
         return claim
-
-    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
-        self._cron_watchers.add(wake)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            self._cron_watchers.discard(wake)

@@ -5,18 +5,16 @@ scheduler read to the following one, only while the cron is still due at that va
 The row is locked with SKIP LOCKED, so a scheduler never waits behind another one that
 is claiming the same tick: it finds nothing to claim and moves on. Under READ COMMITTED
 a tick already claimed and committed no longer matches, so exactly one claim succeeds.
+
+Nothing here wakes schedulers: the crons table's triggers NOTIFY `CRONS_CHANNEL`
+(storage/signals.py) at commit, which every process hears through its `PgSignals`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import ForeignKeyViolation
 
@@ -42,12 +40,6 @@ from robyn_server.storage.types import (
     next_offset,
     require_uuid,
 )
-
-logger = logging.getLogger("robyn_server.storage")
-
-# The channel the crons table's triggers notify (migrations/0004_crons.sql).
-CRONS_CHANNEL = "langgraph_server_crons"
-LISTEN_RETRY_SECONDS = 1.0
 
 COLUMNS = (
     "cron_id::text AS cron_id, assistant_id::text AS assistant_id, "
@@ -284,45 +276,6 @@ class CronQueries(PostgresBase):
 
     async def cron_skip_tick(self, tick: CronTick) -> bool:
         return await self._one(CLAIM_TICK_SQL, claim_params(tick)) is not None
-
-    async def _conninfo(self) -> str:
-        # The pool's conninfo may be a function returning it (psycopg_pool >= 3.3).
-        conninfo = self._pool.conninfo
-        if not callable(conninfo):
-            return conninfo
-        value = conninfo()
-        return await value if inspect.isawaitable(value) else value
-
-    async def cron_watch(self, wake: Callable[[datetime | None], None]) -> None:
-        """LISTEN on a connection of its own (a pooled one would be handed to others),
-        reconnecting after failures. After every (re)connection `wake(None)` runs once,
-        since notifications sent while disconnected are lost."""
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    await self._conninfo(), autocommit=True
-                )
-            except psycopg.Error as exc:
-                logger.warning("Cron listener cannot connect (%s); retrying", exc)
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
-                continue
-            try:
-                async with conn:
-                    await conn.execute(f"LISTEN {CRONS_CHANNEL}")
-                    wake(None)
-                    async for notice in conn.notifies():
-                        wake(_notified_time(notice.payload))
-            except psycopg.Error as exc:
-                logger.warning("Cron listener lost its connection (%s); reconnecting", exc)
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
-
-
-def _notified_time(payload: str) -> datetime | None:
-    """The next_run_date a notification carries (epoch seconds), None if unreadable."""
-    try:
-        return datetime.fromtimestamp(float(payload), UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 def _by_id(scope: Scope, cron_id: str) -> Where | None:
