@@ -12,8 +12,6 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
-import pytest
-
 from tests.support.graphs import human, slow
 from tests.support.runs import event_key, run_id_of
 from tests.support.sse import parse_sse, read_sse
