@@ -149,6 +149,85 @@ async def test_the_thread_stream_on_b_sees_a_run_on_a(pair) -> None:
     assert seen[0].event == "metadata" and seen[0].data["run_id"] == run_ids[0]
 
 
+async def test_the_thread_stream_on_b_keeps_runs_and_state_updates_in_order(pair) -> None:
+    """Runs of one thread queued through both servers execute wherever they are claimed;
+    the thread stream on B (and a replay of it) still shows each run whole, its
+    run_done before the next run's metadata, a state update where it was made, and
+    increasing ids."""
+    a, b = pair
+    client_a, client_b = get_client(url=a.url), get_client(url=b.url)
+    thread_id = (await client_a.threads.create())["thread_id"]
+    run_ids: list[str] = []
+
+    def last_run_done(part: Any) -> bool:
+        return (
+            len(run_ids) == 4
+            and part.event == "metadata"
+            and part.data == {"status": "run_done", "run_id": run_ids[-1]}
+        )
+
+    async def watch(**kwargs: Any) -> list[Any]:
+        seen: list[Any] = []
+        stream = await client_b.threads.join_stream(
+            thread_id, stream_mode=["run_modes", "state_update"], **kwargs
+        )
+        async with aclosing(stream) as parts:
+            async for part in parts:
+                seen.append(part)
+                if last_run_done(part):
+                    return seen
+        return seen
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.5)  # the thread stream is open on B
+    run_ids.append(await _background_burst(client_a, thread_id, n=20))
+    await client_b.runs.join(thread_id, run_ids[0])
+    await client_a.threads.update_state(thread_id, {"sent": -1})
+    for client in (client_b, client_a, client_b):
+        run = await client.runs.create(
+            thread_id,
+            "stream_burst",
+            input={"n": 20},
+            stream_mode=["custom", "values"],
+            multitask_strategy="enqueue",
+        )
+        run_ids.append(run["run_id"])
+    async with asyncio.timeout(30):
+        seen = await watcher
+
+    def check(parts: list[Any]) -> None:
+        events = [(p.event, p.data) for p in parts]
+        update = next(i for i, (name, _) in enumerate(events) if name == "state_update")
+        done = {"status": "run_done", "run_id": run_ids[0]}
+        assert events[update - 1] == ("metadata", done)
+        bounds = [
+            i
+            for i, (name, data) in enumerate(events)
+            if name == "metadata" and data.get("run_id") in run_ids
+        ]
+        # Each run: its metadata, its 20 chunks, ..., its run_done; runs in creation order.
+        for number, run_id in enumerate(run_ids):
+            start, end = bounds[2 * number], bounds[2 * number + 1]
+            assert events[start] == ("metadata", {"run_id": run_id, "attempt": 1})
+            assert events[end] == ("metadata", {"status": "run_done", "run_id": run_id})
+            assert _ticks(parts[start:end]) == list(range(20))
+        assert len(bounds) == 8
+        keys = [event_key(p.id) for p in parts]
+        assert all(x < y for x, y in itertools.pairwise(keys))
+
+    check(seen)
+    first = next(p.id for p in seen if p.event == "metadata")
+    replay = await asyncio.wait_for(watch(last_event_id=first), 30)
+    # Not resumable runs: a replay has their run_done and the state update only.
+    assert [p.event for p in replay] == [
+        "metadata",
+        "state_update",
+        "metadata",
+        "metadata",
+        "metadata",
+    ]
+
+
 async def test_two_thousand_chunks_a_second_reach_a_watcher_on_b_in_full(pair) -> None:
     a, b = pair
     client_a, client_b = get_client(url=a.url), get_client(url=b.url)
