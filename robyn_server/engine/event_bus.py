@@ -14,7 +14,7 @@ nothing more. On PostgreSQL, where several processes share one database:
   the stream of a run's creator announces itself only if the
   run has not started here within `OPEN_ANNOUNCE_DELAY`. Every process but the sender
   (whose watchers read its own runs from memory) remembers announced runs and threads
-  for `ANNOUNCE_SECONDS` (watchers announce again while they last), so whichever
+  for a while (engine/watch_announcements.py), so whichever
   process claims the run, now or later, stores its events. A process that hears the
   announcement of a run it is executing (or has just finished) stores everything
   published so far, then every new event.
@@ -45,8 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
 from typing import Any
 
 import orjson
@@ -61,23 +59,21 @@ from robyn_server.engine.broker import (
 )
 from robyn_server.engine.event_relay import (
     BATCH_SECONDS,
-    Announcer,
     Mirror,
     Writer,
 )
 from robyn_server.engine.thread_order import RunsInOrder, ThreadFollowers
+from robyn_server.engine.watch_announcements import REANNOUNCE_SECONDS, Announcements
 from robyn_server.serialization import dumps
 from robyn_server.storage.base import Storage
 from robyn_server.storage.event_log import EventLog, RunEnd
 from robyn_server.storage.signals import Signals
-from robyn_server.storage.types import ANONYMOUS, INFLIGHT_STATUSES
+from robyn_server.storage.types import INFLIGHT_STATUSES
 
 logger = logging.getLogger("robyn_server.engine")
 
 WATCH_SIGNAL = "lgs_run_watch"
 EVENTS_SIGNAL = "lgs_run_events"
-ANNOUNCE_SECONDS = 600.0
-REANNOUNCE_SECONDS = 120.0
 # A channel opened for a run's creator waits this long for the run to start here
 # before it announces itself (the run may be executed by another process).
 OPEN_ANNOUNCE_DELAY = 0.05
@@ -107,14 +103,10 @@ class EventBus(Broker):
         self._local: dict[str, RunChannel] = {}
         self._writers: dict[str, Writer] = {}
         self._mirrors: dict[str, Mirror] = {}
-        self._runs_announced: dict[str, float] = {}
-        self._threads_announced: dict[str, float] = {}
         # Across processes thread watchers follow the log, in one order for all.
         self.thread_watches_here = not self.cross_process
-        # Names this process in its announcements, which it ignores itself.
-        self.token = uuid.uuid4().hex[:12]
         self._task: asyncio.Task[None] | None = None
-        self.announcer: Announcer | None = None
+        self.announcements: Announcements | None = None
         self.order: RunsInOrder | None = None
         self.followers: ThreadFollowers | None = None
         if self.cross_process:
@@ -123,7 +115,7 @@ class EventBus(Broker):
             self.followers = ThreadFollowers(
                 log, self._thread_watches, EVENTS_SIGNAL, retention_seconds
             )
-            self.announcer = Announcer(signals, WATCH_SIGNAL, self.token)
+            self.announcements = Announcements(signals, WATCH_SIGNAL)
             signals.subscribe(WATCH_SIGNAL, self._on_watch)
             signals.subscribe(EVENTS_SIGNAL, self._on_events)
             signals.on_resync(self._resync)
@@ -320,36 +312,24 @@ class EventBus(Broker):
     def _announced(self, run_id: str, thread_id: str) -> bool:
         """Whether a run's events are watched in the log: from another process, or by
         a thread watcher here (which reads the log too)."""
-        now = time.monotonic()
-        return (
-            thread_id in self._thread_watches
-            or self._runs_announced.get(run_id, 0.0) > now
-            or self._threads_announced.get(thread_id, 0.0) > now
-        )
+        assert self.announcements is not None
+        return thread_id in self._thread_watches or self.announcements.watched(run_id, thread_id)
 
     def _on_watch(self, payload: str) -> None:
-        sender, *items = payload.split()
-        if sender == self.token:
-            return  # watchers here follow this process's runs in memory
-        until = time.monotonic() + ANNOUNCE_SECONDS
-        for item in items:
-            kind, _, ident = item.partition(":")
+        assert self.announcements is not None
+        for kind, ident in self.announcements.heard(payload):
             if kind == "r":
-                self._runs_announced[ident] = until
                 candidates = [c for c in (self._local.get(ident),) if c is not None]
-            elif kind == "t":
-                self._threads_announced[ident] = until
-                candidates = [c for c in self._local.values() if c.thread_id == ident]
             else:
-                continue
+                candidates = [c for c in self._local.values() if c.thread_id == ident]
             for channel in candidates:
                 writer = self._writers.get(channel.run_id)
                 if writer is None or writer.channel is not channel:
                     self._store(channel, writer.floor if writer is not None else (-1, -1))
 
     def _announce(self, item: str) -> None:
-        assert self.announcer is not None
-        self.announcer.announce(item)
+        assert self.announcements is not None
+        self.announcements.announce(item)
 
     # -- executing elsewhere: reading ------------------------------------------------------
 
@@ -425,34 +405,19 @@ class EventBus(Broker):
                     logger.warning("Sweeping run event logs failed: %s", exc)
 
     async def _check_quiet(self) -> None:
-        """A watched run that ended without an end in the log (its process died, and
-        recovery gave up on it) would keep its watchers waiting: after `QUIET_SECONDS`
-        without events, look at the run; if it has ended, read the log once more and
-        end the stream."""
         if self.storage is None:
             return
-        now = time.monotonic()
         for mirror in list(self._mirrors.values()):
+            if not await mirror.ended_unstored(self.storage, QUIET_SECONDS):
+                continue
             channel = mirror.channel
-            if not mirror.started or channel.done or now - mirror.active < QUIET_SECONDS:
-                continue
-            mirror.active = now
-            try:
-                run = await self.storage.run_get(ANONYMOUS, channel.run_id)
-            except Exception:
-                continue
-            if run is not None and run["status"] in INFLIGHT_STATUSES:
-                continue
-            await mirror.read_now()
             if not channel.done and self._mirrors.get(channel.run_id) is mirror:
                 logger.info("Run %s ended with no end stored; ending its watchers", channel.run_id)
                 self.close(channel, None)
 
     def _reannounce(self) -> None:
-        now = time.monotonic()
-        for table in (self._runs_announced, self._threads_announced):
-            for key in [k for k, until in table.items() if until <= now]:
-                del table[key]
+        assert self.announcements is not None
+        self.announcements.expire()
         for thread_id in list(self._thread_watches):
             self._announce(f"t:{thread_id}")
         for run_id, mirror in list(self._mirrors.items()):

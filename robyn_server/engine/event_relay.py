@@ -1,7 +1,6 @@
 """The two ends of a run's events crossing processes through the event log (see
 engine/event_bus.py): `Writer` on the process executing the run, `Mirror` on a process
-watching it, `ThreadMirror` on a process watching a thread; and `Announcer`, which
-tells the others what a process watches.
+watching it, and `ThreadMirror` on a process watching a thread.
 
 `Writer` batches: the first event queued starts a task that waits `BATCH_SECONDS`,
 then writes everything queued by then in one statement (which also signals readers),
@@ -23,8 +22,9 @@ from typing import Any
 
 from robyn_server.engine.broker import Event, RunChannel, ThreadWatch
 from robyn_server.serialization import dumps
+from robyn_server.storage.base import Storage
 from robyn_server.storage.event_log import EventKey, EventLog, LoggedEvent, RunEnd
-from robyn_server.storage.signals import Signals
+from robyn_server.storage.types import ANONYMOUS, INFLIGHT_STATUSES
 
 logger = logging.getLogger("robyn_server.engine")
 
@@ -327,8 +327,23 @@ class Mirror(_Reader):
             self._timer.cancel()
             self._timer = None
 
-    async def read_now(self) -> None:
+    async def ended_unstored(self, storage: Storage, quiet_seconds: float) -> bool:
+        """A watched run that ended without an end in the log (its process died, and
+        recovery gave up on it) would keep its watchers waiting: after `quiet_seconds`
+        without events, look at the run; if it has ended, read the log once more. True
+        if the watchers should be ended all the same."""
+        now = time.monotonic()
+        if not self.started or self.done or now - self.active < quiet_seconds:
+            return False
+        self.active = now
+        try:
+            run = await storage.run_get(ANONYMOUS, self.channel.run_id)
+        except Exception:
+            return False
+        if run is not None and run["status"] in INFLIGHT_STATUSES:
+            return False
         await self._read()
+        return not self.done
 
     async def _read(self) -> bool:
         """Deliver what is stored after `last_key`; True if there may be more."""
@@ -349,39 +364,3 @@ class Mirror(_Reader):
             self._ended(self.channel, end)
             return False
         return len(events) >= READ_LIMIT
-
-
-# Items per announcement signal: 100 x (2 + 36 + 1) bytes, far below NOTIFY's 8,000.
-ANNOUNCE_BATCH = 100
-
-
-class Announcer:
-    """Sends watch announcements (`r:<run_id>`, `t:<thread_id>`) as signals
-    `<token> <item> <item>...`: those queued while one is being sent go together in
-    the next, so a burst of watchers costs a few NOTIFYs, not one each."""
-
-    def __init__(self, signals: Signals, channel: str, token: str) -> None:
-        self.signals = signals
-        self.channel = channel
-        self.token = token
-        self._outbox: list[str] = []
-        self._sender: asyncio.Task[None] | None = None
-
-    def announce(self, item: str) -> None:
-        self._outbox.append(item)
-        if self._sender is None:
-            self._sender = asyncio.get_running_loop().create_task(self._send())
-
-    async def _send(self) -> None:
-        try:
-            while self._outbox:
-                items, self._outbox = self._outbox, []
-                while items:
-                    batch, items = items[:ANNOUNCE_BATCH], items[ANNOUNCE_BATCH:]
-                    try:
-                        await self.signals.send(self.channel, " ".join((self.token, *batch)))
-                    except Exception as exc:
-                        # Watchers announce again every REANNOUNCE_SECONDS (event_bus).
-                        logger.warning("Announcing watches failed: %s", exc)
-        finally:
-            self._sender = None
