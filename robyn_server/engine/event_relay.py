@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
+from contextlib import suppress
 from typing import Any
 
 from robyn_server.engine.broker import Event, RunChannel, ThreadWatch
@@ -53,6 +54,10 @@ class Writer:
         self._finished = False
         self._end_written = False
         self._task: asyncio.Task[None] | None = None
+        # Once the run has published its last event, batching only makes it end later:
+        # what is left is written at once.
+        self._hurry = False
+        self._wake = asyncio.Event()
 
     @property
     def idle(self) -> bool:
@@ -62,7 +67,9 @@ class Writer:
         return self._task
 
     async def flushed(self) -> None:
-        """Return once everything queued so far is written (or given up)."""
+        """Return once everything queued so far is written (or given up); the run
+        publishes nothing more but its end."""
+        self._hurry_up()
         while (task := self._task) is not None:
             await asyncio.wait([task])  # the task exits once nothing is left to write
 
@@ -90,7 +97,12 @@ class Writer:
             if done is not None and done.key > self.floor:
                 self.floor = done.key
                 self._end_thread_events = [LoggedEvent(done.key, done.name, done.data)]
+        self._hurry_up()
         self._kick()
+
+    def _hurry_up(self) -> None:
+        self._hurry = True
+        self._wake.set()
 
     def _kick(self) -> None:
         if self._task is None:
@@ -99,7 +111,10 @@ class Writer:
     async def _run(self) -> None:
         try:
             while True:
-                await asyncio.sleep(BATCH_SECONDS)
+                if not self._hurry:
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(BATCH_SECONDS):
+                            await self._wake.wait()
                 batch, self._pending = self._pending, []
                 end = None if self._end_written else self._end
                 if not batch and end is None:
