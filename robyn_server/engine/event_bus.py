@@ -34,8 +34,9 @@ nothing more. On PostgreSQL, where several processes share one database:
   thread and its thread-level events (`run_done`, `state_update`) in one sequence,
   which engine/thread_order.py keeps in order across processes.
 - **Ids.** `"{ms}-{seq}"`, given by the executing process; a process that hears ids
-  from another one gives later ones from then on (`observe_event_id`), so a run that
-  moves to another process (recovery) keeps increasing ids, clock skew aside.
+  from another one gives later ones from then on (`observe_event_id`), and a stored
+  run starts after the stored ids of its thread and of its own earlier attempts
+  (engine/thread_order.py), so its ids keep increasing whatever the clocks say.
 - **Sweeping.** A stored run's end says when its log may go: `retention_seconds`
   (RESUMABLE_STREAM_TTL_SECONDS) after a resumable run ends, `WATCHED_KEEP_SECONDS`
   after another one. Every process sweeps every `sweep_interval` seconds.

@@ -12,9 +12,10 @@ it so:
   status (`EventBus.flush`), and its end with its `run_done` a moment after.
 - `RunsInOrder.wait`, before the thread's next run publishes anything, waits until the
   logs of the thread's earlier runs have ended, then gives ids after their last ones
-  (`observe_event_id`), whatever the processes' clocks say. A log that does not end
-  within `WAIT_SECONDS` (its process died after the status write) is ended, empty
-  handed, so that it holds nobody up again.
+  (`observe_event_id`), whatever the processes' clocks say; a run executed again
+  (recovered elsewhere) likewise gives ids after its earlier attempts'. A log that does
+  not end within `WAIT_SECONDS` (its process died after the status write) is ended,
+  empty handed, so that it holds nobody up again.
 """
 
 from __future__ import annotations

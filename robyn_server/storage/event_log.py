@@ -102,8 +102,8 @@ class EventLog(ABC):
     @abstractmethod
     async def thread_tail(self, thread_id: str, run_id: str) -> tuple[int, list[str]]:
         """Before `run_id` starts storing events: the greatest `ms` of the ids of the
-        thread's ended logs (-1 if none), and the runs, other than `run_id`, whose logs
-        have no end yet."""
+        thread's ended logs and of `run_id`'s own earlier attempts (-1 if none), and the
+        runs, other than `run_id`, whose logs have no end yet."""
 
     @abstractmethod
     async def abandon(self, run_ids: list[str], keep_seconds: float) -> None:

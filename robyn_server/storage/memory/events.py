@@ -115,6 +115,9 @@ class MemoryEventLog(EventLog):
     async def thread_tail(self, thread_id: str, run_id: str) -> tuple[int, list[str]]:
         logs = [(rid, log) for rid, log in self._logs.items() if log.thread_id == thread_id]
         floor = max((log.last_ms for _, log in logs if log.end is not None), default=-1)
+        own = self._logs.get(run_id)
+        if own is not None and own.events:
+            floor = max(floor, own.events[-1].key[0])
         return floor, [rid for rid, log in logs if log.end is None and rid != run_id]
 
     async def abandon(self, run_ids: list[str], keep_seconds: float) -> None:

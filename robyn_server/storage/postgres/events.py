@@ -99,7 +99,13 @@ LIMIT %(limit)s
 """
 
 THREAD_TAIL_SQL = """
-SELECT coalesce(max(last_ms) FILTER (WHERE ended_at IS NOT NULL), -1) AS floor,
+SELECT coalesce(
+           GREATEST(
+               max(last_ms) FILTER (WHERE ended_at IS NOT NULL),
+               (SELECT max(ms) FROM langgraph_server.run_events WHERE run_id = %(run_id)s)
+           ),
+           -1
+       ) AS floor,
        coalesce(
            array_agg(run_id::text) FILTER (WHERE ended_at IS NULL AND run_id <> %(run_id)s),
            '{}'
