@@ -34,16 +34,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With E2E_SERVER_PROCESSES > 1, only the tests served by a shared Postgres server
-    (a fixture parametrized with the `postgres` backend) run: the others start servers
-    of their own, which the option does not change. Tests marked `single_process` (each
-    says why) run only in the ordinary pass."""
+    (a fixture parametrized with the `postgres` backend) run, all of them: the others
+    start servers of their own, which the option does not change. Tests of what is
+    per process (the open-stream cap) scale it by `ServerProcess.processes`."""
     if E2E_SERVER_PROCESSES <= 1:
         return
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        shared = "postgres" in params.values()
-        (kept if shared and not item.get_closest_marker("single_process") else dropped).append(item)
+        (kept if "postgres" in params.values() else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

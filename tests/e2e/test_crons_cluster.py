@@ -186,7 +186,7 @@ async def test_one_listener_per_process_wakes_the_schedulers_of_other_servers(
     """Each process LISTENs on one connection, which carries cron changes too: a cron
     made through one server wakes the scheduler of another, asleep for an hour."""
     quiet = {**CLUSTER_ENV, "CRON_SCHEDULER_ENABLED": "false"}
-    maker = ServerProcess(database_url=database, env=quiet, extra_args=["--processes", "2"])
+    maker = ServerProcess(database_url=database, env=quiet, processes=2)
     firing = {**CLUSTER_ENV, "LOG_LEVEL": "INFO", "CRON_SCHEDULER_MAX_SLEEP_SECONDS": "3600"}
     scheduler = ServerProcess(database_url=database, env=firing)
     with maker, scheduler:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -13,32 +14,49 @@ from langgraph_sdk import get_client
 from tests.support.graphs import human, slow
 from tests.support.server import BACKENDS, ServerProcess, serve_backend
 
+CAP = 2
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def capped(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    yield from serve_backend(request, env={"MAX_OPEN_STREAMS": "2"})
+    yield from serve_backend(request, env={"MAX_OPEN_STREAMS": str(CAP)})
 
 
-@pytest.mark.single_process("MAX_OPEN_STREAMS is per process: N processes hold N caps")
 async def test_streams_beyond_the_cap_get_503_and_create_nothing(capped: ServerProcess) -> None:
+    """Streams opened one after another are accepted until one lands on a process at its
+    cap: with one process that is the stream after CAP; with N processes (each has its
+    own cap, and the kernel spreads connections over them unevenly) it comes after at
+    least CAP streams, the first process to fill refuses, and at most N x CAP."""
     client = get_client(url=capped.url, api_key=None)
-    thread = await client.threads.create()
     body = {"assistant_id": "slow", "input": human("hi"), "config": slow(1.5)}
-    async with httpx.AsyncClient(base_url=capped.url, timeout=30) as http:
-        async with (
-            http.stream("POST", "/runs/stream", json=body) as first,
-            http.stream("POST", "/runs/wait", json=body) as second,
-        ):
-            assert (first.status_code, second.status_code) == (200, 200)
-            refused = await http.post(f"/threads/{thread['thread_id']}/runs/stream", json=body)
-            assert refused.status_code == 503
-            assert "Too many open streams" in refused.json()["detail"]
-            assert await client.runs.list(thread["thread_id"]) == []
-            # Background runs hold no stream and are still accepted.
-            background = await http.post(f"/threads/{thread['thread_id']}/runs", json=body)
-            assert background.status_code == 200
-            await first.aread()
-            await second.aread()
+    most = capped.processes * CAP
+    threads = [(await client.threads.create())["thread_id"] for _ in range(most + 1)]
+    async with (
+        httpx.AsyncClient(base_url=capped.url, timeout=30) as http,
+        AsyncExitStack() as open_streams,
+    ):
+        accepted: list[httpx.Response] = []
+        for i, thread_id in enumerate(threads):
+            # SSE streams and long-poll /wait alike hold a slot.
+            path = f"/threads/{thread_id}/runs/{'wait' if i % 2 else 'stream'}"
+            answer = await open_streams.enter_async_context(http.stream("POST", path, json=body))
+            if answer.status_code != 200:
+                break
+            accepted.append(answer)
+        else:
+            pytest.fail(f"{len(threads)} streams open at once, at most {most} allowed")
+        assert CAP <= len(accepted) <= most
+        refused, refused_thread = answer, thread_id  # where the loop stopped
+        await refused.aread()
+        assert refused.status_code == 503
+        # Refused by a process that held CAP streams.
+        assert f"Too many open streams ({CAP})" in refused.json()["detail"]
+        assert await client.runs.list(refused_thread) == []
+        # Background runs hold no stream and are still accepted.
+        background = await http.post(f"/threads/{refused_thread}/runs", json=body)
+        assert background.status_code == 200
+        for stream in accepted:
+            assert b"slept 1.5s" in await stream.aread()
         # Once the streams have ended their slots are free again.
         again = await http.post("/runs/wait", json={**body, "config": slow(0)})
         assert again.status_code == 200

@@ -19,7 +19,7 @@ from tests.support.server import ServerProcess
 
 
 def test_several_processes_need_a_database() -> None:
-    server = ServerProcess(extra_args=["--processes", "2"])
+    server = ServerProcess(processes=2)
     assert server.run_to_exit() == 2
     assert "--processes 2 needs DATABASE_URL" in server.output()
 
@@ -33,7 +33,7 @@ def _two_processes(database: str, **env: str) -> ServerProcess:
     # A long lease: the replaced child's runs must come back through the handover, not
     # through the lease running out.
     env = {**CLUSTER_ENV, "RUN_LEASE_SECONDS": "60", **env}
-    return ServerProcess(database_url=database, env=env, extra_args=["--processes", "2"])
+    return ServerProcess(database_url=database, env=env, processes=2)
 
 
 def _executing_pids(database: str) -> dict[str, int]:

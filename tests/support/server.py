@@ -69,9 +69,13 @@ class ServerProcess:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        processes: int = 1,
         extra_args: list[str] | None = None,
     ) -> None:
         self.config = config
+        # `--processes`: what a test may rely on that is per process (the open-stream
+        # cap) holds this many times over.
+        self.processes = processes
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Only what the test chooses may configure the server: no stray settings from the
@@ -103,6 +107,8 @@ class ServerProcess:
         ]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
+        if self.processes > 1:
+            cmd += ["--processes", str(self.processes)]
         return cmd + self.extra_args
 
     def output(self) -> str:
@@ -192,9 +198,7 @@ def serve_backend(request: pytest.FixtureRequest, **options: Any) -> Iterator[Se
     if request.param == "postgres":
         factory: Callable[[], str] = request.getfixturevalue("database_factory")
         database_url = factory()
-        if E2E_SERVER_PROCESSES > 1:
-            extra = list(options.pop("extra_args", None) or [])
-            options["extra_args"] = [*extra, "--processes", str(E2E_SERVER_PROCESSES)]
+        options.setdefault("processes", E2E_SERVER_PROCESSES)
     proc = ServerProcess(database_url=database_url, **options)
     proc.backend = request.param  # type: ignore[attr-defined]
     proc.start()
