@@ -154,11 +154,9 @@ class ThreadWatch:
     thread-level events); `start` and `thread_seen` keep thread-level events, which
     several processes write, from being queued twice."""
 
-    def __init__(self, last_key: tuple[int, int] = (-1, -1)) -> None:
+    def __init__(self) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.last_key = last_key
-        self.replay_until = last_key
-        self.start = last_key
+        self.last_key = self.replay_until = self.start = (-1, -1)
         self.thread_seen: dict[tuple[int, int], None] = {}
 
 

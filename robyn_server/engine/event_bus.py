@@ -192,21 +192,16 @@ class EventBus(Broker):
         """A stored run's events are in the log before its status says it has ended:
         the thread's next run (`before_run`, on any process) then finds its log and
         waits for its end."""
-        if self.cross_process and self._local.get(channel.run_id) is channel:
-            writer = self._writers.get(channel.run_id)
-            if writer is not None and writer.channel is channel:
-                await writer.flushed()
+        writer = self._local_writer(channel)
+        if writer is not None:
+            await writer.flushed()
 
     def _end(self, channel: RunChannel, result: Any) -> None:
         if not self.cross_process:
             super()._end(channel, result)
             return
-        writer = self._writers.get(channel.run_id)
-        if (
-            self._local.get(channel.run_id) is not channel
-            or writer is None
-            or writer.channel is not channel
-        ):
+        writer = self._local_writer(channel)
+        if writer is None:
             channel.close(result)  # not stored here: nobody elsewhere waits for its end
             return
         if result is None:  # suspended (a shutdown, a lost lease): no end, no run_done
@@ -299,6 +294,13 @@ class EventBus(Broker):
         stored = channel.resumable or old is not None
         if stored or self._announced(run_id, channel.thread_id):
             self._store(channel, floor)
+
+    def _local_writer(self, channel: RunChannel) -> Writer | None:
+        """The writer storing `channel`, a run executing here; None if not stored."""
+        if self._local.get(channel.run_id) is not channel:
+            return None
+        writer = self._writers.get(channel.run_id)
+        return writer if writer is not None and writer.channel is channel else None
 
     def _store(self, channel: RunChannel, floor: tuple[int, int] = (-1, -1)) -> None:
         assert self.log is not None

@@ -74,14 +74,14 @@ class CronScheduler:
         self._wakeup = asyncio.Event()
         # When the sleeping scheduler wakes up by itself; None while it is not sleeping.
         self._deadline: datetime | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
         ctx.signals.subscribe(CRONS_CHANNEL, self._on_cron_signal)
         ctx.signals.on_resync(self.wake)
 
     def start(self) -> None:
         """Start the loop, whose first pass reads the crons at once."""
-        if not self._tasks:
-            self._tasks = [asyncio.create_task(self._loop(), name="cron-scheduler")]
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="cron-scheduler")
 
     def _on_cron_signal(self, payload: str) -> None:
         self.wake(_notified_time(payload))
@@ -93,10 +93,10 @@ class CronScheduler:
             self._wakeup.set()
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
+        task, self._task = self._task, None
+        if task is not None:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _loop(self) -> None:
         while True:

@@ -164,14 +164,11 @@ class PgEventLog(EventLog):
             "ended": end is not None,
             "result": end.result if end is not None else None,
             "keep": keep_seconds,
-            "ms": [e.key[0] for e in events],
-            "seq": [e.key[1] for e in events],
-            "name": [e.name for e in events],
-            "data": [e.data for e in events],
             "last_ms": max(last) if end is not None and last else None,
+            **_arrays(events),
         }
         if thread_events:
-            params.update(_thread_params(thread_events))
+            params.update(_arrays(thread_events, "t_"))
         if notify is not None:
             params["channel"], params["payload"] = notify
         query = APPEND_SQL[bool(thread_events), notify is not None]
@@ -189,7 +186,7 @@ class PgEventLog(EventLog):
         params: dict[str, Any] = {
             "thread_id": thread_id,
             "keep": keep_seconds,
-            **_thread_params([event]),
+            **_arrays([event], "t_"),
         }
         if notify is not None:
             params["channel"], params["payload"] = notify
@@ -260,12 +257,13 @@ class PgEventLog(EventLog):
         return int(row["n"]) if row else 0
 
 
-def _thread_params(events: list[LoggedEvent]) -> dict[str, Any]:
+def _arrays(events: list[LoggedEvent], prefix: str = "") -> dict[str, Any]:
+    """Events as the parallel arrays the inserts `unnest`."""
     return {
-        "t_ms": [e.key[0] for e in events],
-        "t_seq": [e.key[1] for e in events],
-        "t_name": [e.name for e in events],
-        "t_data": [e.data for e in events],
+        f"{prefix}ms": [e.key[0] for e in events],
+        f"{prefix}seq": [e.key[1] for e in events],
+        f"{prefix}name": [e.name for e in events],
+        f"{prefix}data": [e.data for e in events],
     }
 
 
