@@ -6,6 +6,7 @@ never stored."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,10 @@ import orjson
 import psycopg
 import pytest
 
+from robyn_server.engine.broker import next_event_id
 from robyn_server.engine.event_bus import EventBus
+from robyn_server.engine.thread_order import WAIT_SECONDS
+from robyn_server.storage.event_log import LoggedEvent
 from robyn_server.storage.persistence import Persistence
 from robyn_server.storage.postgres.events import PgEventLog
 from robyn_server.storage.postgres.listener import PgSignals
@@ -156,3 +160,30 @@ async def test_a_thread_watched_on_one_process_follows_runs_executing_on_another
     ]
     here.unwatch_thread(thread_id, watch)
     here.unwatch_thread(thread_id, replaying)
+
+
+async def test_a_log_left_open_by_a_dead_process_holds_the_next_run_up_once(buses) -> None:
+    """A process that died after writing a run's status, before its end: the thread's
+    next run waits for that end for a while, then ends the log itself (its watchers get
+    an end) and gives ids after the dead run's; later runs go straight on."""
+    _, there = buses
+    log = there.log
+    assert log is not None
+    loop = asyncio.get_running_loop()
+    thread_id, dead_run = str(uuid.uuid4()), str(uuid.uuid4())
+    ahead = (int(time.time() * 1000) + 10_000, 0)  # ids of a process whose clock is ahead
+    await log.append(dead_run, thread_id, [LoggedEvent(ahead, "metadata", b"{}")])
+
+    def run(run_id: str) -> dict[str, Any]:
+        return {"run_id": run_id, "thread_id": thread_id, "kwargs": {"resumable": True}}
+
+    started = loop.time()
+    await there.before_run(run(str(uuid.uuid4())))
+    assert WAIT_SECONDS <= loop.time() - started < WAIT_SECONDS + 3
+    events, end = await log.read(dead_run)
+    assert len(events) == 1 and end is not None and end.result == b"null"
+    assert next_event_id() > ahead
+
+    started = loop.time()
+    await there.before_run(run(str(uuid.uuid4())))
+    assert loop.time() - started < 1
